@@ -1,0 +1,1 @@
+"""The application shell: config, CLI, web app, channel adapters, router, inbox and outbox."""

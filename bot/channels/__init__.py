@@ -1,0 +1,1 @@
+"""Channel adapters: each translates one platform to `Event`s and delivers outbox rows to it."""

@@ -1,0 +1,226 @@
+"""The `liuhen` command line (also `python -m bot`): exit 0 done, 2 bad usage or input, 1 anything else."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date, datetime
+from pathlib import Path
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.orgfile import OrgFileError
+from rules.loader import RulesError
+
+TEXT = {
+    "description": "留痕：在企业微信和钉钉里把销售动作变成证据的销售管理助手",
+    "migrated": "数据库已升级到最新版本。",
+    "org_imported": "已导入 {teams} 个团队、{users} 个用户。",
+    "rules_ok": "规则文件检查通过。",
+    "no_jobs": "（暂无已注册的定时任务）",
+    "unknown_job": "未知的任务：{name}（可用：{known}）",
+    "job_done": "{name} 已按 {at} 运行，写入 {count} 条。",
+    "flushed": "已投递 {count} 条消息。",
+    "bad_date": "{flag}: 日期格式应为 YYYY-MM-DD，而不是 {value}",
+    "bad_instant": "--at: 应为 ISO 8601 时间（带时区），而不是 {value}",
+    "file_missing": "{path}: 文件不存在",
+    "demo_ready": "留痕演示已启动：打开 http://{host}:{port}/sim （数据库 {db}）",
+}
+
+log = logging.getLogger("liuhen")
+
+
+class UsageError(Exception):
+    """Bad input given on the command line: exit 2 with one line per problem."""
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load_settings(getattr(args, "config", None))
+
+
+def _date(flag: str, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(TEXT["bad_date"].format(flag=flag, value=value)) from None
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from store import migrate
+    from store.db import make_engine
+
+    migrate.upgrade(make_engine(_settings(args).database.url))
+    print(TEXT["migrated"])
+    return 0
+
+
+def cmd_org_import(args: argparse.Namespace) -> int:
+    from bot import orgfile
+    from store import migrate
+    from store.db import make_engine, session_scope
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise UsageError(TEXT["file_missing"].format(path=path))
+    teams, users = orgfile.parse(path)
+    engine = make_engine(_settings(args).database.url)
+    migrate.upgrade(engine)
+    with session_scope(engine) as session:
+        summary = orgfile.apply(session, teams, users)
+    print(TEXT["org_imported"].format(teams=summary.teams, users=summary.users))
+    return 0
+
+
+def cmd_rules_check(args: argparse.Namespace) -> int:
+    from rules.loader import load_rules
+
+    load_rules(_settings(args).rules_dir)
+    print(TEXT["rules_ok"])
+    return 0
+
+
+def cmd_jobs_list(args: argparse.Namespace) -> int:
+    from scheduler.registry import JOBS
+
+    if not JOBS:
+        print(TEXT["no_jobs"])
+    for job in JOBS.values():
+        print(f"{job.name}\t{job.module}\t{job.cron}\t{job.summary}")
+    return 0
+
+
+def cmd_jobs_run(args: argparse.Namespace) -> int:
+    from rules.loader import load_rules
+    from scheduler.registry import JOBS
+    from store.db import make_engine, session_scope
+
+    settings = _settings(args)
+    job = JOBS.get(args.name)
+    if job is None:
+        raise UsageError(TEXT["unknown_job"].format(name=args.name, known=", ".join(JOBS) or "-"))
+    try:
+        at = datetime.fromisoformat(args.at) if args.at else datetime.now(settings.tz)
+    except ValueError:
+        raise UsageError(TEXT["bad_instant"].format(value=args.at)) from None
+    if at.tzinfo is None:
+        raise UsageError(TEXT["bad_instant"].format(value=args.at))
+    rules = load_rules(settings.rules_dir)
+    with session_scope(make_engine(settings.database.url)) as session:
+        count = job.run(session, at, rules)
+    print(TEXT["job_done"].format(name=job.name, at=at.isoformat(), count=count))
+    return 0
+
+
+def cmd_outbox_flush(args: argparse.Namespace) -> int:
+    from bot.runtime import Runtime
+
+    runtime = Runtime(_settings(args))
+    print(TEXT["flushed"].format(count=runtime.dispatcher.flush()))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from bot import export
+    from store.db import make_engine, session_scope
+
+    settings = _settings(args)
+    window = export.Window(settings.tz, _date("--since", args.since), _date("--until", args.until))
+    with session_scope(make_engine(settings.database.url)) as session:
+        rows = list(export.EXPORTS[args.kind](session, window))
+    sys.stdout.write(export.render(rows, args.format))
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.app import create_app
+    from bot.runtime import Runtime
+
+    settings = _settings(args)
+    runtime = Runtime(settings)
+    runtime.migrate()
+    uvicorn.run(create_app(runtime), host=args.host or settings.server.host, port=args.port or settings.server.port,
+                log_level="info")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot import demo
+    from bot.app import create_app
+
+    runtime = demo.prepare(db_path=Path(args.db), port=args.port)
+    print(TEXT["demo_ready"].format(host=runtime.settings.server.host, port=args.port, db=args.db), flush=True)
+    uvicorn.run(create_app(runtime), host=runtime.settings.server.host, port=args.port, log_level="info")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from bot.export import EXPORTS
+
+    parser = argparse.ArgumentParser(prog="liuhen", description=TEXT["description"])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, handler: Callable[[argparse.Namespace], int], parent: argparse._SubParsersAction = sub,
+                config: bool = True) -> argparse.ArgumentParser:
+        p = parent.add_parser(name)
+        if config:
+            p.add_argument("--config", default=None)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = command("demo", cmd_demo, config=False)
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--db", default="liuhen-demo.db")
+    p = command("serve", cmd_serve)
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+
+    db = sub.add_parser("db").add_subparsers(dest="db_command", required=True)
+    command("upgrade", cmd_db_upgrade, db)
+
+    org = sub.add_parser("org").add_subparsers(dest="org_command", required=True)
+    command("import", cmd_org_import, org).add_argument("file")
+
+    rules = sub.add_parser("rules").add_subparsers(dest="rules_command", required=True)
+    command("check", cmd_rules_check, rules)
+
+    jobs = sub.add_parser("jobs").add_subparsers(dest="jobs_command", required=True)
+    command("list", cmd_jobs_list, jobs, config=False)
+    p = command("run", cmd_jobs_run, jobs)
+    p.add_argument("name")
+    p.add_argument("--at", default=None)
+
+    out = sub.add_parser("outbox").add_subparsers(dest="outbox_command", required=True)
+    command("flush", cmd_outbox_flush, out)
+
+    p = command("export", cmd_export)
+    p.add_argument("kind", choices=sorted(EXPORTS))
+    p.add_argument("--format", choices=["json", "csv"], default="json")
+    p.add_argument("--since", default=None)
+    p.add_argument("--until", default=None)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (ConfigError, RulesError, OrgFileError) as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return 2
+    except UsageError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        log.error("%s: %s", type(exc).__name__, exc)
+        return 1

@@ -1,0 +1,116 @@
+"""The neutral inbound event, the handler context, and how handler modules declare their routes."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any, Literal
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from bot.cards import Reply
+from store.models import Dialog, User
+
+if TYPE_CHECKING:
+    from rules.loader import RuleSet
+
+EventKind = Literal[
+    "text", "link", "file", "image", "voice", "video", "location", "meeting", "menu_click", "card_action",
+    "enter", "contact_change", "other",
+]
+
+
+@dataclass(frozen=True)
+class Event:
+    """One inbound thing, whatever the platform; `sender` is the platform's id for the person."""
+
+    channel: str
+    msg_id: str
+    sender: str
+    kind: EventKind
+    received_at: datetime
+    chat: str | None = None  # group conversation id; None in a 1:1 chat
+    text: str = ""
+    url: str | None = None
+    filename: str | None = None
+    media: str | None = None
+    action: str | None = None  # menu key, or the opaque token of a clicked card button
+    card_ref: str | None = None  # the platform's handle of the clicked card, for updating it
+    payload: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["received_at"] = self.received_at.isoformat()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Event:
+        values = dict(data)
+        values["received_at"] = datetime.fromisoformat(values["received_at"])
+        return cls(**values)
+
+
+def stable_msg_id(*parts: object) -> str:
+    """For platform events that carry no id: the same event redelivered hashes the same."""
+    return "h:" + hashlib.sha256("|".join(str(p) for p in parts).encode("utf-8")).hexdigest()[:40]
+
+
+@dataclass(frozen=True)
+class CommandInfo:
+    word: str
+    usage: str
+    help: str
+
+
+@dataclass
+class Context:
+    """Everything a handler may use; handlers read and write the store only through `session`."""
+
+    session: Session
+    user: User
+    now: datetime
+    tz: ZoneInfo
+    rules: RuleSet
+    commands: Sequence[CommandInfo]
+    dialog: Dialog | None = None
+    args: str = ""  # the text after the command word
+    action_data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(self.tz).date()
+
+
+Handler = Callable[[Event, Context], "Reply | list[Reply] | None"]
+RouteKind = Literal["command", "action", "kind", "flow"]
+
+
+@dataclass(frozen=True)
+class Route:
+    """One way into a handler: a command word (also its menu key), an action prefix, an event kind or a dialog flow."""
+
+    kind: RouteKind
+    key: str
+    handler: Handler
+    usage: str = ""
+    help: str = ""
+
+
+def on_command(word: str, handler: Handler, *, usage: str = "", help: str = "") -> Route:
+    return Route("command", word, handler, usage or word, help)
+
+
+def on_action(prefix: str, handler: Handler) -> Route:
+    return Route("action", prefix, handler)
+
+
+def on_kind(kind: EventKind, handler: Handler) -> Route:
+    return Route("kind", kind, handler)
+
+
+def on_flow(flow: str, handler: Handler) -> Route:
+    return Route("flow", flow, handler)

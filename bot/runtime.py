@@ -1,0 +1,97 @@
+"""Everything one process needs, built once from Settings: engine, rules, router, channels, workers."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from sqlalchemy import Engine, text
+
+from bot.channels.base import Channel
+from bot.channels.local import LocalChannel
+from bot.clock import Clock
+from bot.config import Settings
+from bot.inbox import InboxProcessor
+from bot.metrics import Metrics
+from bot.modules import enabled_routes
+from bot.outbox import Dispatcher
+from bot.router import Router
+from rules.loader import load_rules
+from store import migrate, outbox
+from store.db import make_engine, session_scope
+
+log = logging.getLogger(__name__)
+
+IDLE_WAIT_SECONDS = 1.0
+
+
+class Runtime:
+    """The app's parts; `start()` runs the inbox and outbox workers in one background thread."""
+
+    def __init__(self, settings: Settings, *, clock: Clock | None = None, engine: Engine | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or Clock(settings.tz)
+        self.engine = engine or make_engine(settings.database.url)
+        self.rules = load_rules(settings.rules_dir)
+        self.router = Router(enabled_routes(settings.modules))
+        self.metrics = Metrics()
+        self.channels: dict[str, Channel] = {}
+        if settings.local.enabled:
+            self.channels["local"] = LocalChannel(self.clock)
+        self.inbox = InboxProcessor(self.engine, self.router, self.rules, self.clock, self.metrics)
+        self.dispatcher = Dispatcher(self.engine, self.channels, self.clock, self.metrics)
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+
+    def migrate(self) -> None:
+        migrate.upgrade(self.engine)
+
+    def work_once(self) -> int:
+        """Processes the inbox, then delivers what is due; returns how much was done."""
+        return self.inbox.process_pending() + self.dispatcher.run_once()
+
+    def start(self) -> None:
+        """Resumes what a crash left behind (before serving), then keeps working in the background."""
+        self.dispatcher.recover_stale()
+        self.inbox.process_pending()
+        self._stop.clear()
+        self._worker = threading.Thread(target=self._loop, name="liuhen-worker", daemon=True)
+        self._worker.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._worker:
+            self._worker.join(timeout=10)
+            self._worker = None
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self._wake.clear()
+            try:
+                busy = self.work_once()
+            except Exception:
+                log.exception("worker round failed")
+                busy = 0
+            if not busy:
+                self._wake.wait(IDLE_WAIT_SECONDS)
+
+    def health(self) -> dict[str, object]:
+        status: dict[str, object] = {}
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            status["database"] = "ok"
+        except Exception as exc:
+            status["database"] = f"error: {type(exc).__name__}"
+        status["worker"] = "running" if self._worker and self._worker.is_alive() else "stopped"
+        status["channels"] = {name: getattr(ch, "state", "ok") for name, ch in self.channels.items()}
+        return status
+
+    def refresh_gauges(self) -> None:
+        with session_scope(self.engine) as session:
+            self.metrics.outbox_pending.set(outbox.pending_count(session))

@@ -1,0 +1,103 @@
+"""The local chat simulator's HTTP API: the page (and tests) talk to the bot exactly like a platform would."""
+
+from __future__ import annotations
+
+import uuid
+from importlib.resources import files
+from typing import Any
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+from sqlmodel import select
+
+from bot.events import Event, EventKind
+from bot.runtime import Runtime
+from store.db import session_scope
+from store.models import SimMessage, Team, User
+
+MAX_TEXT = 20_000
+
+TEXT = {"unknown_user": "模拟器里没有这个用户：{user}"}
+
+
+class SendIn(BaseModel):
+    user: str
+    text: str = Field(max_length=MAX_TEXT)
+
+
+class ClickIn(BaseModel):
+    user: str
+    key: str
+    card_ref: str | None = None
+
+
+class MenuIn(BaseModel):
+    user: str
+    key: str
+
+
+def _message_json(row: SimMessage) -> dict[str, Any]:
+    return {"id": row.id, "direction": row.direction, "kind": row.kind, "payload": row.payload,
+            "at": row.at.isoformat() if row.at else None}
+
+
+def router(runtime: Runtime) -> APIRouter:
+    api = APIRouter()
+    page = files("bot.web").joinpath("sim.html").read_text(encoding="utf-8")
+
+    def messages_after(user: str, after: int) -> list[dict[str, Any]]:
+        with session_scope(runtime.engine) as session:
+            rows = session.exec(
+                select(SimMessage).where(SimMessage.user_id == user, SimMessage.id > after).order_by(SimMessage.id)
+            ).all()
+            return [_message_json(r) for r in rows]
+
+    def check_user(user: str) -> None:
+        with session_scope(runtime.engine) as session:
+            if session.get(User, user) is None:
+                raise HTTPException(404, TEXT["unknown_user"].format(user=user))
+
+    def deliver(user: str, kind: EventKind, shown: dict[str, Any] | None, **fields: Any) -> dict[str, Any]:
+        """Stores what the user did, runs it through the same inbox path, returns the new chat lines."""
+        check_user(user)
+        with session_scope(runtime.engine) as session:
+            last = session.exec(select(SimMessage.id).order_by(SimMessage.id.desc())).first() or 0  # type: ignore[union-attr]
+            if shown is not None:
+                session.add(SimMessage(user_id=user, direction="in", kind=kind, payload=shown, at=runtime.clock.now()))
+        event = Event(channel="local", msg_id=uuid.uuid4().hex, sender=user, kind=kind,
+                      received_at=runtime.clock.now(), **fields)
+        runtime.inbox.ingest(event)
+        runtime.work_once()
+        return {"messages": messages_after(user, last)}
+
+    @api.get("/sim", response_class=HTMLResponse)
+    def sim_page() -> str:
+        return page
+
+    @api.get("/sim/api/users")
+    def sim_users() -> list[dict[str, Any]]:
+        with session_scope(runtime.engine) as session:
+            teams = {t.id: t.name for t in session.exec(select(Team)).all()}
+            return [
+                {"id": u.id, "name": u.name, "role": u.role, "team": teams.get(u.team_id)}
+                for u in session.exec(select(User).where(User.active.is_(True)).order_by(User.role, User.id)).all()  # type: ignore[attr-defined]
+            ]
+
+    @api.get("/sim/api/messages")
+    def sim_messages(user: str, after: int = 0) -> dict[str, Any]:
+        return {"messages": messages_after(user, after), "now": runtime.clock.local_now().isoformat()}
+
+    @api.post("/sim/api/send")
+    def sim_send(body: SendIn) -> dict[str, Any]:
+        return deliver(body.user, "text", {"text": body.text}, text=body.text)
+
+    @api.post("/sim/api/click")
+    def sim_click(body: ClickIn) -> dict[str, Any]:
+        return deliver(body.user, "card_action", None, action=body.key, card_ref=body.card_ref)
+
+    @api.post("/sim/api/menu")
+    def sim_menu(body: MenuIn) -> dict[str, Any]:
+        return deliver(body.user, "menu_click", {"text": f"[菜单] {body.key}"}, action=body.key)
+
+    return api

@@ -1,0 +1,1 @@
+"""One module per user capability; each declares ROUTES and knows nothing about WeCom or DingTalk."""

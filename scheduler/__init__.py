@@ -1,0 +1,1 @@
+"""The sweeps (each `run(session, at)`, idempotent, writing only alerts and outbox rows) and their wiring."""

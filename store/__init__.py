@@ -1,0 +1,1 @@
+"""Persistence: SQLModel tables, engine setup, queries and Alembic migrations (no business rules)."""
