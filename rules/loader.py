@@ -52,7 +52,7 @@ def _message(item: dict[str, Any]) -> str:
     return str(item["msg"]).removeprefix("Value error, ")
 
 
-def _parse(name: str, path: Path, model: type[BaseModel], problems: list[str]) -> BaseModel | None:
+def _parse(path: Path, model: type[BaseModel], problems: list[str]) -> BaseModel | None:
     label = path.name if path.parent == DEFAULTS_DIR else str(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -78,14 +78,14 @@ def load_rules(rules_dir: str | Path | None = None) -> RuleSet:
             if extra.name not in RULE_FILES:
                 problems.append(f"{extra}:-: " + MESSAGES["unknown_file"].format(known=", ".join(RULE_FILES)))
     loaded: dict[str, BaseModel] = {}
-    for name, model in RULE_FILES.items():
+    for name, (attribute, model) in RULE_FILES.items():
         path = override_dir / name if override_dir and (override_dir / name).is_file() else DEFAULTS_DIR / name
         if not path.is_file():
             problems.append(f"{name}:-: " + MESSAGES["missing_default"])
             continue
-        parsed = _parse(name, path, model, problems)
+        parsed = _parse(path, model, problems)
         if parsed is not None:
-            loaded[name] = parsed
+            loaded[attribute] = parsed
     if problems:
         raise RulesError(problems)
-    return RuleSet(stages=loaded["stages.yaml"], reports=loaded["reports.yaml"])  # type: ignore[arg-type]
+    return RuleSet(**loaded)  # type: ignore[arg-type]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
 class _Strict(BaseModel):
@@ -28,13 +28,14 @@ class StagesFile(_Strict):
     stages: list[Stage] = Field(min_length=2)
     valid_touch_resets_clock: bool = True
 
-    @model_validator(mode="after")
-    def _unique_names(self) -> StagesFile:
-        names = [s.name for s in self.stages]
+    @field_validator("stages")
+    @classmethod
+    def _unique_names(cls, stages: list[Stage]) -> list[Stage]:
+        names = [s.name for s in stages]
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"阶段名称重复：{'、'.join(duplicates)}")
-        return self
+        return stages
 
     def stage(self, name: str) -> Stage | None:
         return next((s for s in self.stages if s.name == name), None)
@@ -56,7 +57,8 @@ class ReportsFile(_Strict):
     feedback: Feedback = Feedback()
 
 
-RULE_FILES: dict[str, type[BaseModel]] = {
-    "stages.yaml": StagesFile,
-    "reports.yaml": ReportsFile,
+# file name → (RuleSet attribute, schema); a new rule file is one line here and one field on RuleSet.
+RULE_FILES: dict[str, tuple[str, type[BaseModel]]] = {
+    "stages.yaml": ("stages", StagesFile),
+    "reports.yaml": ("reports", ReportsFile),
 }

@@ -1,0 +1,45 @@
+from bot.cli import main
+from rules.loader import load_rules
+
+
+def run_check(tmp_path, capsys):
+    config = tmp_path / "config.yaml"
+    config.write_text(f"rules_dir: {tmp_path / 'rules'}\n", encoding="utf-8")
+    code = main(["rules", "check", "--config", str(config)])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err.strip().splitlines()
+
+
+def test_shipped_defaults_pass(tmp_path, capsys):
+    code, out, err = run_check(tmp_path, capsys)
+    assert (code, out.strip(), err) == (0, "规则文件检查通过。", [])
+    assert load_rules().stages.stage("方案演示").yellow_days == 5
+
+
+def test_override_file_problems_name_file_and_key(tmp_path, capsys):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "stages.yaml").write_text(
+        "stages:\n  - name: 线索\n    yellow_days: 0\n  - name: 线索\n    escalate_days: 3\n    colour: red\n",
+        encoding="utf-8",
+    )
+    (rules / "unknown.yaml").write_text("a: 1\n", encoding="utf-8")
+    code, _, err = run_check(tmp_path, capsys)
+    path = rules / "stages.yaml"
+    assert code == 2
+    assert err == [
+        f"{rules / 'unknown.yaml'}:-: 未知的规则文件（可用：stages.yaml, reports.yaml）",
+        f"{path}:stages[0].yellow_days: Input should be greater than or equal to 1",
+        f"{path}:stages[1].colour: 未知的键",
+    ]
+
+
+def test_invalid_yaml_and_semantic_errors(tmp_path, capsys):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "stages.yaml").write_text("stages:\n  - name: 线索\n  - name: 线索\n", encoding="utf-8")
+    (rules / "reports.yaml").write_text("vocabulary: [\n", encoding="utf-8")
+    code, _, err = run_check(tmp_path, capsys)
+    assert code == 2
+    assert err[0] == f"{rules / 'stages.yaml'}:stages: 阶段名称重复：线索"
+    assert err[1].startswith(f"{rules / 'reports.yaml'}:-: 不是合法的 YAML")
