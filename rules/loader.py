@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from rules.schema import RULE_FILES, ReportsFile, StagesFile
+from rules.schema import RULE_FILES, NotifyFile, ReportsFile, StagesFile
 
 DEFAULTS_DIR = Path(__file__).parent / "defaults"
 
@@ -35,6 +35,7 @@ class RulesError(Exception):
 class RuleSet:
     stages: StagesFile
     reports: ReportsFile
+    notify: NotifyFile
 
 
 def _loc(parts: tuple[Any, ...]) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
@@ -57,8 +59,31 @@ class ReportsFile(_Strict):
     feedback: Feedback = Feedback()
 
 
+class QuietHours(_Strict):
+    start: time = time(21, 0)
+    end: time = time(8, 0)
+    resume_at: time = time(8, 30)  # pushes held during quiet hours go out at this local time
+
+
+class NotifyFile(_Strict):
+    """How scheduled pushes reach people: quiet hours, digests, and when each sweep runs."""
+
+    quiet_hours: QuietHours = QuietHours()
+    digest_from: int = Field(default=2, ge=2)  # this many due items for one person become one digest card
+    schedule: dict[str, str] = {}  # job name → cron "minute hour day month day_of_week" (local time)
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron_has_five_fields(cls, schedule: dict[str, str]) -> dict[str, str]:
+        for job, cron in schedule.items():
+            if len(cron.split()) != 5:
+                raise ValueError(f"{job}: cron 应为 5 段（分 时 日 月 周），而不是「{cron}」")
+        return schedule
+
+
 # file name → (RuleSet attribute, schema); a new rule file is one line here and one field on RuleSet.
 RULE_FILES: dict[str, tuple[str, type[BaseModel]]] = {
     "stages.yaml": ("stages", StagesFile),
     "reports.yaml": ("reports", ReportsFile),
+    "notify.yaml": ("notify", NotifyFile),
 }

@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
 from sqlmodel import Session, select
 
+from store.db import insert_ignoring_conflict
 from store.models import Alert
 
 
 def exists(session: Session, dedupe_key: str) -> bool:
     return session.exec(select(Alert.id).where(Alert.dedupe_key == dedupe_key)).first() is not None
+
+
+def raise_alert(session: Session, **values: Any) -> int | None:
+    """Inserts unless the dedupe key exists (two sweeps racing stay harmless); returns the new id or None."""
+    return insert_ignoring_conflict(session, Alert, values, ["dedupe_key"])
+
+
+def resolve(session: Session, alert_ids: list[int], *, at: datetime, by: str) -> int:
+    result = session.execute(
+        update(Alert).where(Alert.id.in_(alert_ids), Alert.resolved_at.is_(None)).values(resolved_at=at, resolved_by=by)
+    )
+    return result.rowcount
+
+
+def resolve_for_opportunity(session: Session, opportunity_id: int, kinds: tuple[str, ...], *, at: datetime,
+                            by: str) -> int:
+    result = session.execute(
+        update(Alert)
+        .where(Alert.opportunity_id == opportunity_id, Alert.kind.in_(kinds), Alert.resolved_at.is_(None))
+        .values(resolved_at=at, resolved_by=by)
+    )
+    return result.rowcount

@@ -7,7 +7,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -48,3 +50,13 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         except BaseException:
             session.rollback()
             raise
+
+
+def insert_ignoring_conflict(bind: Connection | Session, table: Any, values: dict[str, Any],
+                             unique: list[str]) -> int | None:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when the unique key exists."""
+    dialect = (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
+    dialect_insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[dialect]
+    stmt = dialect_insert(table).values(**values).on_conflict_do_nothing(index_elements=unique)
+    row = bind.execute(stmt.returning(table.__table__.c.id)).first()
+    return row[0] if row else None

@@ -5,14 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Engine, select, update
 from sqlmodel import Session
 
+from store.db import insert_ignoring_conflict
 from store.models import Message
-
-_INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 
 
 def store_inbound(
@@ -42,16 +39,7 @@ def store_inbound(
         "text": text,
         "attempts": 0,
     }
-    dialect_insert = _INSERTS.get(conn.dialect.name)
-    if dialect_insert is None:
-        stmt = insert(Message).values(**values)
-    else:
-        stmt = dialect_insert(Message).values(**values).on_conflict_do_nothing(
-            index_elements=["channel", "msg_id"]
-        )
-    result = conn.execute(stmt.returning(Message.__table__.c.id))
-    row = result.first()
-    return row[0] if row else None
+    return insert_ignoring_conflict(conn, Message, values, ["channel", "msg_id"])
 
 
 def store_inbound_committed(engine: Engine, **kwargs: Any) -> int | None:

@@ -5,14 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, insert, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, select
 from sqlmodel import Session
 
+from store.db import insert_ignoring_conflict
 from store.models import Outbox
-
-_INSERTS = {"postgresql": pg_insert, "sqlite": sqlite_insert}
 
 
 def enqueue(
@@ -42,13 +39,7 @@ def enqueue(
         "next_attempt_at": due_at or now,
         "created_at": now,
     }
-    dialect_insert = _INSERTS.get(session.get_bind().dialect.name)
-    if dialect_insert is None:
-        stmt = insert(Outbox).values(**values)
-    else:
-        stmt = dialect_insert(Outbox).values(**values).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    row = session.execute(stmt.returning(Outbox.__table__.c.id)).first()
-    return row[0] if row else None
+    return insert_ignoring_conflict(session, Outbox, values, ["dedupe_key"])
 
 
 def due(session: Session, *, now: datetime, limit: int = 50, channel: str | None = None) -> list[Outbox]:

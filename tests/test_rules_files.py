@@ -1,5 +1,6 @@
 from bot.cli import main
 from rules.loader import load_rules
+from rules.schema import RULE_FILES
 
 
 def run_check(tmp_path, capsys):
@@ -28,7 +29,7 @@ def test_override_file_problems_name_file_and_key(tmp_path, capsys):
     path = rules / "stages.yaml"
     assert code == 2
     assert err == [
-        f"{rules / 'unknown.yaml'}:-: 未知的规则文件（可用：stages.yaml, reports.yaml）",
+        f"{rules / 'unknown.yaml'}:-: 未知的规则文件（可用：{', '.join(RULE_FILES)}）",
         f"{path}:stages[0].yellow_days: Input should be greater than or equal to 1",
         f"{path}:stages[1].colour: 未知的键",
     ]

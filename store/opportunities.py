@@ -1,0 +1,19 @@
+"""Opportunity writes shared by handlers and sweeps."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Session
+
+from store import alerts
+from store.models import Opportunity
+
+STAGE_ALERTS = ("stage_yellow", "stage_escalated")
+
+
+def record_update(session: Session, opportunity: Opportunity, *, at: datetime, by: str) -> None:
+    """A status update: the stage light goes back to green and its open warnings close."""
+    opportunity.last_update_at = at
+    session.add(opportunity)
+    alerts.resolve_for_opportunity(session, opportunity.id, STAGE_ALERTS, at=at, by=by)
