@@ -33,6 +33,23 @@ class Card:
     link: tuple[str, str] | None = None  # (label, url)
     note: str | None = None
 
+    def to_dict(self) -> dict[str, Any]:
+        """Server-side form (button actions in clear), for keeping a card to send again later."""
+        return {
+            "title": self.title, "lines": list(self.lines), "fields": [list(f) for f in self.fields],
+            "buttons": [{"label": b.label, "action": b.action, "data": b.data, "style": b.style}
+                        for b in self.buttons],
+            "link": list(self.link) if self.link else None, "note": self.note,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Card:
+        return cls(
+            title=data["title"], lines=list(data["lines"]), fields=[(k, v) for k, v in data["fields"]],
+            buttons=[Button(b["label"], b["action"], dict(b["data"]), b["style"]) for b in data["buttons"]],
+            link=(data["link"][0], data["link"][1]) if data["link"] else None, note=data["note"],
+        )
+
 
 @dataclass
 class Reply:

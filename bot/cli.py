@@ -19,6 +19,8 @@ TEXT = {
     "org_imported": "已导入 {teams} 个团队、{users} 个用户。",
     "rules_ok": "规则文件检查通过。",
     "no_jobs": "（暂无已注册的定时任务）",
+    "unscheduled": "（未排期）",
+    "module_off": "任务 {name} 所属的模块 {module} 未启用（config.yaml: modules.{module}）",
     "unknown_job": "未知的任务：{name}（可用：{known}）",
     "job_done": "{name} 已按 {at} 运行，写入 {count} 条。",
     "flushed": "已投递 {count} 条消息。",
@@ -83,16 +85,19 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_list(args: argparse.Namespace) -> int:
+    from rules.loader import load_rules
     from scheduler.registry import JOBS
 
+    schedule = load_rules(_settings(args).rules_dir).notify.schedule
     if not JOBS:
         print(TEXT["no_jobs"])
     for job in JOBS.values():
-        print(f"{job.name}\t{job.module}\t{job.cron}\t{job.summary}")
+        print(f"{job.name}\t{job.module}\t{schedule.get(job.name, TEXT['unscheduled'])}\t{job.summary}")
     return 0
 
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
+    from bot.modules import is_enabled
     from rules.loader import load_rules
     from scheduler.registry import JOBS
     from store.db import make_engine, session_scope
@@ -107,9 +112,11 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
         raise UsageError(TEXT["bad_instant"].format(value=args.at)) from None
     if at.tzinfo is None:
         raise UsageError(TEXT["bad_instant"].format(value=args.at))
+    if not is_enabled(settings.modules, job.module):
+        raise UsageError(TEXT["module_off"].format(name=job.name, module=job.module))
     rules = load_rules(settings.rules_dir)
     with session_scope(make_engine(settings.database.url)) as session:
-        count = job.run(session, at, rules)
+        count = job.run(session, at, rules, settings.tz)
     print(TEXT["job_done"].format(name=job.name, at=at.isoformat(), count=count))
     return 0
 
@@ -191,7 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("check", cmd_rules_check, rules)
 
     jobs = sub.add_parser("jobs").add_subparsers(dest="jobs_command", required=True)
-    command("list", cmd_jobs_list, jobs, config=False)
+    command("list", cmd_jobs_list, jobs)
     p = command("run", cmd_jobs_run, jobs)
     p.add_argument("name")
     p.add_argument("--at", default=None)

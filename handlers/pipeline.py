@@ -1,0 +1,157 @@
+"""Answers to the stage-light cards: update progress, ask for an extension, managers following up."""
+
+from __future__ import annotations
+
+from bot.cards import Button, Card, Reply
+from bot.events import Context, Event, Route, on_action, on_flow
+from store import alerts, dialogs, users
+from store.models import Alert, Customer, Opportunity, User
+from store.opportunities import STAGE_ALERTS, record_update
+
+TEXT = {
+    "ask_update": "请直接回复「{customer}」的最新进展（一句话即可），发送「取消」放弃。",
+    "updated": "已记录「{customer}」的进展，红绿灯已恢复绿灯。",
+    "empty_update": "进展不能为空，请再回复一次，或发送「取消」。",
+    "advance_hint": "请发送「推进 {customer} 到 <阶段>」推进这个商机。",
+    "extend_sent": "已向主管 {manager} 提交延期申请。",
+    "no_manager": "您还没有设置主管，无法申请延期。请联系管理员。",
+    "extend_title": "⏳ 延期申请",
+    "extend_body": "{rep} 申请「{customer}」{name} 在「{stage}」阶段延期跟进。",
+    "approve": "同意延期",
+    "reject": "不同意",
+    "extend_ok_rep": "主管 {manager} 已同意「{customer}」延期，红绿灯已重新计时。",
+    "extend_no_rep": "主管 {manager} 未同意「{customer}」延期，请尽快更新进展。",
+    "extend_done": "已处理：{answer}",
+    "followed_done": "✅ 已跟进（{manager}）",
+    "followed_rep": "主管 {manager} 已跟进「{customer}」的升级提醒。",
+    "talk_done": "📞 已约谈销售（{manager}）",
+    "talk_rep": "主管 {manager} 想和您聊聊「{customer}」{name} 的进展，请尽快联系。",
+    "gone": "这个商机已不存在或已关闭。",
+    "not_yours": "您无权处理这个商机。",
+}
+
+FLOW_UPDATE = "lights_update"
+
+
+def _load(ctx: Context) -> tuple[Opportunity, Customer] | None:
+    """The open opportunity a button (or the update dialog) is about."""
+    source = ctx.action_data or (ctx.dialog.data if ctx.dialog else {})
+    opportunity_id = source.get("opportunity")
+    opportunity = ctx.session.get(Opportunity, opportunity_id) if opportunity_id else None
+    if opportunity is None or opportunity.status != "open":
+        return None
+    customer = ctx.session.get(Customer, opportunity.customer_id)
+    assert customer is not None
+    return opportunity, customer
+
+
+def ask_update(event: Event, ctx: Context) -> Reply:
+    found = _load(ctx)
+    if found is None:
+        return Reply.say(TEXT["gone"])
+    opportunity, customer = found
+    dialogs.start(ctx.session, user_id=ctx.user.id, flow=FLOW_UPDATE, step="text",
+                  data={"opportunity": opportunity.id}, now=ctx.now)
+    return Reply.say(TEXT["ask_update"].format(customer=customer.name))
+
+
+def take_update(event: Event, ctx: Context) -> Reply:
+    if not ctx.args:
+        return Reply.say(TEXT["empty_update"])
+    found = _load(ctx)
+    dialogs.clear(ctx.session, ctx.user.id)
+    if found is None:
+        return Reply.say(TEXT["gone"])
+    opportunity, customer = found
+    if opportunity.owner_id != ctx.user.id:
+        return Reply.say(TEXT["not_yours"])
+    record_update(ctx.session, opportunity, at=ctx.now, by=ctx.user.id)
+    return Reply.say(TEXT["updated"].format(customer=customer.name))
+
+
+def advance_hint(event: Event, ctx: Context) -> Reply:
+    found = _load(ctx)
+    if found is None:
+        return Reply.say(TEXT["gone"])
+    return Reply.say(TEXT["advance_hint"].format(customer=found[1].name))
+
+
+def ask_extension(event: Event, ctx: Context) -> list[Reply]:
+    found = _load(ctx)
+    if found is None:
+        return [Reply.say(TEXT["gone"])]
+    opportunity, customer = found
+    manager = users.manager_of(ctx.session, ctx.user)
+    if manager is None:
+        return [Reply.say(TEXT["no_manager"])]
+    data = {"opportunity": opportunity.id, "rep": ctx.user.id}
+    card = Card(
+        title=TEXT["extend_title"],
+        lines=[TEXT["extend_body"].format(rep=ctx.user.name, customer=customer.name, name=opportunity.name,
+                                          stage=opportunity.stage)],
+        buttons=[Button(TEXT["approve"], "lights:extend_ok", data, "primary"),
+                 Button(TEXT["reject"], "lights:extend_no", data)],
+    )
+    return [Reply.say(TEXT["extend_sent"].format(manager=manager.name)), Reply.show(card, to_user=manager.id)]
+
+
+def decide_extension(event: Event, ctx: Context, *, approved: bool) -> list[Reply]:
+    found = _load(ctx)
+    if found is None:
+        return [Reply.say(TEXT["gone"])]
+    opportunity, customer = found
+    rep_id = ctx.action_data["rep"]
+    if approved:
+        record_update(ctx.session, opportunity, at=ctx.now, by=ctx.user.id)
+    template = TEXT["extend_ok_rep"] if approved else TEXT["extend_no_rep"]
+    answer = TEXT["approve"] if approved else TEXT["reject"]
+    return [
+        Reply.update(Card(title=TEXT["extend_title"], lines=[TEXT["extend_done"].format(answer=answer)])),
+        Reply.say(template.format(manager=ctx.user.name, customer=customer.name), to_user=rep_id),
+    ]
+
+
+def approve_extension(event: Event, ctx: Context) -> list[Reply]:
+    return decide_extension(event, ctx, approved=True)
+
+
+def reject_extension(event: Event, ctx: Context) -> list[Reply]:
+    return decide_extension(event, ctx, approved=False)
+
+
+def follow_up(event: Event, ctx: Context, *, talk: bool) -> list[Reply]:
+    """Closes the escalation (and the rep's yellow warning for the same opportunity) for both sides."""
+    alert = ctx.session.get(Alert, ctx.action_data["alert"])
+    found = _load(ctx)
+    if alert is None or found is None:
+        return [Reply.say(TEXT["gone"])]
+    opportunity, customer = found
+    alerts.resolve_for_opportunity(ctx.session, opportunity.id, STAGE_ALERTS, at=ctx.now, by=ctx.user.id)
+    rep = ctx.session.get(User, opportunity.owner_id) if opportunity.owner_id else None
+    done = (TEXT["talk_done"] if talk else TEXT["followed_done"]).format(manager=ctx.user.name)
+    replies = [Reply.update(Card(title=done, lines=[alert.message or ""]))]
+    if rep is not None:
+        template = TEXT["talk_rep"] if talk else TEXT["followed_rep"]
+        replies.append(Reply.say(template.format(manager=ctx.user.name, customer=customer.name,
+                                                 name=opportunity.name), to_user=rep.id))
+    return replies
+
+
+def followed(event: Event, ctx: Context) -> list[Reply]:
+    return follow_up(event, ctx, talk=False)
+
+
+def talk(event: Event, ctx: Context) -> list[Reply]:
+    return follow_up(event, ctx, talk=True)
+
+
+ROUTES: list[Route] = [
+    on_action("lights:update", ask_update),
+    on_flow(FLOW_UPDATE, take_update),
+    on_action("lights:advance", advance_hint),
+    on_action("lights:extend_ok", approve_extension),
+    on_action("lights:extend_no", reject_extension),
+    on_action("lights:extend", ask_extension),
+    on_action("lights:followed", followed),
+    on_action("lights:talk", talk),
+]
