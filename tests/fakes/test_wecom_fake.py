@@ -20,7 +20,7 @@ from wechatpy.exceptions import APILimitedException, WeChatClientException
 
 from .wecom_server import FakeWeCom, WeComCallbackSender
 
-VECTORS = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "wecom_official_vectors.json"
+VECTORS = Path(__file__).resolve().parents[1] / "data" / "wecom_official_vectors.json"  # copy of ../shared/fixtures
 TOKEN = "liuhenTestToken"
 AES_KEY = base64.b64encode(bytes(range(32))).decode()[:-1]
 CORP_ID = "wwfakecorp0000001"
