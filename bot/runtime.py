@@ -13,10 +13,12 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.inbox import InboxProcessor
 from bot.metrics import Metrics
-from bot.modules import enabled_routes
+from bot.modules import enabled_routes, is_enabled
 from bot.outbox import Dispatcher
 from bot.router import Router
 from rules.loader import load_rules
+from scheduler.registry import JOBS
+from scheduler.runner import SweepScheduler, run_sweep
 from store import migrate, outbox
 from store.db import make_engine, session_scope
 
@@ -40,9 +42,12 @@ class Runtime:
             self.channels["local"] = LocalChannel(self.clock)
         self.inbox = InboxProcessor(self.engine, self.router, self.rules, self.clock, self.metrics)
         self.dispatcher = Dispatcher(self.engine, self.channels, self.clock, self.metrics)
+        self.jobs = [job for job in JOBS.values() if is_enabled(settings.modules, job.module)]
+        self.scheduler = SweepScheduler(self.engine, self.jobs, self.rules, self.clock.tz, self.clock.now, self.wake)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
+        self._scheduling = False
 
     def migrate(self) -> None:
         migrate.upgrade(self.engine)
@@ -51,18 +56,29 @@ class Runtime:
         """Processes the inbox, then delivers what is due; returns how much was done."""
         return self.inbox.process_pending() + self.dispatcher.run_once()
 
-    def start(self) -> None:
+    def run_sweeps(self) -> int:
+        """Runs every enabled sweep once as of the clock's now (the demo's "快进" and `jobs run`)."""
+        at = self.clock.now()
+        return sum(run_sweep(self.engine, job, at, self.rules, self.clock.tz) for job in self.jobs)
+
+    def start(self, *, with_scheduler: bool = True) -> None:
         """Resumes what a crash left behind (before serving), then keeps working in the background."""
         self.dispatcher.recover_stale()
         self.inbox.process_pending()
         self._stop.clear()
         self._worker = threading.Thread(target=self._loop, name="liuhen-worker", daemon=True)
         self._worker.start()
+        if with_scheduler:
+            self.scheduler.start()
+            self._scheduling = True
 
     def wake(self) -> None:
         self._wake.set()
 
     def stop(self) -> None:
+        if self._scheduling:
+            self.scheduler.stop()
+            self._scheduling = False
         self._stop.set()
         self._wake.set()
         if self._worker:
@@ -89,6 +105,7 @@ class Runtime:
         except Exception as exc:
             status["database"] = f"error: {type(exc).__name__}"
         status["worker"] = "running" if self._worker and self._worker.is_alive() else "stopped"
+        status["scheduler"] = self.scheduler.state if self._scheduling else "stopped"
         status["channels"] = {name: getattr(ch, "state", "ok") for name, ch in self.channels.items()}
         return status
 

@@ -43,7 +43,7 @@ def test_row_left_unprocessed_by_a_crash_is_resumed_at_start_up(runtime):
     event = text_event(runtime, "帮助", msg_id="crashed")
     inbox.store_inbound_committed(runtime.engine, channel="local", msg_id="crashed", kind="text",
                                   received_at=event.received_at, event=event.to_dict(), sender="lilei", text="帮助")
-    runtime.start()
+    runtime.start(with_scheduler=False)
     runtime.stop()
     runtime.dispatcher.flush()
     assert len(sent_to(runtime, "lilei")) == 1

@@ -176,3 +176,12 @@ def test_jobs_cli_lists_and_runs_the_sweep(runtime, tmp_path, capsys, db_url):
     config.write_text(f"database:\n  url: {db_url}\nmodules:\n  stage_lights: false\n", encoding="utf-8")
     assert main(["jobs", "run", "stage_lights", "--at", at, "--config", str(config)]) == 2
     assert "未启用" in capsys.readouterr().err
+
+
+def test_fast_forward_in_the_simulator_runs_the_sweeps_day_by_day(runtime, client):
+    opportunity(runtime.engine, customer="华东医疗器械有限公司", at=T0)
+    answer = client.post("/sim/api/clock", json={"days": 7}).json()
+    assert answer["pushed"] == 2 and answer["now"].startswith("2026-12-08T10:00")
+    assert [c.payload["card"]["title"] for c in cards_for(runtime, "lilei")] == ["🟡 商机停滞提醒"]
+    assert [c.payload["card"]["title"] for c in cards_for(runtime, "zhangwei")] == ["🔴 商机升级：需要主管跟进"]
+    assert client.post("/sim/api/clock", json={"days": 0}).status_code == 422

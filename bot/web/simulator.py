@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from importlib.resources import files
 from typing import Any
 
@@ -35,6 +36,10 @@ class ClickIn(BaseModel):
 class MenuIn(BaseModel):
     user: str
     key: str
+
+
+class ClockIn(BaseModel):
+    days: int = Field(ge=1, le=30)
 
 
 def _message_json(row: SimMessage) -> dict[str, Any]:
@@ -99,5 +104,15 @@ def router(runtime: Runtime) -> APIRouter:
     @api.post("/sim/api/menu")
     def sim_menu(body: MenuIn) -> dict[str, Any]:
         return deliver(body.user, "menu_click", {"text": f"[菜单] {body.key}"}, action=body.key)
+
+    @api.post("/sim/api/clock")
+    def sim_clock(body: ClockIn) -> dict[str, Any]:
+        """"快进": moves the demo clock day by day, running the sweeps as the scheduler would each morning."""
+        pushed = 0
+        for _ in range(body.days):
+            runtime.clock.advance(timedelta(days=1))
+            pushed += runtime.run_sweeps()
+            runtime.work_once()
+        return {"now": runtime.clock.local_now().isoformat(), "pushed": pushed}
 
     return api

@@ -1,0 +1,71 @@
+"""APScheduler wiring: the elected leader runs each enabled sweep on its cron; followers keep asking."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from sqlalchemy import Engine
+
+from rules.loader import RuleSet
+from scheduler.leader import Leadership
+from scheduler.registry import Job
+from store.db import session_scope
+
+log = logging.getLogger(__name__)
+
+LEADER_RETRY_SECONDS = 20  # a follower takes over within this long after the leader dies
+MISFIRE_GRACE_SECONDS = 600  # a sweep due while the process restarted still runs (APScheduler's default is 1 s)
+
+
+def run_sweep(engine: Engine, job: Job, at: datetime, rules: RuleSet, tz: ZoneInfo) -> int:
+    with session_scope(engine) as session:
+        return job.run(session, at, rules, tz)
+
+
+class SweepScheduler:
+    def __init__(self, engine: Engine, jobs: Iterable[Job], rules: RuleSet, tz: ZoneInfo,
+                 now: Callable[[], datetime], after_sweep: Callable[[], None]) -> None:
+        self.engine = engine
+        self.jobs = list(jobs)
+        self.rules = rules
+        self.tz = tz
+        self.now = now
+        self.after_sweep = after_sweep
+        self.leadership = Leadership(engine)
+        self._scheduler = BackgroundScheduler(
+            timezone=tz, job_defaults={"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_SECONDS,
+                                       "max_instances": 1},
+        )
+
+    def start(self) -> None:
+        self._scheduler.add_job(self.leadership.try_acquire, "interval", seconds=LEADER_RETRY_SECONDS,
+                                id="leader", next_run_time=self.now())
+        for job in self.jobs:
+            cron = self.rules.notify.schedule.get(job.name)
+            if cron:
+                self._scheduler.add_job(self._tick, CronTrigger.from_crontab(cron, timezone=self.tz), args=[job],
+                                        id=job.name)
+        self._scheduler.start()
+
+    def stop(self) -> None:
+        self._scheduler.shutdown(wait=False)
+        self.leadership.release()
+
+    @property
+    def state(self) -> str:
+        return "leader" if self.leadership.held else "follower"
+
+    def _tick(self, job: Job) -> None:
+        if not self.leadership.held:
+            return
+        try:
+            written = run_sweep(self.engine, job, self.now(), self.rules, self.tz)
+            log.info("sweep %s wrote %s pushes", job.name, written)
+        except Exception:
+            log.exception("sweep %s failed; the next run catches up (sweeps are state-based)", job.name)
+        self.after_sweep()
