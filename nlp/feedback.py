@@ -1,0 +1,112 @@
+"""Customer feedback keywords with polarity: gap-tolerant phrase matching plus a negation check."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from nlp.segment import cut, fold
+
+# Ways of saying a vocabulary phrase that share none of its words (used only for phrases in the vocabulary).
+PHRASE_VARIANTS = {
+    "价格高": ("太贵", "偏贵", "有点贵", "比较贵"),
+    "再考虑": ("考虑考虑", "考虑一下", "再想想", "再研究"),
+    "没有预算": ("没预算",),
+    "暂缓": ("暂停", "先放放", "放一放", "缓一缓"),
+    "推迟": ("往后推", "延后", "推后"),
+    "有顾虑": ("担心", "顾虑"),
+    "压价": ("砍价", "降价", "再降", "让价", "让一点", "让点"),
+    "换负责人": ("对接人换了", "换了对接人", "负责人换了", "换人了", "领导换了", "换领导"),
+    "感兴趣": ("有兴趣",),
+    "同意": ("答应",),
+    "安排签约": ("准备签约",),
+    "预算已批": ("预算批了", "预算批下来", "预算下来了"),
+    "已付款": ("付款了", "已打款", "款到了"),
+    "不满意": ("不太满意",),
+}
+# Interchangeable words inside a phrase (需要审批 also matches 要上会审批, 得走流程).
+WORD_VARIANTS = {
+    "需要": ("需要", "还要", "还得", "要", "得", "需"),
+    "价格": ("价格", "报价", "价钱", "价位", "费用", "单价"),
+    "高": ("高", "贵"),
+    "审批": ("审批", "走流程", "上会", "批准"),
+    "竞品": ("竞品", "友商", "竞争对手", "对手"),
+    "便宜": ("便宜", "低"),
+    "不好": ("不好", "一般", "不理想", "不行", "差"),
+    "不够": ("不够", "不足", "有限", "紧张"),
+    "没有": ("没有", "没"),
+    "长": ("长", "复杂", "繁琐"),
+}
+# Degree words that may sit inside a phrase without changing it (价格有点高).
+DEGREE = {"很", "太", "更", "比较", "有点", "偏", "非常", "特别", "挺", "蛮", "略", "稍", "十分"}
+NEGATOR = re.compile(r"不(?![过少错断仅但管论久同然如止妨])|没|无需|无须|未(?!来)|别(?!的|人)|毫无|并非")
+# A positive word right after these is our own plan, not the customer's feedback (周五前确认报价).
+ACTION_BEFORE = re.compile(r"(?:要|需要|需|待|再|去|来|找|跟|和|向|请|等|让|催|争取|尽快|负责|前|约)\S{0,3}$")
+_STOP = r"，。！？；,.!?;:：\n、"
+LONG_GAP, SHORT_GAP = 5, 3  # characters allowed between words; shorter before a one-character word
+LOOKBACK = 3  # characters before a phrase searched for a negation
+
+
+@dataclass(frozen=True)
+class FeedbackHit:
+    start: int
+    end: int
+    keyword: str
+    polarity: str  # "negative" | "positive"
+
+
+def _words(phrase: str) -> list[str]:
+    words = [w for w in cut(fold(phrase)) if w.strip() and w not in DEGREE]
+    return words or [fold(phrase)]
+
+
+def _pattern(phrase: str) -> str:
+    parts = []
+    for i, word in enumerate(_words(phrase)):
+        if i:
+            gap = SHORT_GAP if len(word) == 1 else LONG_GAP
+            parts.append(f"(?P<g{i}>[^{_STOP}]{{0,{gap}}}?)")
+        options = WORD_VARIANTS.get(word, (word,))
+        parts.append("(?:" + "|".join(re.escape(o) for o in sorted(options, key=len, reverse=True)) + ")")
+    return "".join(parts)
+
+
+class FeedbackMatcher:
+    """Compiled once per vocabulary."""
+
+    def __init__(self, negative: Iterable[str], positive: Iterable[str]) -> None:
+        self._rules: list[tuple[re.Pattern[str], str, str]] = []
+        for polarity, phrases in (("negative", negative), ("positive", positive)):
+            for keyword in phrases:
+                for form in (keyword, *PHRASE_VARIANTS.get(keyword, ())):
+                    self._rules.append((re.compile(_pattern(form)), keyword, polarity))
+
+    def find(self, text: str) -> list[FeedbackHit]:
+        """Hits in `text` (already folded), in order; a negated phrase (价格不高) is no hit, and of
+        overlapping hits the longest wins (不满意 over 满意)."""
+        hits: list[FeedbackHit] = []
+        for pattern, keyword, polarity in self._rules:
+            for m in pattern.finditer(text):
+                if self._negated(text, m) or (polarity == "positive" and self._planned(text, m.start())):
+                    continue
+                hits.append(FeedbackHit(m.start(), m.end(), keyword, polarity))
+        hits.sort(key=lambda h: (-(h.end - h.start), h.start))
+        kept: list[FeedbackHit] = []
+        for hit in hits:
+            if all(hit.end <= k.start or hit.start >= k.end for k in kept):
+                kept.append(hit)
+        kept.sort(key=lambda h: h.start)
+        seen: set[str] = set()
+        return [h for h in kept if not (h.keyword in seen or seen.add(h.keyword))]
+
+    @staticmethod
+    def _negated(text: str, m: re.Match[str]) -> bool:
+        gaps = "".join(v for k, v in m.groupdict().items() if k.startswith("g") and v)
+        before = re.split(f"[{_STOP}]", text[max(0, m.start() - LOOKBACK) : m.start()])[-1]
+        return bool(NEGATOR.search(gaps) or NEGATOR.search(before))
+
+    @staticmethod
+    def _planned(text: str, start: int) -> bool:
+        before = re.split(f"[{_STOP}]", text[max(0, start - 4) : start])[-1]
+        return bool(ACTION_BEFORE.search(before))

@@ -1,0 +1,155 @@
+"""jieba behind one door: start-up, text folding, forced lexicon terms and keyword ranking."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+import jieba
+import jieba.analyse
+import jieba.posseg
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_ready = False
+
+# Parts of speech kept as report keywords: nouns, proper nouns, verbal nouns, abbreviations.
+KEYWORD_POS = ("n", "nz", "nt", "vn", "j")
+
+
+def init() -> None:
+    """Loads jieba's dictionary, IDF table and POS tables once (≈1 s); later calls return at once.
+
+    Without it the first message of the day pays the load inside a handler.
+    """
+    global _ready
+    if _ready:
+        return
+    with _lock:
+        if _ready:
+            return
+        jieba.setLogLevel(logging.WARNING)
+        jieba.initialize()
+        jieba.analyse.extract_tags("预热", topK=1)
+        list(jieba.posseg.cut("预热"))
+        _ready = True
+
+
+def fold(text: str) -> str:
+    """Full-width ASCII to half-width and ASCII to lower case, keeping every offset.
+
+    Matching runs on the folded text while mentions are cut from the original, so the
+    two must stay the same length (NFKC would not).
+    """
+    out = []
+    for ch in text:
+        code = ord(ch)
+        if 0xFF01 <= code <= 0xFF5E:
+            ch = chr(code - 0xFEE0)
+        elif code == 0x3000:
+            ch = " "
+        out.append(ch.lower() if ch.isascii() else ch)
+    return "".join(out)
+
+
+def word_freq(word: str) -> int:
+    """How common `word` is in jieba's general dictionary (0 when it is not a word)."""
+    init()
+    return jieba.dt.FREQ.get(word) or 0
+
+
+def word_tag(word: str) -> str | None:
+    """jieba's part-of-speech tag for a dictionary word (ns place, nz proper noun, n noun …)."""
+    init()
+    return jieba.posseg.dt.word_tag_tab.get(word)
+
+
+def cut(text: str) -> list[str]:
+    init()
+    return jieba.lcut(text)
+
+
+def pos_cut(text: str) -> list[tuple[str, str]]:
+    init()
+    return [(w.word, w.flag) for w in jieba.posseg.cut(text)]
+
+
+def keywords(text: str, top_k: int) -> list[str]:
+    """TF-IDF keywords (jieba.analyse.extract_tags) that are nouns in jieba's dictionary, or
+    English words. The dictionary's tags are used rather than `allowPOS`, whose HMM tagging of
+    unknown words costs ten times the segmentation."""
+    init()
+    tags = jieba.posseg.dt.word_tag_tab
+    ranked = jieba.analyse.extract_tags(text, topK=top_k * 4)
+    return [w for w in ranked if tags.get(w, "x").startswith(KEYWORD_POS) or (w.isascii() and w.isalpha())][:top_k]
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+@dataclass(frozen=True)
+class Hit(Generic[T]):
+    start: int
+    end: int
+    term: str
+    values: tuple[T, ...]
+
+
+class TermIndex(Generic[T]):
+    """Leftmost-longest matching of a fixed set of terms (a per-tenant user dictionary).
+
+    Terms are forced whole rather than added to jieba's process-wide dictionary: one
+    tenant's customer names never change another tenant's segmentation, and a term wins
+    even where jieba's frequencies would split it (王总和 → 王/总和).
+    """
+
+    def __init__(self, entries: Iterable[tuple[str, T]]) -> None:
+        self._values: dict[str, list[T]] = {}
+        for term, value in entries:
+            key = fold(term.strip())
+            if key:
+                bucket = self._values.setdefault(key, [])
+                if value not in bucket:
+                    bucket.append(value)
+        lengths: dict[str, set[int]] = {}
+        for key in self._values:
+            lengths.setdefault(key[0], set()).add(len(key))
+        self._lengths = {ch: sorted(ls, reverse=True) for ch, ls in lengths.items()}
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def get(self, term: str) -> tuple[T, ...]:
+        return tuple(self._values.get(fold(term), ()))
+
+    def find(self, folded: str) -> list[Hit[T]]:
+        """Non-overlapping hits in `folded` text; ASCII terms must not sit inside a longer word."""
+        hits: list[Hit[T]] = []
+        i, n = 0, len(folded)
+        while i < n:
+            hit = None
+            for length in self._lengths.get(folded[i], ()):
+                end = i + length
+                if end > n:
+                    continue
+                piece = folded[i:end]
+                values = self._values.get(piece)
+                if values is None:
+                    continue
+                if _is_word_char(piece[0]) and i > 0 and _is_word_char(folded[i - 1]):
+                    continue
+                if _is_word_char(piece[-1]) and end < n and _is_word_char(folded[end]):
+                    continue
+                hit = Hit(i, end, piece, tuple(values))
+                break
+            if hit:
+                hits.append(hit)
+                i = hit.end
+            else:
+                i += 1
+        return hits
