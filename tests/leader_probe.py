@@ -2,16 +2,17 @@
 
 import sys
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from rules.loader import load_rules
 from scheduler.leader import Leadership
 from scheduler.registry import JOBS
 from scheduler.runner import run_sweep
 from store.db import make_engine
-from tests.conftest import TZ
 
 engine = make_engine(sys.argv[1])
 at = datetime.fromisoformat(sys.argv[2])
+TZ = ZoneInfo("Asia/Shanghai")  # the tests' zone; conftest is not imported outside pytest
 leadership = Leadership(engine)
 rules = load_rules()
 for line in sys.stdin:
