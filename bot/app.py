@@ -9,8 +9,9 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bot import links
 from bot.runtime import Runtime
-from bot.web import simulator
+from bot.web import dash, ingest, simulator, wecom
 
 
 def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
@@ -39,6 +40,12 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         runtime.refresh_gauges()
         return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
+    links.install(links.signer_for(runtime.settings))
+    app.include_router(dash.router(runtime))
     if runtime.settings.local.enabled:
         app.include_router(simulator.router(runtime))
+    if runtime.settings.wecom.enabled:
+        app.include_router(wecom.router(runtime))
+    if runtime.settings.ingest.archive_token and runtime.settings.modules.touches:
+        app.include_router(ingest.router(runtime))
     return app

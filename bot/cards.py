@@ -59,6 +59,7 @@ class Reply:
     text: str = ""
     card: Card | None = None
     image: bytes | None = None
+    chart: dict[str, Any] | None = None  # rendered to a PNG by the dispatcher (bot.charts), not by sweeps
     to_user: str | None = None
     to_chat: str | None = None
 
@@ -73,6 +74,10 @@ class Reply:
     @classmethod
     def show(cls, card: Card, **kw: Any) -> Reply:
         return cls(kind="card", card=card, **kw)
+
+    @classmethod
+    def picture(cls, chart: dict[str, Any], **kw: Any) -> Reply:
+        return cls(kind="image", chart=chart, **kw)
 
     @classmethod
     def update(cls, card: Card) -> Reply:
@@ -105,6 +110,8 @@ def payload_of(session: Session, reply: Reply, *, recipient: str | None, now: da
             for b in reply.card.buttons
         ]
         return {"card": render_card(reply.card, tokens), "card_id": card_id}
+    if reply.kind == "image" and reply.chart is not None:
+        return {"chart": reply.chart, "text": reply.text}
     if reply.kind == "image":
         assert reply.image is not None
         return {"image_b64": base64.b64encode(reply.image).decode("ascii"), "text": reply.text}

@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.orgfile import OrgFileError
 from rules.loader import RulesError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from bot.channels.wecom_api import WeComApi
 
 TEXT = {
     "description": "留痕：在企业微信和钉钉里把销售动作变成证据的销售管理助手",
     "migrated": "数据库已升级到最新版本。",
     "org_imported": "已导入 {teams} 个团队、{users} 个用户。",
     "rules_ok": "规则文件检查通过。",
+    "no_customer": "没有名为「{name}」的客户（请用完整名称）",
+    "purged": "已删除「{name}」的个人数据（客户 #{id}）：联系人 {contacts} 个，触达 {touches} 条已去除内容，"
+              "反馈 {feedback} 条，待办 {todos} 条已清空。审计日志已记录。",
+    "no_diff": "{old} 与 {new} 的行为价值图谱没有差异。",
     "no_jobs": "（暂无已注册的定时任务）",
     "unscheduled": "（未排期）",
     "module_off": "任务 {name} 所属的模块 {module} 未启用（config.yaml: modules.{module}）",
@@ -28,6 +39,15 @@ TEXT = {
     "bad_instant": "--at: 应为 ISO 8601 时间（带时区），而不是 {value}",
     "file_missing": "{path}: 文件不存在",
     "demo_ready": "留痕演示已启动：打开 http://{host}:{port}/sim （数据库 {db}）",
+    "wecom_off": "wecom.enabled: 企业微信未启用，请先配置 corp_id、agent_id、secret、token、encoding_aes_key",
+    "wecom_config": "wecom: 企业微信拒绝了应用凭据，请检查 corp_id、agent_id、secret（{error}）",
+    "wecom_failed": "企业微信调用失败：{error}",
+    "org_synced": "已从企业微信同步 {teams} 个部门（团队）、{users} 位成员，其中新增 {created} 位。",
+    "dingtalk_off": "dingtalk.enabled: 钉钉未启用，请先配置 client_id、client_secret、robot_code",
+    "dingtalk_config": "dingtalk: 钉钉拒绝了应用凭据，请检查 client_id、client_secret（{error}）",
+    "dingtalk_failed": "钉钉调用失败：{error}",
+    "org_synced_dingtalk": "已从钉钉同步 {teams} 个部门（团队）、{users} 位成员，其中新增 {created} 位。",
+    "menu_created": "已为应用 {agent_id} 创建菜单：{words}",
 }
 
 log = logging.getLogger("liuhen")
@@ -84,6 +104,33 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rules_diff(args: argparse.Namespace) -> int:
+    from rules.behaviors import diff
+    from rules.loader import load_rules
+
+    try:
+        lines = diff(load_rules(_settings(args).rules_dir).behaviors, args.old, args.new)
+    except KeyError as exc:
+        raise UsageError(f"behaviors.yaml: versions: {exc.args[0]}") from None
+    print("\n".join(lines) if lines else TEXT["no_diff"].format(old=args.old, new=args.new))
+    return 0
+
+
+def cmd_customer_purge(args: argparse.Namespace) -> int:
+    from store import privacy
+    from store.db import make_engine, session_scope
+
+    settings = _settings(args)
+    with session_scope(make_engine(settings.database.url)) as session:
+        customer = privacy.find_customer(session, args.name)
+        if customer is None:
+            raise UsageError(TEXT["no_customer"].format(name=args.name))
+        summary = privacy.purge_customer(session, customer, actor=args.actor, at=datetime.now(settings.tz))
+    print(TEXT["purged"].format(name=args.name, id=summary.customer_id, contacts=summary.contacts,
+                                touches=summary.touches, feedback=summary.feedback, todos=summary.todos))
+    return 0
+
+
 def cmd_jobs_list(args: argparse.Namespace) -> int:
     from rules.loader import load_rules
     from scheduler.registry import JOBS
@@ -129,14 +176,93 @@ def cmd_outbox_flush(args: argparse.Namespace) -> int:
     return 0
 
 
+def _with_wecom(args: argparse.Namespace, action: Callable[[WeComApi, Engine, Settings], str]) -> int:
+    """Runs one operator action against WeCom; a refused secret is bad config (2), anything else 1."""
+    from bot.channels.wecom_api import WeComApi, WeComApiError
+    from bot.clock import Clock
+    from store import migrate
+    from store.db import make_engine
+
+    settings = _settings(args)
+    if not settings.wecom.enabled:
+        raise UsageError(TEXT["wecom_off"])
+    engine = make_engine(settings.database.url)
+    migrate.upgrade(engine)  # the access token is kept in the database
+    api = WeComApi(settings.wecom, engine, Clock(settings.tz))
+    try:
+        print(action(api, engine, settings))
+    except WeComApiError as exc:
+        if exc.is_config_error:
+            raise UsageError(TEXT["wecom_config"].format(error=exc)) from None
+        print(TEXT["wecom_failed"].format(error=exc), file=sys.stderr)
+        return 1
+    finally:
+        api.close()
+    return 0
+
+
+def cmd_org_sync_dingtalk(args: argparse.Namespace) -> int:
+    """A refused secret is bad config (2), any other DingTalk failure 1."""
+    from bot.channels.dingtalk_api import DingTalkApi, DingTalkApiError
+    from bot.channels.dingtalk_org import sync_org
+    from bot.clock import Clock
+    from store import migrate
+    from store.db import make_engine, session_scope
+
+    settings = _settings(args)
+    if not settings.dingtalk.enabled:
+        raise UsageError(TEXT["dingtalk_off"])
+    engine = make_engine(settings.database.url)
+    migrate.upgrade(engine)  # the access token is kept in the database
+    api = DingTalkApi(settings.dingtalk, engine, Clock(settings.tz))
+    try:
+        with session_scope(engine) as session:
+            summary = sync_org(api, session, now=datetime.now(settings.tz))
+    except DingTalkApiError as exc:
+        if exc.is_config_error:
+            raise UsageError(TEXT["dingtalk_config"].format(error=exc)) from None
+        print(TEXT["dingtalk_failed"].format(error=exc), file=sys.stderr)
+        return 1
+    finally:
+        api.close()
+    print(TEXT["org_synced_dingtalk"].format(teams=summary.teams, users=summary.users, created=summary.created))
+    return 0
+
+
+def cmd_org_sync(args: argparse.Namespace) -> int:
+    if args.platform == "dingtalk":
+        return cmd_org_sync_dingtalk(args)
+    from bot.channels.wecom_setup import sync_org
+    from store.db import session_scope
+
+    def sync(api: WeComApi, engine: Engine, settings: Settings) -> str:
+        with session_scope(engine) as session:
+            summary = sync_org(api, session, now=datetime.now(settings.tz))
+        return TEXT["org_synced"].format(teams=summary.teams, users=summary.users, created=summary.created)
+
+    return _with_wecom(args, sync)
+
+
+def cmd_wecom_menu(args: argparse.Namespace) -> int:
+    from bot.channels.wecom_setup import MENU_MORE, MENU_TOP, install_menu
+
+    def create(api: WeComApi, engine: Engine, settings: Settings) -> str:
+        install_menu(api)
+        return TEXT["menu_created"].format(agent_id=settings.wecom.agent_id, words="、".join(MENU_TOP + MENU_MORE))
+
+    return _with_wecom(args, create)
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from bot import export
+    from rules.loader import load_rules
     from store.db import make_engine, session_scope
 
     settings = _settings(args)
     window = export.Window(settings.tz, _date("--since", args.since), _date("--until", args.until))
+    rules = load_rules(settings.rules_dir)
     with session_scope(make_engine(settings.database.url)) as session:
-        rows = list(export.EXPORTS[args.kind](session, window))
+        rows = list(export.EXPORTS[args.kind](session, window, rules))
     sys.stdout.write(export.render(rows, args.format))
     return 0
 
@@ -144,10 +270,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from bot import logs
     from bot.app import create_app
+    from bot.links import require_secret
     from bot.runtime import Runtime
 
     settings = _settings(args)
+    require_secret(settings)
+    logs.install(settings)
     runtime = Runtime(settings)
     runtime.migrate()
     uvicorn.run(create_app(runtime), host=args.host or settings.server.host, port=args.port or settings.server.port,
@@ -164,6 +294,28 @@ def cmd_demo(args: argparse.Namespace) -> int:
     runtime = demo.prepare(db_path=Path(args.db), port=args.port)
     print(TEXT["demo_ready"].format(host=runtime.settings.server.host, port=args.port, db=args.db), flush=True)
     uvicorn.run(create_app(runtime), host=runtime.settings.server.host, port=args.port, log_level="info")
+    return 0
+
+
+def cmd_nlp_extract(args: argparse.Namespace) -> int:
+    import nlp
+    from rules.loader import load_rules
+
+    settings = _settings(args)
+    today = _date("--today", args.today) or datetime.now(settings.tz).date()
+    customers: list[tuple[str, list[str]]] = []
+    if args.customers:
+        path = Path(args.customers)
+        if not path.is_file():
+            raise UsageError(TEXT["file_missing"].format(path=path))
+        for line in path.read_text(encoding="utf-8").splitlines():
+            name, *aliases = [part.strip() for part in line.split("\t")]
+            if name:
+                customers.append((name, [a for a in aliases if a]))
+    vocabulary = load_rules(settings.rules_dir).reports.model_dump()
+    lexicon = nlp.Lexicon.from_vocabulary(vocabulary, customers=customers)
+    result = nlp.Extractor(lexicon).extract(sys.stdin.read(), today).to_dict()
+    print(json.dumps(result, ensure_ascii=False, indent=2))
     return 0
 
 
@@ -193,9 +345,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     org = sub.add_parser("org").add_subparsers(dest="org_command", required=True)
     command("import", cmd_org_import, org).add_argument("file")
+    command("sync", cmd_org_sync, org).add_argument("platform", choices=["wecom", "dingtalk"])
 
     rules = sub.add_parser("rules").add_subparsers(dest="rules_command", required=True)
     command("check", cmd_rules_check, rules)
+    p = command("diff", cmd_rules_diff, rules)
+    p.add_argument("kind", choices=["behaviors"])
+    p.add_argument("old")
+    p.add_argument("new")
+
+    customer = sub.add_parser("customer").add_subparsers(dest="customer_command", required=True)
+    p = command("purge", cmd_customer_purge, customer)
+    p.add_argument("name")
+    p.add_argument("--actor", default="admin")
 
     jobs = sub.add_parser("jobs").add_subparsers(dest="jobs_command", required=True)
     command("list", cmd_jobs_list, jobs)
@@ -203,8 +365,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name")
     p.add_argument("--at", default=None)
 
+    wecom = sub.add_parser("wecom").add_subparsers(dest="wecom_command", required=True)
+    command("menu", cmd_wecom_menu, wecom)
+
     out = sub.add_parser("outbox").add_subparsers(dest="outbox_command", required=True)
     command("flush", cmd_outbox_flush, out)
+
+    nlp_commands = sub.add_parser("nlp").add_subparsers(dest="nlp_command", required=True)
+    p = command("extract", cmd_nlp_extract, nlp_commands)
+    p.add_argument("--today", default=None)
+    p.add_argument("--customers", default=None)
 
     p = command("export", cmd_export)
     p.add_argument("kind", choices=sorted(EXPORTS))

@@ -55,6 +55,7 @@ class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = "http://127.0.0.1:8000"
+    link_secret: str = ""  # signs dashboard links (bot.links); empty: a random one per process (demo only)
 
 
 class WeComConfig(_Section):
@@ -65,6 +66,7 @@ class WeComConfig(_Section):
     token: str = ""
     encoding_aes_key: str = ""
     api_base: str = "https://qyapi.weixin.qq.com"
+    replay_window_seconds: int = 600  # callbacks whose timestamp is further off are refused as replays
 
     @model_validator(mode="after")
     def _secrets_when_enabled(self) -> WeComConfig:
@@ -82,6 +84,7 @@ class DingTalkConfig(_Section):
     robot_code: str = ""
     api_base: str = "https://api.dingtalk.com"
     oapi_base: str = "https://oapi.dingtalk.com"
+    card_template_id: str = ""  # interactive card template (docs/dingtalk.md); empty: cards go as markdown
 
     @model_validator(mode="after")
     def _secrets_when_enabled(self) -> DingTalkConfig:

@@ -78,6 +78,7 @@ class Context:
     commands: Sequence[CommandInfo]
     dialog: Dialog | None = None
     args: str = ""  # the text after the command word
+    modules: frozenset[str] = frozenset()  # enabled capabilities, for steps that belong to another module
     action_data: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import date, datetime, time
 from typing import Any
@@ -12,15 +13,19 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+from rules.loader import RuleSet
+from rules.reports import progress_by
+from scheduler.reports import outcomes
 from store.models import (
     Alert,
     BehaviorLog,
     BehaviorType,
+    CommissionHold,
     Customer,
-    DailyReport,
     Forecast,
     ForecastItem,
     Opportunity,
+    Payment,
     Signal,
     Touch,
 )
@@ -52,14 +57,14 @@ def _names(session: Session) -> dict[int, str]:
     return {c.id: c.name for c in session.exec(select(Customer)).all() if c.id is not None}
 
 
-def customers(session: Session, w: Window) -> Iterable[Row]:
+def customers(session: Session, w: Window, rules: RuleSet) -> Iterable[Row]:
     for c in session.exec(select(Customer).order_by(Customer.id)).all():
         if w.has(c.created_at):
             yield {"id": c.id, "name": c.name, "aliases": c.aliases, "industry": c.industry, "owner": c.owner_id,
                    "created_at": w.iso(c.created_at)}
 
 
-def opportunities(session: Session, w: Window) -> Iterable[Row]:
+def opportunities(session: Session, w: Window, rules: RuleSet) -> Iterable[Row]:
     names = _names(session)
     for o in session.exec(select(Opportunity).order_by(Opportunity.id)).all():
         if w.has(o.created_at):
@@ -72,7 +77,7 @@ def opportunities(session: Session, w: Window) -> Iterable[Row]:
             }
 
 
-def touches(session: Session, w: Window) -> Iterable[Row]:
+def touches(session: Session, w: Window, rules: RuleSet) -> Iterable[Row]:
     names = _names(session)
     for t in session.exec(select(Touch).order_by(Touch.id)).all():
         if w.has(t.at):
@@ -81,7 +86,7 @@ def touches(session: Session, w: Window) -> Iterable[Row]:
                    "source_msg_id": t.source_msg_id, "url": t.url, "filename": t.filename}
 
 
-def alerts(session: Session, w: Window) -> Iterable[Row]:
+def alerts(session: Session, w: Window, rules: RuleSet) -> Iterable[Row]:
     names = _names(session)
     for a in session.exec(select(Alert).order_by(Alert.id)).all():
         if w.has(a.created_at):
@@ -91,15 +96,24 @@ def alerts(session: Session, w: Window) -> Iterable[Row]:
                    "resolved_at": w.iso(a.resolved_at)}
 
 
-def reports(session: Session, w: Window) -> Iterable[Row]:
-    for r in session.exec(select(DailyReport).order_by(DailyReport.id)).all():
-        if w.has_day(r.day):
-            yield {"id": r.id, "rep": r.rep_id, "date": r.day.isoformat(), "customers": r.customers,
-                   "keywords": r.keywords, "todos": r.todos, "value_score": r.value_score,
-                   "value_tags": r.value_tags, "source": r.source}
+def reports(session: Session, w: Window, rules: RuleSet) -> Iterable[Row]:
+    """The contract fields plus the replacement metric: did a customer advance within progress_days, per report,
+    and the share of reports with / without valid todos that did, per rep and per team (over the exported rows)."""
+    since = w.since.date() if w.since else date(1970, 1, 1)
+    until = w.until.date() if w.until else date.max
+    rows = sorted(outcomes(session, w.tz, rules, since, until), key=lambda pair: pair[0].id or 0)
+    per_rep = progress_by([o for _, o in rows], lambda o: o.rep)
+    per_team = progress_by([o for _, o in rows], lambda o: o.team)
+    for r, o in rows:
+        yield {"id": r.id, "rep": r.rep_id, "date": r.day.isoformat(), "customers": r.customers,
+               "keywords": r.keywords, "todos": r.todos, "value_score": r.value_score,
+               "value_tags": r.value_tags, "source": r.source, "team": o.team,
+               "has_valid_todos": o.has_valid_todos, "advanced_within_days": o.advanced,
+               "progress_days": rules.reports.progress_days, "rep_progress": per_rep[o.rep].to_dict(),
+               "team_progress": per_team[o.team].to_dict() if o.team else None}
 
 
-def behaviors(session: Session, w: Window) -> Iterable[Row]:
+def behaviors(session: Session, w: Window, rules: RuleSet) -> Iterable[Row]:
     types = {t.id: t for t in session.exec(select(BehaviorType)).all()}
     for b in session.exec(select(BehaviorLog).order_by(BehaviorLog.id)).all():
         if w.has(b.at):
@@ -108,7 +122,7 @@ def behaviors(session: Session, w: Window) -> Iterable[Row]:
                    "category": kind.category, "points": b.points, "at": w.iso(b.at)}
 
 
-def forecasts(session: Session, w: Window) -> Iterable[Row]:
+def forecasts(session: Session, w: Window, rules: RuleSet) -> Iterable[Row]:
     heads = {f.id: f for f in session.exec(select(Forecast)).all()}
     for item in session.exec(select(ForecastItem).order_by(ForecastItem.id)).all():
         head = heads[item.forecast_id]
@@ -121,7 +135,37 @@ def forecasts(session: Session, w: Window) -> Iterable[Row]:
                "risk": item.risk}
 
 
-EXPORTS: dict[str, Callable[[Session, Window], Iterable[Row]]] = {
+def _month(instant: datetime, tz: ZoneInfo) -> str:
+    return instant.astimezone(tz).strftime("%Y-%m")
+
+
+def commission(session: Session, w: Window, rules: RuleSet) -> Iterable[Row]:
+    """Both incentive tracks per rep and month: commission on received payments, behavior points, and holds."""
+    payments: dict[tuple[str, str], int] = defaultdict(int)
+    for p in session.exec(select(Payment)).all():
+        if p.rep_id and w.has(p.received_at):
+            payments[(p.rep_id, _month(p.received_at, w.tz))] += p.amount
+    points: dict[tuple[str, str], int] = defaultdict(int)
+    for b in session.exec(select(BehaviorLog)).all():
+        if b.rep_id and w.has(b.at):
+            points[(b.rep_id, _month(b.at, w.tz))] += b.points
+    holds = session.exec(select(CommissionHold).order_by(CommissionHold.id)).all()
+    periods = {period for _, period in payments} | {period for _, period in points}
+    periods |= {_month(h.placed_at, w.tz) for h in holds if w.has(h.placed_at)}
+    reps = {rep for rep, _ in payments} | {rep for rep, _ in points} | {h.rep_id for h in holds if h.rep_id}
+    for rep in sorted(reps):
+        for period in sorted(periods):
+            active = [h for h in holds if h.rep_id == rep and _month(h.placed_at, w.tz) <= period
+                      and (h.released_at is None or _month(h.released_at, w.tz) > period)]
+            paid, earned = payments.get((rep, period), 0), points.get((rep, period), 0)
+            if not (paid or earned or active):
+                continue
+            yield {"id": f"{rep}:{period}", "rep": rep, "period": period, "payments_amount": paid,
+                   "commission_amount": round(paid * rules.payments.commission_rate), "points": earned,
+                   "held": bool(active), "hold_reasons": [h.reason for h in active]}
+
+
+EXPORTS: dict[str, Callable[[Session, Window, RuleSet], Iterable[Row]]] = {
     "customers": customers,
     "opportunities": opportunities,
     "touches": touches,
@@ -129,6 +173,7 @@ EXPORTS: dict[str, Callable[[Session, Window], Iterable[Row]]] = {
     "behaviors": behaviors,
     "forecasts": forecasts,
     "alerts": alerts,
+    "commission": commission,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine, update
 from sqlmodel import Session
@@ -23,6 +24,7 @@ from store.models import Alert, Message, User
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
+SYSTEM_KINDS = frozenset({"contact_change"})
 
 TEXT = {
     "unknown_user": "您好，您还不是「留痕」的注册用户，暂时无法使用。请联系管理员把您加入组织后再试。",
@@ -36,29 +38,42 @@ TEXT = {
 }
 
 
+def _columns(event: Event) -> dict[str, Any]:
+    return {"channel": event.channel, "msg_id": event.msg_id, "kind": event.kind, "received_at": event.received_at,
+            "event": event.to_dict(), "sender": event.sender, "chat_id": event.chat, "text": event.text or None}
+
+
 class InboxProcessor:
     """Turns stored inbox rows into outbox rows, exactly once per row, in one transaction each."""
 
     def __init__(
         self, engine: Engine, router: Router, rules: RuleSet, clock: Clock, metrics: Metrics,
-        *, max_attempts: int = MAX_ATTEMPTS,
+        *, modules: frozenset[str] = frozenset(), max_attempts: int = MAX_ATTEMPTS,
     ) -> None:
         self.engine = engine
         self.router = router
         self.rules = rules
         self.clock = clock
         self.metrics = metrics
+        self.modules = modules
         self.max_attempts = max_attempts
 
     def ingest(self, event: Event) -> int | None:
         """Stores the event durably; returns its row id, or None for a redelivery."""
-        row_id = inbox.store_inbound_committed(
-            self.engine, channel=event.channel, msg_id=event.msg_id, kind=event.kind,
-            received_at=event.received_at, event=event.to_dict(), sender=event.sender, chat_id=event.chat,
-            text=event.text or None,
-        )
+        row_id = inbox.store_inbound_committed(self.engine, **_columns(event))
         (self.metrics.inbound if row_id else self.metrics.inbound_duplicate).labels(event.channel).inc()
         return row_id
+
+    def ingest_many(self, events: list[Event]) -> list[bool]:
+        """`ingest` for one channel's concurrent events in one transaction (a grouped commit); True where new."""
+        with self.engine.begin() as conn:
+            new = inbox.store_inbound_many(conn, [inbox.inbound_row(**_columns(e)) for e in events])
+        stored = []
+        for event in events:
+            stored.append(event.msg_id in new)
+            new.discard(event.msg_id)  # a second copy within the batch is a redelivery
+            (self.metrics.inbound if stored[-1] else self.metrics.inbound_duplicate).labels(event.channel).inc()
+        return stored
 
     def process_pending(self) -> int:
         """Processes every unprocessed row, including those a crash left behind."""
@@ -106,7 +121,9 @@ class InboxProcessor:
         event = Event.from_dict(row.event)
         now = self.clock.now()
         user = users.by_platform_id(session, event.channel, event.sender)
-        if user is None:
+        if event.kind in SYSTEM_KINDS:  # sent by the platform itself (sender "sys"): no person to resolve
+            replies = self._run_handler(session, event, User(id="", name=event.sender, role="admin"), now)
+        elif user is None:
             replies = self._unknown_sender(session, event, now)
         else:
             row.user_id = user.id
@@ -132,6 +149,7 @@ class InboxProcessor:
         ctx = Context(
             session=session, user=user, now=now, tz=self.clock.tz, rules=self.rules,
             commands=self.router.commands, dialog=dialog, args=match.args, action_data=action_data,
+            modules=self.modules,
         )
         result = match.handler(event, ctx)
         if result is None:

@@ -6,7 +6,21 @@ from dataclasses import dataclass, field
 
 from bot.config import ModulesConfig
 from bot.events import Route
-from handlers import digest, pipeline
+from handlers import (
+    behaviors,
+    checklist,
+    dashboard,
+    digest,
+    forecast,
+    leads,
+    org,
+    payments,
+    pipeline,
+    progress,
+    reports,
+    stages,
+    touches,
+)
 from handlers import help as help_handlers
 
 
@@ -16,11 +30,17 @@ class Module:
     routes: list[Route] = field(default_factory=list)
 
 
-CORE = Module("core", help_handlers.ROUTES + digest.ROUTES)
+CORE = Module("core", help_handlers.ROUTES + digest.ROUTES + progress.ROUTES + org.ROUTES + dashboard.ROUTES)
 
 # Capabilities in the order their routes are tried; each may be switched off alone ("一键开启").
 FEATURES: list[Module] = [
     Module("stage_lights", pipeline.ROUTES),
+    Module("payments", payments.ROUTES),
+    Module("behaviors", behaviors.ROUTES),
+    Module("leads", leads.ROUTES + stages.ROUTES),
+    Module("touches", touches.ROUTES),
+    Module("reports", reports.ROUTES + checklist.ROUTES),
+    Module("forecast", forecast.ROUTES),
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Mapping
 from datetime import timedelta
@@ -9,6 +10,7 @@ from datetime import timedelta
 from sqlalchemy import Engine, update
 from sqlmodel import Session
 
+from bot import charts
 from bot.channels.base import Channel, DeliveryError
 from bot.clock import Clock
 from bot.metrics import Metrics
@@ -25,6 +27,17 @@ MESSAGES = {
     "no_channel": "收件人在已启用的渠道里都没有账号",
     "unknown_channel": "渠道未启用：{channel}",
 }
+
+
+def _render_chart(row: Outbox) -> None:
+    """Charts are drawn here, once, so sweeps stay cheap and retries resend the same picture."""
+    if row.kind != "image" or "chart" not in row.payload or "image_b64" in row.payload:
+        return
+    try:
+        png = charts.render(row.payload["chart"])
+    except charts.ChartError as exc:
+        raise DeliveryError(str(exc), permanent=True) from exc
+    row.payload = {**row.payload, "image_b64": base64.b64encode(png).decode("ascii")}
 
 
 class Dispatcher:
@@ -98,6 +111,7 @@ class Dispatcher:
             try:
                 channel, address = self._route(session, row)
                 channel_name = channel.name
+                _render_chart(row)
                 ref = channel.deliver(session, row, address)
             except DeliveryError as exc:
                 self._failed(session, row, channel_name, exc)

@@ -7,9 +7,14 @@ import threading
 
 from sqlalchemy import Engine, text
 
+import nlp
 from bot.channels.base import Channel
+from bot.channels.dingtalk import DingTalkChannel
 from bot.channels.local import LocalChannel
+from bot.channels.wecom import WeComChannel
+from bot.channels.wecom_api import WeComApi
 from bot.clock import Clock
+from bot.company_data import provider_from, with_provider
 from bot.config import Settings
 from bot.inbox import InboxProcessor
 from bot.metrics import Metrics
@@ -38,11 +43,18 @@ class Runtime:
         self.router = Router(enabled_routes(settings.modules))
         self.metrics = Metrics()
         self.channels: dict[str, Channel] = {}
+        if settings.wecom.enabled:  # first: rows without a channel go to the first channel that reaches the user
+            self.channels["wecom"] = WeComChannel(WeComApi(settings.wecom, self.engine, self.clock))
+        self.dingtalk: DingTalkChannel | None = None
+        if settings.dingtalk.enabled:
+            self.dingtalk = self.channels["dingtalk"] = DingTalkChannel(settings.dingtalk, self.engine, self.clock)
         if settings.local.enabled:
             self.channels["local"] = LocalChannel(self.clock)
-        self.inbox = InboxProcessor(self.engine, self.router, self.rules, self.clock, self.metrics)
+        self.inbox = InboxProcessor(self.engine, self.router, self.rules, self.clock, self.metrics,
+                                    modules=frozenset(name for name, on in settings.modules if on))
         self.dispatcher = Dispatcher(self.engine, self.channels, self.clock, self.metrics)
-        self.jobs = [job for job in JOBS.values() if is_enabled(settings.modules, job.module)]
+        jobs = [job for job in JOBS.values() if is_enabled(settings.modules, job.module)]
+        self.jobs = with_provider(jobs, provider_from(settings.company_data, self.clock.today))
         self.scheduler = SweepScheduler(self.engine, self.jobs, self.rules, self.clock.tz, self.clock.now, self.wake)
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -63,11 +75,14 @@ class Runtime:
 
     def start(self, *, with_scheduler: bool = True) -> None:
         """Resumes what a crash left behind (before serving), then keeps working in the background."""
+        nlp.init()  # jieba's ≈1 s load happens here, not inside the first user's message
         self.dispatcher.recover_stale()
         self.inbox.process_pending()
         self._stop.clear()
         self._worker = threading.Thread(target=self._loop, name="liuhen-worker", daemon=True)
         self._worker.start()
+        if self.dingtalk:  # after the worker: what the stream stores is processed at once
+            self.dingtalk.listen(self.inbox.ingest_many, self.wake)
         if with_scheduler:
             self.scheduler.start()
             self._scheduling = True
@@ -76,6 +91,8 @@ class Runtime:
         self._wake.set()
 
     def stop(self) -> None:
+        if self.dingtalk:
+            self.dingtalk.close()
         if self._scheduling:
             self.scheduler.stop()
             self._scheduling = False

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 from bot.cards import Button, Card, Reply
-from bot.events import Context, Event, Route, on_action, on_flow
-from store import alerts, dialogs, users
-from store.models import Alert, Customer, Opportunity, User
-from store.opportunities import STAGE_ALERTS, record_update
+from bot.events import Context, Event, Route, on_action
+from store import alerts, users
+from store.models import Customer, Opportunity, User
+from store.opportunities import STAGE_ALERTS, open_opportunity, record_update
 
 TEXT = {
-    "ask_update": "请直接回复「{customer}」的最新进展（一句话即可），发送「取消」放弃。",
-    "updated": "已记录「{customer}」的进展，红绿灯已恢复绿灯。",
-    "empty_update": "进展不能为空，请再回复一次，或发送「取消」。",
     "advance_hint": "请发送「推进 {customer} 到 <阶段>」推进这个商机。",
     "extend_sent": "已向主管 {manager} 提交延期申请。",
     "no_manager": "您还没有设置主管，无法申请延期。请联系管理员。",
@@ -30,43 +27,8 @@ TEXT = {
     "not_yours": "您无权处理这个商机。",
 }
 
-FLOW_UPDATE = "lights_update"
-
-
 def _load(ctx: Context) -> tuple[Opportunity, Customer] | None:
-    """The open opportunity a button (or the update dialog) is about."""
-    source = ctx.action_data or (ctx.dialog.data if ctx.dialog else {})
-    opportunity_id = source.get("opportunity")
-    opportunity = ctx.session.get(Opportunity, opportunity_id) if opportunity_id else None
-    if opportunity is None or opportunity.status != "open":
-        return None
-    customer = ctx.session.get(Customer, opportunity.customer_id)
-    assert customer is not None
-    return opportunity, customer
-
-
-def ask_update(event: Event, ctx: Context) -> Reply:
-    found = _load(ctx)
-    if found is None:
-        return Reply.say(TEXT["gone"])
-    opportunity, customer = found
-    dialogs.start(ctx.session, user_id=ctx.user.id, flow=FLOW_UPDATE, step="text",
-                  data={"opportunity": opportunity.id}, now=ctx.now)
-    return Reply.say(TEXT["ask_update"].format(customer=customer.name))
-
-
-def take_update(event: Event, ctx: Context) -> Reply:
-    if not ctx.args:
-        return Reply.say(TEXT["empty_update"])
-    found = _load(ctx)
-    dialogs.clear(ctx.session, ctx.user.id)
-    if found is None:
-        return Reply.say(TEXT["gone"])
-    opportunity, customer = found
-    if opportunity.owner_id != ctx.user.id:
-        return Reply.say(TEXT["not_yours"])
-    record_update(ctx.session, opportunity, at=ctx.now, by=ctx.user.id)
-    return Reply.say(TEXT["updated"].format(customer=customer.name))
+    return open_opportunity(ctx.session, ctx.action_data.get("opportunity"))
 
 
 def advance_hint(event: Event, ctx: Context) -> Reply:
@@ -121,15 +83,15 @@ def reject_extension(event: Event, ctx: Context) -> list[Reply]:
 
 def follow_up(event: Event, ctx: Context, *, talk: bool) -> list[Reply]:
     """Closes the escalation (and the rep's yellow warning for the same opportunity) for both sides."""
-    alert = ctx.session.get(Alert, ctx.action_data["alert"])
     found = _load(ctx)
-    if alert is None or found is None:
+    if found is None:
         return [Reply.say(TEXT["gone"])]
     opportunity, customer = found
+    escalation = alerts.latest_open(ctx.session, opportunity.id, "stage_escalated")
     alerts.resolve_for_opportunity(ctx.session, opportunity.id, STAGE_ALERTS, at=ctx.now, by=ctx.user.id)
     rep = ctx.session.get(User, opportunity.owner_id) if opportunity.owner_id else None
     done = (TEXT["talk_done"] if talk else TEXT["followed_done"]).format(manager=ctx.user.name)
-    replies = [Reply.update(Card(title=done, lines=[alert.message or ""]))]
+    replies = [Reply.update(Card(title=done, lines=[escalation.message or ""] if escalation else []))]
     if rep is not None:
         template = TEXT["talk_rep"] if talk else TEXT["followed_rep"]
         replies.append(Reply.say(template.format(manager=ctx.user.name, customer=customer.name,
@@ -146,8 +108,6 @@ def talk(event: Event, ctx: Context) -> list[Reply]:
 
 
 ROUTES: list[Route] = [
-    on_action("lights:update", ask_update),
-    on_flow(FLOW_UPDATE, take_update),
     on_action("lights:advance", advance_hint),
     on_action("lights:extend_ok", approve_extension),
     on_action("lights:extend_no", reject_extension),

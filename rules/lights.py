@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Literal
+
 from rules.schema import Stage
 
 Light = Literal["green", "yellow", "escalated"]

@@ -9,7 +9,19 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from rules.schema import RULE_FILES, NotifyFile, ReportsFile, StagesFile
+from rules.schema import (
+    RULE_FILES,
+    BehaviorsFile,
+    ForecastFile,
+    HealthFile,
+    LeadsFile,
+    NotifyFile,
+    PaymentsFile,
+    PrivacyFile,
+    ReportsFile,
+    StagesFile,
+    TouchesFile,
+)
 
 DEFAULTS_DIR = Path(__file__).parent / "defaults"
 
@@ -36,6 +48,13 @@ class RuleSet:
     stages: StagesFile
     reports: ReportsFile
     notify: NotifyFile
+    health: HealthFile
+    payments: PaymentsFile
+    behaviors: BehaviorsFile
+    privacy: PrivacyFile
+    leads: LeadsFile
+    touches: TouchesFile
+    forecast: ForecastFile
 
 
 def _loc(parts: tuple[Any, ...]) -> str:

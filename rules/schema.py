@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -54,9 +54,38 @@ class Feedback(_Strict):
     positive: list[str] = []
 
 
+VALUE_TRIGGERS = ("contacts", "competitors", "keywords", "todos", "stage_changes", "feedback", "amounts")
+
+
+class ValueTag(_Strict):
+    """A tag a report earns when `when` is present in it; `keywords` narrows the `keywords` trigger."""
+
+    name: str = Field(min_length=1)
+    weight: int = Field(ge=1, le=100)
+    when: str
+    keywords: list[str] = []
+
+    @field_validator("when")
+    @classmethod
+    def _known_trigger(cls, when: str) -> str:
+        if when not in VALUE_TRIGGERS:
+            raise ValueError(f"未知的触发条件「{when}」（可用：{'、'.join(VALUE_TRIGGERS)}）")
+        return when
+
+
 class ReportsFile(_Strict):
     vocabulary: Vocabulary = Vocabulary()
     feedback: Feedback = Feedback()
+    value_tags: list[ValueTag] = []
+    pin_from: int = Field(default=40, ge=0, le=100)  # reports scoring this much are pinned in the manager digest
+    progress_days: int = Field(default=7, ge=1, le=90)  # the replacement metric's window
+    visit_goals: dict[str, str] = {}  # stage → the goal a pre-visit checklist proposes
+
+    @field_validator("value_tags")
+    @classmethod
+    def _unique_tags(cls, tags: list[ValueTag]) -> list[ValueTag]:
+        _unique([t.name for t in tags], "价值标签")
+        return tags
 
 
 class QuietHours(_Strict):
@@ -81,9 +110,326 @@ class NotifyFile(_Strict):
         return schedule
 
 
+# --- leads.yaml and touches.yaml ------------------------------------------------------------
+
+LEAD_FIELD_KEYS = ("industry", "budget", "decision_chain", "need_stage", "amount", "expected_close")
+TAG_PLACEHOLDERS = ("industry", "budget_band", "decision_title", "need_stage")
+TOUCH_KINDS = ("product_link", "meeting", "pdf", "file", "visit", "call", "message")
+
+
+def _unique(values: list[str], what: str) -> list[str]:
+    duplicates = sorted({v for v in values if values.count(v) > 1})
+    if duplicates:
+        raise ValueError(f"{what}重复：{'、'.join(duplicates)}")
+    return values
+
+
+class Question(_Strict):
+    """One thing the bot may ask a rep for, with buttons for the common answers."""
+
+    key: str = Field(min_length=1)
+    label: str = Field(min_length=1)
+    prompt: str = Field(min_length=1)
+    choices: list[str] = []
+
+
+class BudgetBand(_Strict):
+    name: str = Field(min_length=1)
+    below: int | None = Field(default=None, ge=1)  # yuan, exclusive; the last band has none
+
+
+class Industry(_Strict):
+    name: str = Field(min_length=1)
+    aliases: list[str] = []
+    evidence: list[Question] = []  # fields the industry adds, kept in Opportunity.evidence
+    roles: list[Question] = []  # decision-chain roles the industry requires (key = role name)
+
+
+class LeadsFile(_Strict):
+    required: list[str] = Field(min_length=1)
+    fields: list[Question]
+    budget_bands: list[BudgetBand] = Field(min_length=1)
+    titles: list[str] = []  # decision-maker titles recognised in "决策人王总CTO"
+    tag_template: str = Field(min_length=1)
+    industries: list[Industry] = Field(min_length=1)
+
+    @field_validator("fields")
+    @classmethod
+    def _known_fields(cls, fields: list[Question]) -> list[Question]:
+        unknown = [f.key for f in fields if f.key not in LEAD_FIELD_KEYS]
+        if unknown:
+            raise ValueError(f"未知字段：{'、'.join(unknown)}（可用：{'、'.join(LEAD_FIELD_KEYS)}）")
+        _unique([f.key for f in fields], "字段")
+        return fields
+
+    @field_validator("budget_bands")
+    @classmethod
+    def _bands_ascend(cls, bands: list[BudgetBand]) -> list[BudgetBand]:
+        limits = [b.below for b in bands[:-1]]
+        if None in limits or bands[-1].below is not None:
+            raise ValueError("只有最后一个预算区间可以不写 below")
+        if limits != sorted(limits):  # type: ignore[type-var]
+            raise ValueError("预算区间须按 below 从小到大排列")
+        return bands
+
+    @field_validator("tag_template")
+    @classmethod
+    def _known_placeholders(cls, template: str) -> str:
+        try:
+            template.format(**{key: "" for key in TAG_PLACEHOLDERS})
+        except (KeyError, IndexError, ValueError):
+            raise ValueError(f"标签模板只能使用 {{{'}、{'.join(TAG_PLACEHOLDERS)}}}") from None
+        return template
+
+    @field_validator("industries")
+    @classmethod
+    def _unique_industries(cls, industries: list[Industry]) -> list[Industry]:
+        _unique([name for i in industries for name in (i.name, *i.aliases)], "行业名称或别名")
+        return industries
+
+    @model_validator(mode="after")
+    def _required_are_fields(self) -> LeadsFile:
+        known = {f.key for f in self.fields}
+        missing = [key for key in self.required if key not in known]
+        if missing:
+            raise ValueError(f"required 中的字段未在 fields 中定义：{'、'.join(missing)}")
+        return self
+
+    def field(self, key: str) -> Question | None:
+        return next((f for f in self.fields if f.key == key), None)
+
+    def industry(self, name: str) -> Industry | None:
+        return next((i for i in self.industries if name == i.name or name in i.aliases), None)
+
+
+class TouchesFile(_Strict):
+    product_domains: list[str] = []  # links to these (and their subdomains) are product links
+    meeting_domains: list[str] = []  # video-meeting links: 腾讯会议, 钉钉会议, 飞书, Zoom …
+    pdf_extensions: list[str] = ["pdf"]
+    valid_kinds: list[str] = ["product_link", "meeting", "pdf"]
+    labels: dict[str, str] = {}  # kind → what the acknowledgement calls it
+    context_hours: float = Field(default=4, gt=0)  # how long "the customer I just worked on" lasts
+    ack_delay_seconds: int = Field(default=10, ge=0, le=600)  # a burst inside this window gets one ack
+
+    @field_validator("valid_kinds", "labels")
+    @classmethod
+    def _known_kinds(cls, kinds: list[str] | dict[str, str]) -> list[str] | dict[str, str]:
+        unknown = [k for k in kinds if k not in TOUCH_KINDS]
+        if unknown:
+            raise ValueError(f"未知的触达类型：{'、'.join(unknown)}（可用：{'、'.join(TOUCH_KINDS)}）")
+        return kinds
+
+
+class Capped(_Strict):
+    max: int = Field(ge=0, le=100)
+    per_item: int = Field(default=0, ge=0)
+
+
+class FeedbackWeights(_Strict):
+    max: int = Field(ge=0, le=100)
+    base: int = Field(ge=0)
+    per_negative: int = Field(le=0)
+    per_positive: int = Field(ge=0)
+
+
+class HealthComponents(_Strict):
+    touches: Capped
+    files: Capped
+    feedback: FeedbackWeights
+    dwell: Capped
+
+    @model_validator(mode="after")
+    def _adds_up_to_100(self) -> HealthComponents:
+        total = self.touches.max + self.files.max + self.feedback.max + self.dwell.max
+        if total != 100:
+            raise ValueError(f"各分项 max 之和应为 100（当前 {total}）")
+        return self
+
+
+class Suggestion(_Strict):
+    when: str = Field(pattern=r"^(feedback:.+|no_touch_days:\d+|few_files|dwell)$")
+    text: str = Field(min_length=1)
+
+
+class HealthFile(_Strict):
+    threshold: int = Field(ge=1, le=100)
+    window_days: int = Field(ge=1, le=90)
+    components: HealthComponents
+    suggestions: list[Suggestion] = []
+
+
+class PaymentsFile(_Strict):
+    ask_on_stage: str = Field(min_length=1)
+    remind_days_before: int = Field(ge=1, le=90)
+    commission_rate: float = Field(gt=0, lt=1)
+
+
+class Behavior(_Strict):
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = Field(min_length=1)
+    category: str = Field(min_length=1)
+    points: int = Field(ge=1, le=100)
+    evidence: str = ""
+    description: str = ""
+
+
+class BehaviorVersion(_Strict):
+    quarter: str = Field(pattern=r"^\d{4}Q[1-4]$")
+    effective: date
+    behaviors: list[Behavior] = Field(min_length=1)
+
+    @field_validator("behaviors")
+    @classmethod
+    def _unique_codes(cls, behaviors: list[Behavior]) -> list[Behavior]:
+        codes = [b.code for b in behaviors]
+        duplicates = sorted({c for c in codes if codes.count(c) > 1})
+        if duplicates:
+            raise ValueError(f"行为代码重复：{'、'.join(duplicates)}")
+        return behaviors
+
+    def get(self, code: str) -> Behavior | None:
+        return next((b for b in self.behaviors if b.code == code), None)
+
+
+class Reward(_Strict):
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = Field(min_length=1)
+    cost: int = Field(ge=1)
+
+
+class OnboardingTask(_Strict):
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = Field(min_length=1)
+    behavior: str
+    target: int = Field(ge=1)
+
+
+class Onboarding(_Strict):
+    within_days: int = Field(ge=1, le=365)
+    unlocks: str = Field(min_length=1)
+    tasks: list[OnboardingTask] = Field(min_length=1)
+
+
+class BehaviorsFile(_Strict):
+    versions: list[BehaviorVersion] = Field(min_length=1)
+    stage_behaviors: dict[str, list[str]] = {}
+    rewards: list[Reward] = []
+    onboarding: Onboarding
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> BehaviorsFile:
+        quarters = [v.quarter for v in self.versions]
+        if quarters != sorted(set(quarters)) or [v.effective for v in self.versions] != sorted(
+                v.effective for v in self.versions):
+            raise ValueError("versions 应按季度和生效日期升序排列，且季度不重复")
+        known = {b.code for v in self.versions for b in v.behaviors}
+        wanted = {c for codes in self.stage_behaviors.values() for c in codes} | {
+            t.behavior for t in self.onboarding.tasks}
+        unknown = sorted(wanted - known)
+        if unknown:
+            raise ValueError(f"引用了未定义的行为：{'、'.join(unknown)}")
+        return self
+
+    def version_at(self, day: date) -> BehaviorVersion:
+        """The version in force on `day` (the earliest one before any took effect)."""
+        current = self.versions[0]
+        for version in self.versions:
+            if version.effective <= day:
+                current = version
+        return current
+
+
+EVIDENCE_KINDS = ("link", "file", "message", "system")
+
+
+class SignalRule(_Strict):
+    """One forecast signal type and how it is verified (信号校验器)."""
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = Field(min_length=1)
+    evidence: list[str] = Field(min_length=1)  # evidence kinds that verify it; "system" = a record the bot found
+    fresh_hours: int = Field(ge=1)  # older evidence is stale and does not count
+    asserted_by: list[str] = Field(min_length=1)  # rep | system
+    stages: list[str] = []  # system: a StageChange into one of these
+    touches: list[str] = []  # system: a Touch of one of these kinds
+    events: list[str] = []  # system: a positive CompanyEvent of one of these kinds
+    similarity: bool = False  # system: the similarity engine says the elapsed days fit the history
+
+    @field_validator("evidence")
+    @classmethod
+    def _known_evidence(cls, kinds: list[str]) -> list[str]:
+        unknown = [k for k in kinds if k not in EVIDENCE_KINDS]
+        if unknown:
+            raise ValueError(f"未知的证据类型：{'、'.join(unknown)}（可用：{'、'.join(EVIDENCE_KINDS)}）")
+        return kinds
+
+    @field_validator("asserted_by")
+    @classmethod
+    def _known_sources(cls, sources: list[str]) -> list[str]:
+        unknown = [s for s in sources if s not in ("rep", "system")]
+        if unknown:
+            raise ValueError(f"asserted_by 只能是 rep 或 system，而不是：{'、'.join(unknown)}")
+        return sources
+
+    @model_validator(mode="after")
+    def _system_says_where(self) -> SignalRule:
+        finds = bool(self.stages or self.touches or self.events or self.similarity)
+        if ("system" in self.asserted_by) != finds:
+            raise ValueError("asserted_by 含 system 时须写明 stages/touches/events/similarity 之一，反之不可写")
+        return self
+
+
+class Similarity(_Strict):
+    horizon_days: int = Field(default=15, ge=1)  # forecasts closing within this many days are compared
+    lookback_years: int = Field(default=3, ge=1, le=10)
+    min_cases: int = Field(default=5, ge=1)  # fewer exact matches: fall back to the nearest by distance
+    industry_weight: float = Field(default=2.0, ge=0)
+    band_weight: float = Field(default=1.0, ge=0)
+    chain_weight: float = Field(default=1.0, ge=0)
+
+
+class CompanyEventRules(_Strict):
+    risk: dict[str, str] = {}  # event kind → the hint pushed to the rep
+    positive: dict[str, str] = {}  # event kind → the signal code it becomes
+    lookback_days: int = Field(default=7, ge=1)
+
+
+class ForecastFile(_Strict):
+    stages: list[str] = Field(min_length=1)  # open opportunities in these stages are forecast
+    next_period_from_day: int = Field(default=25, ge=1, le=28)  # from this day of the month: next month's forecast
+    min_signals: int = Field(default=2, ge=1)
+    fresh_hours: int = Field(default=72, ge=1)  # the board's freshness window
+    deviation: float = Field(default=0.25, gt=0, lt=1)
+    signals: list[SignalRule] = Field(min_length=1)
+    similarity: Similarity = Similarity()
+    company_events: CompanyEventRules = CompanyEventRules()
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> ForecastFile:
+        _unique([s.code for s in self.signals], "信号代码")
+        unknown = sorted(set(self.company_events.positive.values()) - {s.code for s in self.signals})
+        if unknown:
+            raise ValueError(f"company_events.positive 引用了未定义的信号：{'、'.join(unknown)}")
+        return self
+
+    def signal(self, code: str) -> SignalRule | None:
+        return next((s for s in self.signals if s.code == code), None)
+
+
+class PrivacyFile(_Strict):
+    messages_days: int = Field(ge=1, le=3650)  # raw chat text kept this long; evidence derived from it stays
+
+
 # file name → (RuleSet attribute, schema); a new rule file is one line here and one field on RuleSet.
 RULE_FILES: dict[str, tuple[str, type[BaseModel]]] = {
     "stages.yaml": ("stages", StagesFile),
     "reports.yaml": ("reports", ReportsFile),
     "notify.yaml": ("notify", NotifyFile),
+    "health.yaml": ("health", HealthFile),
+    "payments.yaml": ("payments", PaymentsFile),
+    "behaviors.yaml": ("behaviors", BehaviorsFile),
+    "privacy.yaml": ("privacy", PrivacyFile),
+    "leads.yaml": ("leads", LeadsFile),
+    "touches.yaml": ("touches", TouchesFile),
+    "forecast.yaml": ("forecast", ForecastFile),
 }

@@ -57,16 +57,19 @@ class Stalled:
 def run(session: Session, at: datetime, rules: RuleSet, tz: ZoneInfo) -> int:
     """Closes warnings whose opportunity moved, then raises and pushes the new ones; returns pushes written."""
     _close_moved(session, at)
-    pushes: list[Push] = []
+    found: list[tuple[Stalled, Stage, str]] = []
     for stage in rules.stages.stages:
         yellow_cut, escalate_cut = cutoffs(stage, at)
         if escalate_cut is not None:
-            for row in _stalled(session, stage, "stage_escalated", upto=escalate_cut):
-                pushes += _raise(session, row, stage, "stage_escalated", at, tz)
+            found += [(row, stage, "stage_escalated") for row in _stalled(session, stage, "stage_escalated",
+                                                                           upto=escalate_cut)]
         if yellow_cut is not None:
-            for row in _stalled(session, stage, "stage_yellow", upto=yellow_cut, after=escalate_cut):
-                pushes += _raise(session, row, stage, "stage_yellow", at, tz)
-    return deliver(session, pushes, at=at, tz=tz, notify=rules.notify, digest_title=TEXT["digest"])
+            found += [(row, stage, "stage_yellow") for row in _stalled(session, stage, "stage_yellow",
+                                                                        upto=yellow_cut, after=escalate_cut)]
+    raised = alerts.raise_many(session, [_alert(row, stage, kind, at) for row, stage, kind in found])
+    pushes = [_push(row, stage, kind, at, tz) for row, stage, kind in found if _key(row, kind) in raised]
+    return deliver(session, [p for p in pushes if p is not None], at=at, tz=tz, notify=rules.notify,
+                   digest_title=TEXT["digest"])
 
 
 def _close_moved(session: Session, at: datetime) -> None:
@@ -108,19 +111,24 @@ def _stalled(
         yield Stalled(*row)
 
 
-def _raise(session: Session, row: Stalled, stage: Stage, kind: str, at: datetime, tz: ZoneInfo) -> list[Push]:
-    key = f"{kind}:{row.opportunity_id}:{row.last_update_at.isoformat()}"
-    escalated = kind == "stage_escalated"
-    alert_id = alerts.raise_alert(
-        session, kind=kind, level="high" if escalated else "warning", dedupe_key=key,
-        opportunity_id=row.opportunity_id, rep_id=row.rep_id, manager_id=row.manager_id,
-        message=_body(row, stage, kind, at), created_at=at, customer_id=row.customer_id,
-    )
-    recipient = row.manager_id if escalated else row.rep_id
-    if alert_id is None or recipient is None:
-        return []
-    return [Push(recipient=recipient, dedupe_key=key, card=_card(row, stage, kind, alert_id, at, tz),
-                 line=_line(row, stage, kind, at))]
+def _key(row: Stalled, kind: str) -> str:
+    """One warning per stalled state: a new update makes a new state."""
+    return f"{kind}:{row.opportunity_id}:{row.last_update_at.isoformat()}"
+
+
+def _alert(row: Stalled, stage: Stage, kind: str, at: datetime) -> dict[str, object]:
+    return {"kind": kind, "level": "high" if kind == "stage_escalated" else "warning", "dedupe_key": _key(row, kind),
+            "opportunity_id": row.opportunity_id, "customer_id": row.customer_id, "rep_id": row.rep_id,
+            "manager_id": row.manager_id, "message": _body(row, stage, kind, at), "created_at": at,
+            "resolved_at": None, "resolved_by": None}
+
+
+def _push(row: Stalled, stage: Stage, kind: str, at: datetime, tz: ZoneInfo) -> Push | None:
+    recipient = row.manager_id if kind == "stage_escalated" else row.rep_id
+    if recipient is None:
+        return None
+    return Push(recipient=recipient, dedupe_key=_key(row, kind), card=_card(row, stage, kind, at, tz),
+                line=_line(row, stage, kind, at))
 
 
 def _body(row: Stalled, stage: Stage, kind: str, at: datetime) -> str:
@@ -136,8 +144,8 @@ def _line(row: Stalled, stage: Stage, kind: str, at: datetime) -> str:
                            days=idle_days(row.last_update_at, at))
 
 
-def _card(row: Stalled, stage: Stage, kind: str, alert_id: int, at: datetime, tz: ZoneInfo) -> Card:
-    data = {"opportunity": row.opportunity_id, "alert": alert_id}
+def _card(row: Stalled, stage: Stage, kind: str, at: datetime, tz: ZoneInfo) -> Card:
+    data = {"opportunity": row.opportunity_id}
     fields = [(TEXT["stage"], stage.name), (TEXT["last_update"], row.last_update_at.astimezone(tz).strftime("%m-%d %H:%M"))]
     if kind == "stage_escalated":
         return Card(
@@ -148,7 +156,7 @@ def _card(row: Stalled, stage: Stage, kind: str, alert_id: int, at: datetime, tz
         )
     return Card(
         title=TEXT["yellow_title"], lines=[_body(row, stage, kind, at)], fields=fields,
-        buttons=[Button(TEXT["update"], "lights:update", data, "primary"),
+        buttons=[Button(TEXT["update"], "progress:update", data, "primary"),
                  Button(TEXT["advance"], "lights:advance", data),
                  Button(TEXT["extend"], "lights:extend", data)],
     )

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from store.db import insert_ignoring_conflict
+from store.db import insert_ignoring_conflict, insert_many_ignoring_conflict
 from store.models import Alert
 
 
@@ -19,6 +19,11 @@ def exists(session: Session, dedupe_key: str) -> bool:
 def raise_alert(session: Session, **values: Any) -> int | None:
     """Inserts unless the dedupe key exists (two sweeps racing stay harmless); returns the new id or None."""
     return insert_ignoring_conflict(session, Alert, values, ["dedupe_key"])
+
+
+def raise_many(session: Session, rows: list[dict[str, Any]]) -> set[str]:
+    """Batched `raise_alert`; returns the dedupe keys that were new."""
+    return set(insert_many_ignoring_conflict(session, Alert, rows, ["dedupe_key"], returning="dedupe_key"))
 
 
 def resolve(session: Session, alert_ids: list[int], *, at: datetime, by: str) -> int:
@@ -36,3 +41,10 @@ def resolve_for_opportunity(session: Session, opportunity_id: int, kinds: tuple[
         .values(resolved_at=at, resolved_by=by)
     )
     return result.rowcount
+
+
+def latest_open(session: Session, opportunity_id: int, kind: str) -> Alert | None:
+    return session.exec(
+        select(Alert).where(Alert.opportunity_id == opportunity_id, Alert.kind == kind, Alert.resolved_at.is_(None))
+        .order_by(Alert.id.desc())
+    ).first()

@@ -55,8 +55,23 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 def insert_ignoring_conflict(bind: Connection | Session, table: Any, values: dict[str, Any],
                              unique: list[str]) -> int | None:
     """INSERT … ON CONFLICT DO NOTHING RETURNING id: the new row's id, or None when the unique key exists."""
+    rows = insert_many_ignoring_conflict(bind, table, [values], unique, returning="id")
+    return rows[0] if rows else None
+
+
+def insert_many_ignoring_conflict(bind: Connection | Session, table: Any, rows: list[dict[str, Any]],
+                                  unique: list[str], *, returning: str) -> list[Any]:
+    """One batched INSERT … ON CONFLICT DO NOTHING; returns `returning` of the rows actually inserted.
+
+    Core on the table, not the ORM entity: sweeps insert thousands of rows and the ORM's per-row
+    statement preparation would dominate.
+    """
+    if not rows:
+        return []
+    core = table.__table__
     dialect = (bind.get_bind() if isinstance(bind, Session) else bind).dialect.name
     dialect_insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}[dialect]
-    stmt = dialect_insert(table).values(**values).on_conflict_do_nothing(index_elements=unique)
-    row = bind.execute(stmt.returning(table.__table__.c.id)).first()
-    return row[0] if row else None
+    stmt = dialect_insert(core).on_conflict_do_nothing(index_elements=unique).returning(core.c[returning])
+    if len(rows) == 1:
+        return list(bind.execute(stmt.values(**rows[0])).scalars())
+    return list(bind.execute(stmt, rows).scalars())

@@ -8,12 +8,11 @@ from typing import Any
 from sqlalchemy import Connection, Engine, select, update
 from sqlmodel import Session
 
-from store.db import insert_ignoring_conflict
+from store.db import insert_ignoring_conflict, insert_many_ignoring_conflict
 from store.models import Message
 
 
-def store_inbound(
-    conn: Connection,
+def inbound_row(
     *,
     channel: str,
     msg_id: str,
@@ -23,12 +22,9 @@ def store_inbound(
     sender: str | None = None,
     chat_id: str | None = None,
     text: str | None = None,
-) -> int | None:
-    """Inserts the event unless (channel, msg_id) is already there; returns the new row id or None.
-
-    Core, not the ORM: this runs before the platform gets its answer, so it stays one statement.
-    """
-    values = {
+) -> dict[str, Any]:
+    """The column values of one inbound event."""
+    return {
         "channel": channel,
         "msg_id": msg_id,
         "kind": kind,
@@ -39,7 +35,19 @@ def store_inbound(
         "text": text,
         "attempts": 0,
     }
-    return insert_ignoring_conflict(conn, Message, values, ["channel", "msg_id"])
+
+
+def store_inbound(conn: Connection, **fields: Any) -> int | None:
+    """Inserts the event unless (channel, msg_id) is already there; returns the new row id or None.
+
+    Core, not the ORM: this runs before the platform gets its answer, so it stays one statement.
+    """
+    return insert_ignoring_conflict(conn, Message, inbound_row(**fields), ["channel", "msg_id"])
+
+
+def store_inbound_many(conn: Connection, rows: list[dict[str, Any]]) -> set[str]:
+    """A grouped commit of `inbound_row`s of one channel in one statement; returns the msg_ids that were new."""
+    return set(insert_many_ignoring_conflict(conn, Message, rows, ["channel", "msg_id"], returning="msg_id"))
 
 
 def store_inbound_committed(engine: Engine, **kwargs: Any) -> int | None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from store.types import UTCDateTime
@@ -91,6 +91,9 @@ class Contact(SQLModel, table=True):
 
 
 class Opportunity(SQLModel, table=True):
+    # The stage-light sweep's predicate, so it reads only what it reports; the similarity engine's candidate set.
+    __table_args__ = (Index("ix_opportunity_lights", "status", "stage", "last_update_at"),
+                      Index("ix_opportunity_similar", "status", "industry", "budget_band", "closed_at"))
     id: int | None = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customer.id", index=True)
     owner_id: str | None = _user_fk()
@@ -206,6 +209,18 @@ class PaymentMilestone(SQLModel, table=True):
     received_amount: int = 0
     received_at: datetime | None = _time()
     receipt: dict[str, Any] = _json_dict()
+
+
+class Payment(SQLModel, table=True):
+    """One receipt of money (a 回款): milestones are paid by these, commission is computed from these."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
+    milestone_id: int | None = Field(default=None, foreign_key="paymentmilestone.id")
+    rep_id: str | None = _user_fk()
+    amount: int
+    received_at: datetime | None = _time(nullable=False, index=True)
+    receipt: dict[str, Any] = _json_dict()  # the evidence: file name, touch id, message id
 
 
 class CommissionHold(SQLModel, table=True):

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlmodel import Session
 
 from store import alerts
-from store.models import Opportunity
+from store.models import Customer, Opportunity
 
 STAGE_ALERTS = ("stage_yellow", "stage_escalated")
 
@@ -17,3 +17,12 @@ def record_update(session: Session, opportunity: Opportunity, *, at: datetime, b
     opportunity.last_update_at = at
     session.add(opportunity)
     alerts.resolve_for_opportunity(session, opportunity.id, STAGE_ALERTS, at=at, by=by)
+
+
+def open_opportunity(session: Session, opportunity_id: int | None) -> tuple[Opportunity, Customer] | None:
+    """The opportunity a button or dialog is about, if it is still open."""
+    opportunity = session.get(Opportunity, opportunity_id) if opportunity_id else None
+    if opportunity is None or opportunity.status != "open":
+        return None
+    customer = session.get(Customer, opportunity.customer_id)
+    return (opportunity, customer) if customer else None

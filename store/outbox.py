@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlmodel import Session
 
 from store.db import insert_ignoring_conflict
@@ -88,3 +88,22 @@ def backoff(attempts: int, *, base_seconds: float = 5, cap_seconds: float = 3600
 def pending_count(session: Session) -> int:
     return int(session.execute(select(func.count()).where(Outbox.status == "pending")).scalar_one())
 
+
+
+def pending_with_prefix(session: Session, prefix: str) -> Outbox | None:
+    """The oldest still-pending row whose dedupe key starts with `prefix` (a batch still open for merging)."""
+    stmt = (
+        select(Outbox)
+        .where(Outbox.status == "pending", Outbox.dedupe_key.startswith(prefix, autoescape=True))  # type: ignore[attr-defined]
+        .order_by(Outbox.id)
+        .limit(1)
+    )
+    return session.execute(stmt).scalars().first()
+
+
+def replace_pending_payload(session: Session, row_id: int, payload: dict[str, Any]) -> bool:
+    """Rewrites a row's payload only while it is still pending; False if the dispatcher took it meanwhile."""
+    result = session.execute(
+        update(Outbox).where(Outbox.id == row_id, Outbox.status == "pending").values(payload=payload)
+    )
+    return result.rowcount == 1

@@ -20,3 +20,25 @@ def opportunity(engine, *, customer: str, owner: str = "lilei", stage: str = "æ–
         session.add(opp)
         session.commit()
         return opp.id
+
+
+def touch(engine, *, customer_id: int, at: datetime, kind: str = "pdf", valid: bool = True,
+          rep: str = "lilei") -> None:
+    from store.models import Touch
+
+    with Session(engine) as session:
+        session.add(Touch(customer_id=customer_id, rep_id=rep, kind=kind, valid=valid, at=at, source="local"))
+        session.commit()
+
+
+def feedback(engine, *, customer_id: int, keyword: str, polarity: str, at: datetime) -> None:
+    from store.models import FeedbackHit
+
+    with Session(engine) as session:
+        session.add(FeedbackHit(customer_id=customer_id, keyword=keyword, polarity=polarity, at=at))
+        session.commit()
+
+
+def customer_of(engine, opportunity_id: int) -> int:
+    with Session(engine) as session:
+        return session.get(Opportunity, opportunity_id).customer_id

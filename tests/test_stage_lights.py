@@ -181,7 +181,10 @@ def test_jobs_cli_lists_and_runs_the_sweep(runtime, tmp_path, capsys, db_url):
 def test_fast_forward_in_the_simulator_runs_the_sweeps_day_by_day(runtime, client):
     opportunity(runtime.engine, customer="华东医疗器械有限公司", at=T0)
     answer = client.post("/sim/api/clock", json={"days": 7}).json()
-    assert answer["pushed"] == 2 and answer["now"].startswith("2026-12-08T10:00")
-    assert [c.payload["card"]["title"] for c in cards_for(runtime, "lilei")] == ["🟡 商机停滞提醒"]
-    assert [c.payload["card"]["title"] for c in cards_for(runtime, "zhangwei")] == ["🔴 商机升级：需要主管跟进"]
+    assert answer["now"].startswith("2026-12-08T10:00")
+    titles = [c.payload["card"]["title"] for c in cards_for(runtime, "lilei")]
+    assert titles.count("🟡 商机停滞提醒") == 1 and "🩺 商机健康度 40 分（低于 60）" in titles
+    assert [c.payload["card"]["title"] for c in cards_for(runtime, "zhangwei")].count("🔴 商机升级：需要主管跟进") == 1
+    assert answer["pushed"] == len(titles) + len(cards_for(runtime, "zhangwei")) + len(cards_for(runtime, "liuyang")) \
+        + len(cards_for(runtime, "hanmeimei"))
     assert client.post("/sim/api/clock", json={"days": 0}).status_code == 422

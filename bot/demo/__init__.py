@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from importlib.resources import as_file, files
 from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
 
 from bot import orgfile
 from bot.config import load_settings
+from bot.demo import seed as company
 from bot.runtime import Runtime
+from rules.loader import RuleSet
 from store.db import session_scope
+
+
+def populate(engine: Engine, rules: RuleSet, *, at: datetime, tz: ZoneInfo, seed: int = company.SEED) -> company.Counts:
+    """Imports the demo org and seeds its history as of `at`; both steps are idempotent."""
+    with as_file(files("bot.demo").joinpath("org.yaml")) as org_path:
+        teams, users = orgfile.parse(org_path)
+    with session_scope(engine) as session:
+        orgfile.apply(session, teams, users)
+    with session_scope(engine) as session:
+        return company.seed(session, rules, at=at, tz=tz, seed=seed)
 
 
 def prepare(*, db_path: Path, port: int) -> Runtime:
@@ -23,8 +39,5 @@ def prepare(*, db_path: Path, port: int) -> Runtime:
     )
     runtime = Runtime(settings)
     runtime.migrate()
-    with as_file(files("bot.demo").joinpath("org.yaml")) as org_path:
-        teams, users = orgfile.parse(org_path)
-    with session_scope(runtime.engine) as session:
-        orgfile.apply(session, teams, users)
+    populate(runtime.engine, runtime.rules, at=runtime.clock.now(), tz=runtime.clock.tz)
     return runtime

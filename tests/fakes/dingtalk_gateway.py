@@ -3,7 +3,7 @@
 Three loopback listeners, one background thread with its own asyncio loop:
   * `api_base`  (api.dingtalk.com): `POST /v1.0/gateway/connections/open` and the /v1.0 OpenAPI;
   * `gateway_url` (wss-open-connection.dingtalk.com): the websocket `/connect?ticket=…`;
-  * `oapi_base` (oapi.dingtalk.com): gettoken, topapi contacts/report, and session webhooks.
+  * `oapi_base` (oapi.dingtalk.com): gettoken, topapi contacts/report, media/upload and session webhooks.
 
 Pointing dingtalk-stream 0.24.3 at the fake: `dingtalk_stream/utils.py` reads the env var
 `DINGTALK_OPENAPI_ENDPOINT` once, at import; `stream.py` bakes it into the class constant
@@ -31,6 +31,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import email.parser
+import email.policy
 import hashlib
 import json
 import secrets
@@ -244,6 +246,8 @@ class FakeDingTalk:
         self.connection_count = 0
         self.client_frames: list[dict[str, Any]] = []
         self.acks: dict[str, dict[str, Any]] = {}
+        self.sent_at: dict[str, float] = {}  # messageId → perf_counter() of its first write (benchmarks)
+        self.acked_at: dict[str, float] = {}  # messageId → perf_counter() when its first ACK arrived
         self.sent: list[tuple[int, dict[str, Any]]] = []
         self._conns: list[_Conn] = []
         self._tickets: set[str] = set()
@@ -261,6 +265,7 @@ class FakeDingTalk:
         self._tokens: set[str] = set()
         self._sessions: dict[str, tuple[str, int]] = {}
         self.files: dict[str, tuple[str, bytes]] = {}
+        self.media: dict[str, tuple[str, bytes]] = {}  # media_id → (filename, bytes) uploaded via media/upload
         self.cards: dict[str, dict[str, Any]] = {}
         self.robot_sent: list[dict[str, Any]] = []
         self.reports: list[dict[str, Any]] = []
@@ -318,6 +323,14 @@ class FakeDingTalk:
     @property
     def open_connection_url(self) -> str:
         return self.api_base + OPEN_CONNECTION_PATH
+
+    def liuhen_config(self, card_template_id: str = "liuhen-card.schema") -> dict[str, Any]:
+        """The `dingtalk:` config section that points liuhen at this fake."""
+        return {
+            "enabled": True, "client_id": self.client_id, "client_secret": self.client_secret,
+            "robot_code": self.robot_code, "api_base": self.api_base, "oapi_base": self.oapi_base,
+            "card_template_id": card_template_id,
+        }
 
     def sdk_env(self) -> dict[str, str]:
         """Environment for a process that imports dingtalk-stream after it starts."""
@@ -550,6 +563,7 @@ class FakeDingTalk:
                 self._outbox.append(mid)
             return
         with self._cond:
+            self.sent_at.setdefault(mid, time.perf_counter())
             self.sent.append((conn.number, frame))
             if drop:
                 self._outbox.append(mid)
@@ -624,6 +638,7 @@ class FakeDingTalk:
             self.client_frames.append(frame)
             if "code" in frame and mid and mid not in self.acks:
                 self.acks[mid] = frame
+                self.acked_at[mid] = time.perf_counter()
                 timer = self._timers.pop(mid, None)
                 if timer is not None:
                     timer.cancel()
@@ -931,7 +946,7 @@ class FakeDingTalk:
                 )
             if token not in self._tokens:
                 return _api_error(400, "InvalidAuthentication", "不合法的access_token")
-        if host == "oapi" and request.path.startswith("/topapi/"):
+        if host == "oapi" and request.path.startswith(("/topapi/", "/media/")):
             token = request.query.get("access_token")
             if not token:
                 return _oapi_auth_error("40000", "access_token is blank")
@@ -1114,7 +1129,21 @@ class FakeDingTalk:
         app.router.add_post("/topapi/v2/user/get", self._user_get)
         app.router.add_post("/topapi/report/create", self._report_create)
         app.router.add_post(SESSION_WEBHOOK_PATH, self._session_webhook)
+        app.router.add_post("/media/upload", self._media_upload)
         return app
+
+    async def _media_upload(self, request: web.Request) -> web.Response:
+        """multipart/form-data with `type` and the file in `media`; answers the media_id robot messages accept."""
+        head = f"Content-Type: {request.headers.get('Content-Type', '')}\r\n\r\n".encode()
+        form = email.parser.BytesParser(policy=email.policy.default).parsebytes(head + await request.read())
+        parts = {p.get_param("name", header="content-disposition"): p for p in form.iter_parts()}
+        if "media" not in parts or "type" not in parts:
+            return _oapi_error(40035, "缺少参数 media 或 type")
+        media_id = "@lADP" + secrets.token_urlsafe(12)
+        with self._cond:
+            self.media[media_id] = (parts["media"].get_filename() or "", parts["media"].get_payload(decode=True))
+        media_type = parts["type"].get_content().strip()
+        return _json({"errcode": 0, "errmsg": "ok", "type": media_type, "media_id": media_id, "created_at": _now_ms()})
 
     async def _gettoken(self, request: web.Request) -> web.Response:
         appkey, appsecret = request.query.get("appkey"), request.query.get("appsecret")

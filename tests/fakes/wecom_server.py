@@ -155,6 +155,7 @@ class _Fault:
     errmsg: str | None = None
     http_status: int | None = None
     seconds: float = 0.0
+    skip: int = 0  # calls that pass untouched before this fault applies
 
     def answer(self) -> _Answer:
         status = self.http_status or 200
@@ -173,6 +174,9 @@ def _take(rules: dict[str, list[_Fault]], path: str) -> _Fault | None:
     if not queue:
         return None
     rule = queue[0]
+    if rule.skip:
+        rule.skip -= 1
+        return None
     if rule.remaining is not None:
         rule.remaining -= 1
         if rule.remaining <= 0:
@@ -373,10 +377,11 @@ class FakeWeCom:
         http_status: int | None = None,
         errmsg: str | None = None,
         times: int = 1,
+        after: int = 0,
     ) -> None:
-        """The next `times` calls to `path` answer `errcode` (with HTTP 200 unless `http_status`),
-        or with `http_status` alone a bare HTTP error page."""
-        self._add_failure(path, _Fault(times, errcode, errmsg, http_status))
+        """The next `times` calls to `path` (after `after` calls that succeed) answer `errcode` (with HTTP 200
+        unless `http_status`), or with `http_status` alone a bare HTTP error page."""
+        self._add_failure(path, _Fault(times, errcode, errmsg, http_status, skip=after))
 
     def fail_forever(
         self,
@@ -443,6 +448,18 @@ class FakeWeCom:
                     f"expected {count} delivered messages within {timeout}s, got {len(got)}: {got}"
                 )
             return self._delivered(touser, msgtype)
+
+    def wait_for_calls(self, path: str, count: int, timeout: float = 5.0) -> list[RecordedRequest]:
+        """Blocks until `path` was called successfully `count` times (any API, unlike `wait_for_messages`)."""
+        path = api_path(path)
+
+        def ok() -> list[RecordedRequest]:
+            return [r for r in self._requests if r.path == path and r.ok]
+
+        with self._changed:
+            if not self._changed.wait_for(lambda: len(ok()) >= count, timeout):
+                raise AssertionError(f"expected {count} successful calls to {path} within {timeout}s, got {ok()}")
+            return ok()
 
     def card_updates(self) -> list[dict[str, Any]]:
         """Accepted update_template_card bodies."""

@@ -1,0 +1,202 @@
+"""The DingTalk channel: robot messages and interactive cards out through the OpenAPI, the Stream in."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from bot.channels.base import DeliveryError
+from bot.channels.dingtalk_api import DingTalkApi
+from bot.channels.dingtalk_events import CHANNEL
+from bot.channels.dingtalk_stream import StreamListener, StreamState
+from bot.clock import Clock
+from bot.config import DingTalkConfig
+from bot.events import Event
+from store import outbox
+from store.db import session_scope
+from store.models import Outbox, User
+
+FLOW_CONTROLLED_SECONDS = 60.0  # batchSend's flowControlledStaffIdList: this member gets too many right now
+
+TEXT = {"answered": "已处理"}
+MESSAGES = {
+    "no_address": "收件人没有钉钉账号",
+    "unknown_kind": "钉钉渠道不支持的消息类型：{kind}",
+    "invalid_user": "钉钉拒收，收件人无效：{users}",
+    "flow_controlled": "钉钉对收件人 {users} 限流",
+    "not_delivered": "钉钉卡片投递失败：{errors}",
+    "no_update_ref": "要更新的卡片没有 outTrackId",
+}
+
+
+def card_params(card: dict[str, Any]) -> dict[str, str]:
+    """The card template's variables (all strings; `buttons` is a JSON array the template loops over)."""
+    body = [*card.get("lines", []), *(f"**{key}**：{value}" for key, value in card.get("fields", []))]
+    if card.get("note"):
+        body.append(f"> {card['note']}")
+    link = card.get("link") or ["", ""]
+    buttons = [{"text": b["label"], "token": b["key"], "style": b.get("style", "default")}
+               for b in card.get("buttons", [])]
+    return {
+        "title": card["title"], "content": "\n\n".join(body), "buttons": json.dumps(buttons, ensure_ascii=False),
+        "link_text": link[0], "link_url": link[1], "status": "",
+    }
+
+
+def card_markdown(card: dict[str, Any]) -> dict[str, str]:
+    """sampleMarkdown's parameters for a card, when no card template is configured."""
+    params = card_params(card)
+    link = f"\n\n[{params['link_text']}]({params['link_url']})" if params["link_url"] else ""
+    return {"title": params["title"], "text": f"#### {params['title']}\n\n{params['content']}{link}"}
+
+
+def markdown_title(text: str) -> str:
+    """The notification preview of a markdown message: its first line without markdown marks."""
+    first = next((line for line in text.splitlines() if line.strip()), "")
+    return first.strip().lstrip("#>*- ").replace("**", "")[:30]
+
+
+class DingTalkChannel:
+    """Outbound through the dispatcher; `listen` starts the Stream that feeds the inbox."""
+
+    name = CHANNEL
+
+    def __init__(self, config: DingTalkConfig, engine: Engine, clock: Clock, *, api: DingTalkApi | None = None
+                 ) -> None:
+        self.config = config
+        self.engine = engine
+        self.clock = clock
+        self.api = api or DingTalkApi(config, engine, clock)
+        self.stream: StreamListener | None = None
+
+    @property
+    def state(self) -> StreamState:
+        return self.stream.state if self.stream else "disconnected"
+
+    def listen(self, ingest_many: Callable[[list[Event]], list[bool]], wake: Callable[[], None]) -> None:
+        def store(events: list[Event]) -> list[bool]:
+            stored = ingest_many(events)
+            for event in events:
+                if event.kind == "card_action" and event.card_ref:
+                    self._mark_answered(event)
+            if any(stored):
+                wake()
+            return stored
+
+        self.stream = StreamListener(self.config, store, self.clock)
+        self.stream.start()
+
+    def close(self) -> None:
+        if self.stream:
+            self.stream.stop()
+            self.stream = None
+
+    def _mark_answered(self, event: Event) -> None:
+        """The click spent the card's tokens: clear the buttons in the clicker's view (their private data, so a
+        bystander's click on a group card hides nothing from the others, and a handler's own update still wins)."""
+        with session_scope(self.engine) as session:
+            outbox.enqueue(
+                session, dedupe_key=f"{CHANNEL}:answered:{event.msg_id}", kind="card_update", now=self.clock.now(),
+                payload={"update_ref": event.card_ref}, channel=CHANNEL, platform_user=event.sender,
+            )
+
+    # -- outbound ----------------------------------------------------------------------------------
+
+    def address_of(self, user: User) -> str | None:
+        return user.dingtalk_userid
+
+    def deliver(self, session: Session, message: Outbox, address: str | None) -> str | None:
+        payload = message.payload
+        if message.kind == "card_update":
+            return self._update_card(payload, address)
+        if not address and not message.chat_id:
+            raise DeliveryError(MESSAGES["no_address"], permanent=True)
+        if message.kind == "text":
+            return self._robot(message, address, "sampleText", {"content": payload.get("text", "")})
+        if message.kind == "markdown":
+            text = payload.get("text", "")
+            return self._robot(message, address, "sampleMarkdown", {"title": markdown_title(text), "text": text})
+        if message.kind == "card":
+            return self._card(message, address)
+        if message.kind == "image":
+            return self._image(session, message, address)
+        raise DeliveryError(MESSAGES["unknown_kind"].format(kind=message.kind), permanent=True)
+
+    def _robot(self, message: Outbox, address: str | None, key: str, param: dict[str, Any]) -> str:
+        """To the group (`chat_id` is its openConversationId) or 1:1 to the member."""
+        body = {"robotCode": self.config.robot_code, "msgKey": key,
+                "msgParam": json.dumps(param, ensure_ascii=False)}
+        if message.chat_id:
+            return str(self.api.call("POST", "/v1.0/robot/groupMessages/send",
+                                     json={**body, "openConversationId": message.chat_id})["processQueryKey"])
+        answer = self.api.call("POST", "/v1.0/robot/oToMessages/batchSend", json={**body, "userIds": [address]})
+        if address in (answer.get("invalidStaffIdList") or []):
+            raise DeliveryError(MESSAGES["invalid_user"].format(users=address), permanent=True)
+        if address in (answer.get("flowControlledStaffIdList") or []):
+            raise DeliveryError(MESSAGES["flow_controlled"].format(users=address),
+                                retry_after=FLOW_CONTROLLED_SECONDS)
+        return str(answer["processQueryKey"])
+
+    def _card(self, message: Outbox, address: str | None) -> str:
+        card = message.payload["card"]
+        if not self.config.card_template_id:  # no template set up yet: the content still arrives, without buttons
+            return self._robot(message, address, "sampleMarkdown", card_markdown(card))
+        robot = self.config.robot_code
+        if message.chat_id:
+            space = {"openSpaceId": f"dtv1.card//IM_GROUP.{message.chat_id}",
+                     "imGroupOpenSpaceModel": {"supportForward": False},
+                     "imGroupOpenDeliverModel": {"robotCode": robot}}
+        else:
+            space = {"openSpaceId": f"dtv1.card//IM_ROBOT.{address}",
+                     "imRobotOpenSpaceModel": {"supportForward": False},
+                     "imRobotOpenDeliverModel": {"spaceType": "IM_ROBOT", "robotCode": robot}}
+        out_track_id = message.payload["card_id"]
+        answer = self.api.call("POST", "/v1.0/card/instances/createAndDeliver", json={
+            "cardTemplateId": self.config.card_template_id, "outTrackId": out_track_id, "callbackType": "STREAM",
+            "cardData": {"cardParamMap": card_params(card)}, "userIdType": 1, **space,
+        })
+        failed = [r.get("errorMsg") or r.get("spaceId") for r in (answer.get("result") or {}).get("deliverResults", [])
+                  if not r.get("success")]
+        if failed:
+            raise DeliveryError(MESSAGES["not_delivered"].format(errors="; ".join(map(str, failed))), permanent=True)
+        return str(out_track_id)
+
+    def _update_card(self, payload: dict[str, Any], address: str | None) -> str:
+        """A handler's new card replaces every variable for everyone; the bare answered mark only clears the
+        buttons the clicker sees."""
+        ref = payload.get("update_ref")
+        if not ref:
+            raise DeliveryError(MESSAGES["no_update_ref"], permanent=True)
+        body: dict[str, Any] = {"outTrackId": ref, "userIdType": 1}
+        if "card" in payload:
+            body["cardData"] = {"cardParamMap": card_params(payload["card"])}
+            body["cardUpdateOptions"] = {"updateCardDataByKey": False}
+        elif address:
+            body["privateData"] = {address: {"cardParamMap": {"buttons": "[]", "status": TEXT["answered"]}}}
+            body["cardUpdateOptions"] = {"updatePrivateDataByKey": True}
+        else:
+            raise DeliveryError(MESSAGES["no_address"], permanent=True)
+        self.api.call("PUT", "/v1.0/card/instances", json=body)
+        return str(ref)
+
+    def _image(self, session: Session, message: Outbox, address: str | None) -> str:
+        """Uploaded to DingTalk's media store, sent as an image message, then the caption (a retry skips a part
+        already sent)."""
+        payload = message.payload
+        ref = payload.get("image_ref")
+        if ref is None:
+            image = base64.b64decode(payload["image_b64"])
+            name, mime = ("image.jpg", "image/jpeg") if image.startswith(b"\xff\xd8") else ("image.png", "image/png")
+            media_id = self.api.oapi("/media/upload", data={"type": "image"},
+                                     files={"media": (name, image, mime)})["media_id"]
+            ref = self._robot(message, address, "sampleImageMsg", {"photoURL": media_id})
+            message.payload = {**payload, "image_ref": ref}
+            session.add(message)
+        if not payload.get("text"):
+            return ref
+        return self._robot(message, address, "sampleText", {"content": payload["text"]})

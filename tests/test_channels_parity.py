@@ -1,0 +1,158 @@
+"""Every handler behaves the same on WeCom and DingTalk: one flow, run over both platforms' real protocols."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+import pytest
+from dingtalk_stream import DingTalkStreamClient
+from fastapi.testclient import TestClient
+
+from bot.app import create_app
+from bot.config import load_settings
+from tests.conftest import DATA
+from tests.fakes.dingtalk_gateway import FakeDingTalk
+from tests.fakes.wecom_server import FakeWeCom, WeComCallbackSender
+from tests.wecom_helpers import URL, sender_for, wecom_settings
+
+PLATFORM_IDS = {"wecom": {"lilei": "lilei"}, "dingtalk": {"lilei": "0123"}}
+
+
+@dataclass(frozen=True)
+class ShownCard:
+    title: str
+    tokens: list[str]
+    ref: str  # what the platform hands back on a click and what an update names
+    task: str = ""
+
+
+class Platform(Protocol):
+    """What a test needs of a platform: say something as a user, click, and read what the bot sent."""
+
+    def send(self, user: str, text: str) -> None: ...
+    def click(self, user: str, card: ShownCard, token: str) -> None: ...
+    def cards(self, user: str) -> list[ShownCard]: ...
+    def texts(self, user: str) -> list[str]: ...
+    def updated(self) -> list[str]: ...
+
+
+class WeCom:
+    def __init__(self, fake: FakeWeCom, sender: WeComCallbackSender, client: TestClient, stamp: int) -> None:
+        self.fake, self.sender, self.client, self.stamp = fake, sender, client, stamp
+        self.clicks = 0
+
+    def _post(self, xml: str) -> None:
+        params, body = self.sender.encrypt_callback(xml, timestamp=self.stamp)
+        answer = self.client.post(self.sender.callback_url(URL, params), content=body)
+        assert (answer.status_code, answer.text) == (200, "success")
+
+    def send(self, user: str, text: str) -> None:
+        self._post(self.sender.text_xml(user, text))
+
+    def click(self, user: str, card: ShownCard, token: str) -> None:
+        self.clicks += 1
+        self._post(self.sender.template_card_event_xml(user, token, card.task, response_code=card.ref,
+                                                       create_time=self.stamp + self.clicks))
+
+    def cards(self, user: str) -> list[ShownCard]:
+        sent = [c for c in self.fake.calls("message/send")
+                if c.ok and c.json["msgtype"] == "template_card" and c.json["touser"] == user]
+        return [ShownCard(c.json["template_card"]["main_title"]["title"],
+                          [b["key"] for b in c.json["template_card"].get("button_list", [])],
+                          c.response["response_code"], c.json["template_card"]["task_id"]) for c in sent]
+
+    def texts(self, user: str) -> list[str]:
+        return [m["text"]["content"] for m in self.fake.sent_messages(touser=user, msgtype="text")]
+
+    def updated(self) -> list[str]:
+        return [c.json["response_code"] for c in self.fake.calls("message/update_template_card") if c.ok]
+
+
+class DingTalk:
+    def __init__(self, fake: FakeDingTalk) -> None:
+        self.fake = fake
+
+    def send(self, user: str, text: str) -> None:
+        self.fake.wait_for_ack(self.fake.deliver_chatbot(self.fake.chatbot_text(user, text)))
+
+    def click(self, user: str, card: ShownCard, token: str) -> None:
+        self.fake.wait_for_ack(self.fake.deliver_card_callback(card.ref, user, {"token": token}))
+
+    def cards(self, user: str) -> list[ShownCard]:
+        created = [c.body["outTrackId"] for c in self.fake.calls("/v1.0/card/instances/createAndDeliver")
+                   if c.status == 200 and c.body["openSpaceId"].endswith(f".{user}")]
+        return [ShownCard(self.fake.cards[ref]["card_data"]["title"],
+                          [b["token"] for b in json.loads(self.fake.cards[ref]["card_data"]["buttons"])], ref)
+                for ref in created]
+
+    def texts(self, user: str) -> list[str]:
+        return [m["msgParam"]["content"] for m in self.fake.robot_messages(user) if m["msgKey"] == "sampleText"]
+
+    def updated(self) -> list[str]:
+        return [c.body["outTrackId"] for c in self.fake.calls("/v1.0/card/instances") if c.status == 200]
+
+
+@pytest.fixture(params=["wecom", "dingtalk"])
+def channel(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def fake(channel: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWeCom | FakeDingTalk]:
+    if channel == "wecom":
+        with FakeWeCom() as wecom:
+            yield wecom
+        return
+    with FakeDingTalk() as dingtalk:
+        monkeypatch.setattr(DingTalkStreamClient, "OPEN_CONNECTION_API", dingtalk.open_connection_url)
+        yield dingtalk
+
+
+@pytest.fixture
+def settings(db_url, channel, fake):
+    if channel == "wecom":
+        return wecom_settings(db_url, fake)
+    return load_settings(environ={}, path=DATA / "config-test.yaml",
+                         overrides={"database": {"url": db_url}, "dingtalk": fake.liuhen_config()})
+
+
+@pytest.fixture
+def platform(runtime, channel, fake) -> Iterator[Platform]:
+    """The platform's inbound path is live (WeCom's callback route, DingTalk's Stream); the test runs the workers."""
+    if channel == "wecom":
+        with TestClient(create_app(runtime, start_workers=False)) as client:
+            yield WeCom(fake, sender_for(fake), client, int(runtime.clock.now().timestamp()))
+        return
+    runtime.dingtalk.listen(runtime.inbox.ingest_many, runtime.wake)
+    try:
+        yield DingTalk(fake)
+    finally:
+        runtime.dingtalk.close()
+
+
+def test_help_card_click_sends_it_again_and_marks_the_clicked_card(runtime, channel, platform):
+    lilei = PLATFORM_IDS[channel]["lilei"]
+    platform.send(lilei, "帮助")
+    runtime.work_once()
+    [card] = platform.cards(lilei)
+    assert card.title == "留痕 · 可用命令" and len(card.tokens) == 1 and card.tokens[0] != "help:again"
+
+    platform.click(lilei, card, card.tokens[0])
+    runtime.work_once()
+    assert [c.title for c in platform.cards(lilei)] == ["留痕 · 可用命令"] * 2
+    assert platform.updated() == [card.ref]
+    assert platform.texts(lilei) == []  # nothing else said
+
+    platform.click(lilei, card, card.tokens[0])  # the spent card, clicked again
+    runtime.work_once()
+    assert platform.texts(lilei) == ["这张卡片已经处理过了。"] and len(platform.cards(lilei)) == 2
+
+
+def test_a_plain_command_is_answered_with_the_same_text(runtime, channel, platform):
+    lilei = PLATFORM_IDS[channel]["lilei"]
+    platform.send(lilei, "取消")
+    runtime.work_once()
+    assert platform.texts(lilei) == ["当前没有进行中的操作。"]
