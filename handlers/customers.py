@@ -1,0 +1,153 @@
+"""Finding the customer a rep means, within what the rep may see, and remembering new names for it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select
+
+from bot.cards import Button, Card, Reply
+from bot.events import Context
+from nlp import Lexicon, match_customer
+from nlp.customers import find_customers
+from nlp.segment import fold
+from store.models import Customer, Opportunity, Team, User
+
+TEXT = {
+    "no_customer": "没找到您可以操作的客户「{mention}」。",
+    "which": "您指的是哪个客户？",
+    "which_line": "「{mention}」可能是以下客户：",
+    "no_opportunity": "客户「{customer}」还没有进行中的商机，请先发送「新线索 {customer}」。",
+}
+
+NEAR_SCORE = 75.0  # a match this close is taken (or, for a new lead, asked about rather than twinned)
+ASK_AT_MOST = 4  # candidates offered as buttons
+ASK_WITHIN = 10.0  # …those scoring within this many points of the best
+
+
+def owners_visible_to(session: Session, user: User) -> set[str] | None:
+    """Whose customers the user may see: a rep their team's, a manager their teams', an admin all (None)."""
+    if user.role == "admin":
+        return None
+    teams = {user.team_id} if user.team_id is not None else set()
+    if user.role == "manager":
+        teams |= set(session.exec(select(Team.id).where(Team.manager_id == user.id)).all())
+    members = session.exec(select(User.id).where(col(User.team_id).in_(teams))).all() if teams else []
+    return {user.id, *members}
+
+
+def visible(session: Session, user: User) -> list[Customer]:
+    owners = owners_visible_to(session, user)
+    stmt = select(Customer).order_by(col(Customer.id))
+    if owners is not None:
+        stmt = stmt.where(or_(col(Customer.owner_id).in_(owners), col(Customer.owner_id).is_(None)))
+    return list(session.exec(stmt).all())
+
+
+def can_see(session: Session, user: User, customer: Customer) -> bool:
+    owners = owners_visible_to(session, user)
+    return owners is None or customer.owner_id is None or customer.owner_id in owners
+
+
+def names(customer: Customer) -> list[str]:
+    return [customer.name, *customer.aliases]
+
+
+def _lexicon(pool: list[Customer]) -> Lexicon:
+    return Lexicon(customers=[(c.name, list(c.aliases)) for c in pool])
+
+
+@dataclass(frozen=True)
+class Found:
+    """What a mention means among the visible customers."""
+
+    sure: Customer | None = None  # the one meant, close enough and ahead of the rest
+    candidates: list[Customer] = field(default_factory=list)  # best first: ask which one when not sure
+    exact: bool = False  # the mention is the name or an alias a rep gave, not a prefix or a guess
+    near: Customer | None = None  # the closest customer scoring NEAR_SCORE or more, sure or not
+
+
+def find(session: Session, user: User, mention: str) -> Found:
+    """nlp.match_customer over what the user may see; a guess below NEAR_SCORE is only ever a candidate."""
+    pool = visible(session, user)
+    key = fold(mention.strip())
+    exact = next((c for c in pool if key in {fold(n) for n in names(c)}), None)
+    if exact is not None:
+        return Found(exact, [exact], exact=True, near=exact)
+    by_name = {c.name: c for c in pool}
+    result = match_customer(mention, _lexicon(pool)) if key else None
+    if result is None or result.best is None:
+        return Found()
+    ranked = [(by_name[name], score) for name, score in result.candidates if name in by_name]
+    near = ranked[0][0] if ranked[0][1] >= NEAR_SCORE else None
+    sure = near if not result.ambiguous else None
+    close = [c for c, score in ranked if ranked[0][1] - score < ASK_WITHIN]
+    return Found(sure, close[:ASK_AT_MOST], near=near)
+
+
+def mentioned(session: Session, user: User, text: str) -> Customer | None:
+    """The first visible customer named unambiguously in free text (names, aliases, short forms, typos)."""
+    pool = visible(session, user)
+    by_name = {c.name: c for c in pool}
+    for mention in find_customers(fold(text), _lexicon(pool)):
+        if mention.match.best in by_name and not mention.match.ambiguous:
+            return by_name[mention.match.best]
+    return None
+
+
+def by_exact_name(session: Session, mention: str) -> Customer | None:
+    """Any customer, visible or not, whose name is exactly this (names are unique company-wide)."""
+    return session.exec(select(Customer).where(Customer.name == mention.strip())).first()
+
+
+def remember_alias(session: Session, customer: Customer, alias: str) -> None:
+    alias = alias.strip()
+    if alias and alias != customer.name and alias not in customer.aliases:
+        customer.aliases = [*customer.aliases, alias]
+        session.add(customer)
+
+
+def open_opportunity(session: Session, customer: Customer) -> Opportunity | None:
+    """The customer's most recently updated open opportunity."""
+    return session.exec(
+        select(Opportunity).where(Opportunity.customer_id == customer.id, Opportunity.status == "open")
+        .order_by(col(Opportunity.last_update_at).desc(), col(Opportunity.id).desc())
+    ).first()
+
+
+def resolve(ctx: Context, mention: str, *, pick_action: str, extra: dict[str, Any]) -> Customer | list[Reply]:
+    """The one visible customer meant, or the replies that ask which one (buttons → `pick_action`) or say none."""
+    found = find(ctx.session, ctx.user, mention)
+    if found.sure is not None:
+        return found.sure
+    if not found.candidates:
+        return [Reply.say(TEXT["no_customer"].format(mention=mention))]
+    return [Reply.show(Card(
+        title=TEXT["which"], lines=[TEXT["which_line"].format(mention=mention)],
+        buttons=[Button(c.name, pick_action, {"customer": c.id, **extra}) for c in found.candidates],
+    ))]
+
+
+def picked(ctx: Context) -> Customer | list[Reply]:
+    """The customer chosen on a `resolve` card, checked again: a button is no permission."""
+    customer = ctx.session.get(Customer, ctx.action_data.get("customer"))
+    if customer is None or not can_see(ctx.session, ctx.user, customer):
+        return [Reply.say(TEXT["no_customer"].format(mention=""))]
+    return customer
+
+
+def opportunity_for(ctx: Context, customer: Customer) -> Opportunity | list[Reply]:
+    opportunity = open_opportunity(ctx.session, customer)
+    if opportunity is None:
+        return [Reply.say(TEXT["no_opportunity"].format(customer=customer.name))]
+    return opportunity
+
+
+def latest_won(session: Session, customer: Customer) -> Opportunity | None:
+    """The customer's most recently won opportunity: where payments keep arriving after signing."""
+    return session.exec(
+        select(Opportunity).where(Opportunity.customer_id == customer.id, Opportunity.status == "won")
+        .order_by(col(Opportunity.closed_at).desc(), col(Opportunity.id).desc())
+    ).first()
