@@ -1,0 +1,147 @@
+"""Payment plans and receipts in chat: milestones on entering 合同签署, `回款` and the 录入回款 button."""
+
+from __future__ import annotations
+
+from bot.cards import Card, Reply
+from bot.events import Context, Event, Route, on_action, on_command, on_flow
+from handlers import customers
+from nlp.amounts import parse_amount
+from nlp.milestones import parse_plan
+from rules.money import yuan
+from store import dialogs
+from store.models import Customer, Opportunity, PaymentMilestone
+from store.opportunities import open_opportunity
+from store.payments import record_payment
+
+TEXT = {
+    "ask_plan": "「{customer}」已进入「{stage}」。请回复付款节点，例如：首付30% 12月15日，尾款70% 明年3月1日"
+                "（到期前 {days} 天会提醒您，逾期未回款将暂扣提成）。",
+    "ask_contract_amount": "付款节点按比例填写，请先回复合同总金额（如 80万）。",
+    "plan_unclear": "没看懂付款节点。请按「首付30% 12月15日，尾款70% 明年3月1日」的格式回复，或发送「取消」。",
+    "percent_sum": "各期比例加起来是 {total:g}%，应为 100%。请重新回复付款节点。",
+    "plan_title": "✅ 付款节点已登记",
+    "plan_line": "· {label} {amount} · {due} 到期",
+    "plan_note": "到期前 {days} 天提醒；到期未录入回款凭证将暂扣下一阶段提成。",
+    "ask_amount": "请回复「{customer}」本次回款金额（如 30万），发送「取消」放弃。",
+    "amount_unclear": "没看懂金额，请回复如「30万」「120000元」，或发送「取消」。",
+    "recorded": "已录入「{customer}」回款 {amount}。",
+    "settled": "{labels} 已结清，相关提成暂扣已解除。",
+    "gone": "这个商机已不存在或已关闭。",
+    "record_usage": "回款 <客户> <金额>",
+    "record_help": "录入一笔回款（逾期暂扣的提成随之解除）",
+    "record_format": "请按「回款 <客户> <金额>」发送，如「回款 华东医疗 30万」。",
+}
+
+FLOW_PLAN = "payments_plan"
+FLOW_RECORD = "payments_record"
+
+
+def ask_plan(ctx: Context, opportunity: Opportunity, customer_name: str) -> Reply:
+    """Called when an opportunity enters the payments stage: the next message is the payment plan."""
+    dialogs.start(ctx.session, user_id=ctx.user.id, flow=FLOW_PLAN, step="plan",
+                  data={"opportunity": opportunity.id}, now=ctx.now)
+    return Reply.say(TEXT["ask_plan"].format(customer=customer_name, stage=opportunity.stage,
+                                             days=ctx.rules.payments.remind_days_before))
+
+
+def take_plan(event: Event, ctx: Context) -> Reply:
+    assert ctx.dialog is not None
+    found = open_opportunity(ctx.session, ctx.dialog.data.get("opportunity"))
+    if found is None:
+        dialogs.clear(ctx.session, ctx.user.id)
+        return Reply.say(TEXT["gone"])
+    opportunity, customer = found
+    data = dict(ctx.dialog.data)
+    if ctx.dialog.step == "contract_amount":
+        amount = parse_amount(ctx.args)
+        if amount is None:
+            return Reply.say(TEXT["amount_unclear"])
+        opportunity.amount = amount
+        ctx.session.add(opportunity)
+        text = data["plan"]
+    else:
+        text = ctx.args
+    plan = parse_plan(text, ctx.today)
+    if not plan:
+        return Reply.say(TEXT["plan_unclear"])
+    percents = [m.percent for m in plan if m.percent is not None]
+    if percents and abs(sum(percents) - 100) > 0.01:
+        return Reply.say(TEXT["percent_sum"].format(total=sum(percents)))
+    if percents and not opportunity.amount:
+        dialogs.advance(ctx.session, ctx.dialog, step="contract_amount", data={**data, "plan": text}, now=ctx.now)
+        return Reply.say(TEXT["ask_contract_amount"])
+    rows = [
+        PaymentMilestone(opportunity_id=opportunity.id, label=m.label, due_on=m.due_on,
+                         amount=m.amount if m.amount is not None else round(opportunity.amount * m.percent / 100))
+        for m in plan
+    ]
+    ctx.session.add_all(rows)
+    dialogs.clear(ctx.session, ctx.user.id)
+    return Reply.show(Card(
+        title=TEXT["plan_title"],
+        lines=[TEXT["plan_line"].format(label=r.label, amount=yuan(r.amount), due=r.due_on.isoformat()) for r in rows],
+        note=TEXT["plan_note"].format(days=ctx.rules.payments.remind_days_before),
+    ))
+
+
+def ask_receipt(event: Event, ctx: Context) -> Reply:
+    found = open_opportunity(ctx.session, ctx.action_data.get("opportunity"))
+    if found is None:
+        return Reply.say(TEXT["gone"])
+    opportunity, customer = found
+    dialogs.start(ctx.session, user_id=ctx.user.id, flow=FLOW_RECORD, step="amount",
+                  data={"opportunity": opportunity.id}, now=ctx.now)
+    return Reply.say(TEXT["ask_amount"].format(customer=customer.name))
+
+
+def take_receipt(event: Event, ctx: Context) -> Reply:
+    assert ctx.dialog is not None
+    amount = parse_amount(ctx.args)
+    if amount is None:
+        return Reply.say(TEXT["amount_unclear"])
+    found = open_opportunity(ctx.session, ctx.dialog.data.get("opportunity"))
+    dialogs.clear(ctx.session, ctx.user.id)
+    if found is None:
+        return Reply.say(TEXT["gone"])
+    return record(ctx, found[0], found[1].name, amount, {"message": event.msg_id})
+
+
+def record(ctx: Context, opportunity: Opportunity, customer_name: str, amount: int, receipt: dict) -> Reply:
+    """Applies a receipt to the opportunity's milestones and says what it settled."""
+    settled = record_payment(ctx.session, opportunity_id=opportunity.id, rep_id=ctx.user.id, amount=amount,
+                             at=ctx.now, receipt=receipt)
+    text = TEXT["recorded"].format(customer=customer_name, amount=yuan(amount))
+    if settled:
+        text += TEXT["settled"].format(labels="、".join(m.label for m in settled))
+    return Reply.say(text)
+
+
+def record_command(event: Event, ctx: Context) -> list[Reply]:
+    head, _, amount_text = ctx.args.strip().rpartition(" ")
+    amount = parse_amount(amount_text) if head else None
+    if amount is None:
+        return [Reply.say(TEXT["record_format"])]
+    customer = customers.resolve(ctx, head, pick_action="payments:pick", extra={"amount": amount})
+    return customer if isinstance(customer, list) else _record_for(ctx, customer, amount, event)
+
+
+def record_picked(event: Event, ctx: Context) -> list[Reply]:
+    customer = customers.picked(ctx)
+    return customer if isinstance(customer, list) else _record_for(ctx, customer, ctx.action_data["amount"], event)
+
+
+def _record_for(ctx: Context, customer: Customer, amount: int, event: Event) -> list[Reply]:
+    """Money arrives on the customer's open (or, once signed, won) opportunity."""
+    opportunity = customers.open_opportunity(ctx.session, customer) or customers.latest_won(ctx.session, customer)
+    if opportunity is None:
+        return [Reply.say(customers.TEXT["no_opportunity"].format(customer=customer.name))]
+    return [record(ctx, opportunity, customer.name, amount, {"message": event.msg_id})]
+
+
+ROUTES: list[Route] = [
+    on_command("回款", record_command, usage=TEXT["record_usage"], help=TEXT["record_help"]),
+    on_action("payments:pick", record_picked),
+    on_action("payments:record", ask_receipt),
+    on_flow(FLOW_RECORD, take_receipt),
+    on_flow(FLOW_PLAN, take_plan),
+]

@@ -1,0 +1,126 @@
+"""Nightly health sweep: rescore every open opportunity, and tell the rep once when one drops below the line."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import exists, select, update
+from sqlmodel import Session
+
+from bot.cards import Button, Card
+from rules import health as scoring
+from rules.lights import idle_days
+from rules.loader import RuleSet
+from scheduler.health_score import scored
+from scheduler.notify import Push, deliver
+from store import alerts
+from store.health import Evidence, evidence, save_scores
+from store.models import Alert, Opportunity
+
+BATCH = 2000
+
+TEXT = {
+    "title": "🩺 商机健康度 {score} 分（低于 {threshold}）",
+    "intro": "「{customer}」{name} 的健康度偏低，原因：",
+    "touches": "有效触达 {n} 次（近 {days} 天）· {points}/{max}",
+    "files": "发送文件 {n} 份 · {points}/{max}",
+    "feedback": "客户反馈{detail} · {points}/{max}",
+    "no_feedback": "（无）",
+    "dwell": "阶段停留 {n} 天 · {points}/{max}",
+    "suggest": "建议：",
+    "update": "更新进展",
+    "line": "🩺 {customer} · {score} 分",
+    "digest": "商机健康度提醒",
+}
+
+
+def assess(items: list[Evidence], at: datetime, rules: RuleSet) -> list[tuple[Evidence, scoring.Health]]:
+    """Scores a batch; pure apart from reading the rules."""
+    results = []
+    for item in items:
+        days = None if item.last_valid_touch is None else (at - item.last_valid_touch).days
+        facts = scoring.Facts(valid_touches=item.valid_touches, files=item.files, negative=item.negative,
+                              positive=item.positive, days_since_valid_touch=days,
+                              idle_days=idle_days(item.last_update_at, at))
+        results.append((item, scoring.score(facts, rules.stages.stage(item.stage), rules.health)))
+    return results
+
+
+def run(session: Session, at: datetime, rules: RuleSet, tz: ZoneInfo) -> int:
+    """Rescores in SQL, stores what changed, and builds cards only for opportunities newly below the line."""
+    warned = exists().where(Alert.opportunity_id == Opportunity.id, Alert.kind == "health_low",
+                            Alert.resolved_at.is_(None))
+    stmt, parts = scored(rules.health, rules.stages, at, Opportunity.id, Opportunity.health, warned.label("warned"))
+    rows = stmt.where(Opportunity.status == "open").subquery()
+    score = sum(rows.c[name] for name in parts)
+    # Only rows whose score moved or that newly fall below the line come back to Python.
+    moved = (rows.c.health.is_(None)) | (rows.c.health != score)
+    newly = (score < rules.health.threshold) & ~rows.c.warned
+    query = select(rows.c.id, rows.c.health, rows.c.warned, *(rows.c[n] for n in parts)).where(moved | newly)
+    changed: list[tuple[int, int, dict[str, int]]] = []
+    newly_low: list[int] = []
+    for opportunity_id, stored, already_warned, *points in session.execute(
+            query.order_by(rows.c.id).execution_options(yield_per=BATCH)):
+        total = sum(points)
+        if total != stored:
+            changed.append((opportunity_id, total, dict(zip(parts, points, strict=True))))
+        if total < rules.health.threshold and not already_warned:
+            newly_low.append(opportunity_id)
+        if len(changed) >= BATCH:
+            save_scores(session, changed, at=at)
+            changed = []
+    save_scores(session, changed, at=at)
+    _close_recovered(session, at, rules.health.threshold)
+    pushes: list[Push] = []
+    since = at - timedelta(days=rules.health.window_days)
+    for start in range(0, len(newly_low), BATCH):
+        for batch in evidence(session, since=since, at=at, opportunity_ids=newly_low[start:start + BATCH]):
+            pushes += _warn(session, [(i, r) for i, r in assess(batch, at, rules) if i.owner_id], at, rules)
+    return deliver(session, pushes, at=at, tz=tz, notify=rules.notify, digest_title=TEXT["digest"])
+
+
+def _warn(session: Session, scored_items: list[tuple[Evidence, scoring.Health]], at: datetime,
+          rules: RuleSet) -> list[Push]:
+    """One alert per stretch below the threshold (the sweep skips opportunities with an open one)."""
+    cards = {item.opportunity_id: _card(item, result, rules, at) for item, result in scored_items}
+    raised = alerts.raise_many(session, [
+        {"kind": "health_low", "level": "warning", "dedupe_key": _key(item, at), "opportunity_id": item.opportunity_id,
+         "customer_id": item.customer_id, "rep_id": item.owner_id, "manager_id": None, "created_at": at,
+         "resolved_at": None, "resolved_by": None, "message": "\n".join(cards[item.opportunity_id].lines)}
+        for item, _ in scored_items])
+    return [Push(recipient=item.owner_id or "", dedupe_key=_key(item, at), card=cards[item.opportunity_id],
+                 line=TEXT["line"].format(customer=item.customer, score=result.score))
+            for item, result in scored_items if _key(item, at) in raised]
+
+
+def _key(item: Evidence, at: datetime) -> str:
+    return f"health_low:{item.opportunity_id}:{at.isoformat()}"
+
+
+def _card(item: Evidence, result: scoring.Health, rules: RuleSet, at: datetime) -> Card:
+    c, comp = rules.health.components, result.components
+    negative = "：" + "、".join(sorted(set(item.negative)))
+    lines = [
+        TEXT["intro"].format(customer=item.customer, name=item.name),
+        "· " + TEXT["touches"].format(n=item.valid_touches, days=rules.health.window_days, points=comp["touches"],
+                                      max=c.touches.max),
+        "· " + TEXT["files"].format(n=item.files, points=comp["files"], max=c.files.max),
+        "· " + TEXT["feedback"].format(detail=negative if item.negative else TEXT["no_feedback"],
+                                       points=comp["feedback"], max=c.feedback.max),
+        "· " + TEXT["dwell"].format(n=idle_days(item.last_update_at, at), points=comp["dwell"], max=c.dwell.max),
+    ]
+    if result.suggestions:
+        lines.append(TEXT["suggest"])
+        lines += [f"{n}. {text}" for n, text in enumerate(result.suggestions, 1)]
+    return Card(title=TEXT["title"].format(score=result.score, threshold=rules.health.threshold), lines=lines,
+                buttons=[Button(TEXT["update"], "progress:update", {"opportunity": item.opportunity_id}, "primary")])
+
+
+def _close_recovered(session: Session, at: datetime, threshold: int) -> None:
+    recovered = exists().where(Opportunity.id == Alert.opportunity_id,
+                               (Opportunity.health >= threshold) | (Opportunity.status != "open"))
+    session.execute(
+        update(Alert).where(Alert.kind == "health_low", Alert.resolved_at.is_(None), recovered)
+        .values(resolved_at=at, resolved_by="system").execution_options(synchronize_session=False)
+    )

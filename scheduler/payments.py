@@ -1,0 +1,116 @@
+"""Payment countdown sweep: remind before each due date; past it with no receipt, hold the rep's commission."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from bot.cards import Button, Card
+from rules.loader import RuleSet
+from rules.money import yuan
+from scheduler.notify import Push, deliver
+from store import alerts
+from store.models import CommissionHold, Customer, Opportunity, PaymentMilestone, Team, User
+
+TEXT = {
+    "due_title": "💰 回款提醒",
+    "due_body": "「{customer}」{label} {amount} 将于 {due} 到期（还有 {days} 天），收到后请录入回款。",
+    "overdue_title": "⛔ 回款逾期：提成已暂扣",
+    "overdue_body": "「{customer}」{label} {amount} 已于 {due} 到期，尚未录入回款凭证，已逾期 {days} 天。"
+                    "下一阶段提成暂停发放，录入回款后自动解除。",
+    "manager_body": "{rep} 的「{customer}」{label} {amount} 已逾期 {days} 天未回款，已暂扣其下一阶段提成。",
+    "hold_reason": "「{customer}」{label} {due} 到期未回款",
+    "record": "录入回款",
+    "due_line": "💰 {customer} · {label} · {due} 到期",
+    "overdue_line": "⛔ {customer} · {label} · 逾期 {days} 天",
+    "digest": "回款提醒",
+}
+
+
+@dataclass(frozen=True)
+class Due:
+    milestone_id: int
+    label: str
+    due_on: date
+    amount: int
+    opportunity_id: int
+    customer_id: int
+    customer: str
+    rep_id: str | None
+    rep_name: str | None
+    manager_id: str | None
+
+
+def run(session: Session, at: datetime, rules: RuleSet, tz: ZoneInfo) -> int:
+    today = at.astimezone(tz).date()
+    items = [i for i in _unpaid(session, due_by=today + timedelta(days=rules.payments.remind_days_before))
+             if i.rep_id]
+    raised = alerts.raise_many(session, [_alert(item, today, at) for item in items])
+    pushes: list[Push] = []
+    for item in items:
+        if _key(item, today) not in raised:
+            continue
+        if item.due_on < today:
+            session.add(CommissionHold(rep_id=item.rep_id, milestone_id=item.milestone_id, placed_at=at,
+                                       reason=_text("hold_reason", item, today)))
+            pushes += _overdue_pushes(item, today)
+        else:
+            pushes.append(_reminder_push(item, today))
+    return deliver(session, pushes, at=at, tz=tz, notify=rules.notify, digest_title=TEXT["digest"])
+
+
+def _key(item: Due, today: date) -> str:
+    return f"{'payment_overdue' if item.due_on < today else 'payment_due'}:{item.milestone_id}"
+
+
+def _alert(item: Due, today: date, at: datetime) -> dict[str, object]:
+    overdue = item.due_on < today
+    return {"kind": "payment_overdue" if overdue else "payment_due", "level": "high" if overdue else "info",
+            "dedupe_key": _key(item, today), "opportunity_id": item.opportunity_id, "customer_id": item.customer_id,
+            "rep_id": item.rep_id, "manager_id": item.manager_id, "created_at": at, "resolved_at": None,
+            "resolved_by": None, "message": _text("overdue_body" if overdue else "due_body", item, today)}
+
+
+def _unpaid(session: Session, *, due_by: date) -> list[Due]:
+    stmt = (
+        select(PaymentMilestone.id, PaymentMilestone.label, PaymentMilestone.due_on, PaymentMilestone.amount,
+               Opportunity.id, Customer.id, Customer.name, Opportunity.owner_id, User.name, Team.manager_id)
+        .join(Opportunity, Opportunity.id == PaymentMilestone.opportunity_id)
+        .join(Customer, Customer.id == Opportunity.customer_id)
+        .outerjoin(User, User.id == Opportunity.owner_id)
+        .outerjoin(Team, Team.id == User.team_id)
+        .where(PaymentMilestone.received_amount < PaymentMilestone.amount, PaymentMilestone.due_on <= due_by,
+               Opportunity.status != "lost")
+        .order_by(PaymentMilestone.due_on, PaymentMilestone.id)
+    )
+    return [Due(*row) for row in session.execute(stmt)]
+
+
+def _record_button(item: Due) -> Button:
+    return Button(TEXT["record"], "payments:record", {"opportunity": item.opportunity_id}, "primary")
+
+
+def _reminder_push(item: Due, today: date) -> Push:
+    card = Card(title=TEXT["due_title"], lines=[_text("due_body", item, today)], buttons=[_record_button(item)])
+    return Push(item.rep_id or "", _key(item, today), card, _text("due_line", item, today))
+
+
+def _overdue_pushes(item: Due, today: date) -> list[Push]:
+    key = _key(item, today)
+    card = Card(title=TEXT["overdue_title"], lines=[_text("overdue_body", item, today)], buttons=[_record_button(item)])
+    pushes = [Push(item.rep_id or "", key, card, _text("overdue_line", item, today))]
+    if item.manager_id:
+        pushes.append(Push(item.manager_id, f"{key}:manager",
+                           Card(title=TEXT["overdue_title"], lines=[_text("manager_body", item, today)]),
+                           _text("overdue_line", item, today)))
+    return pushes
+
+
+def _text(name: str, item: Due, today: date) -> str:
+    days = abs((item.due_on - today).days)
+    return TEXT[name].format(customer=item.customer, label=item.label, amount=yuan(item.amount),
+                             due=item.due_on.strftime("%m-%d"), days=days, rep=item.rep_name or item.rep_id)

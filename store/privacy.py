@@ -1,0 +1,75 @@
+"""Data protection: purging one customer's personal data, and ageing out raw chat text."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, update
+from sqlmodel import Session, select
+
+from store.models import (
+    AuditLog,
+    ChatBinding,
+    Checklist,
+    CompanyEvent,
+    Contact,
+    Customer,
+    FeedbackHit,
+    Message,
+    Opportunity,
+    Todo,
+    Touch,
+)
+
+PURGED_NAME = "已删除客户#{id}"
+
+
+@dataclass(frozen=True)
+class PurgeSummary:
+    customer_id: int
+    contacts: int
+    touches: int
+    feedback: int
+    todos: int
+
+
+def purge_customer(session: Session, customer: Customer, *, actor: str, at: datetime) -> PurgeSummary:
+    """Removes names, contacts, captured content and events; keeps amounts and stages for the books.
+
+    The audit log records that a purge happened, by whom and when, never what was removed.
+    """
+    cid = customer.id
+    assert cid is not None
+    contacts = session.execute(delete(Contact).where(Contact.customer_id == cid)).rowcount
+    touches = session.execute(
+        update(Touch).where(Touch.customer_id == cid).values(url=None, filename=None, evidence={})
+    ).rowcount
+    feedback = session.execute(delete(FeedbackHit).where(FeedbackHit.customer_id == cid)).rowcount
+    todos = session.execute(update(Todo).where(Todo.customer_id == cid).values(text="（已删除）")).rowcount
+    session.execute(delete(CompanyEvent).where(CompanyEvent.customer_id == cid))
+    session.execute(delete(ChatBinding).where(ChatBinding.customer_id == cid))
+    session.execute(update(Checklist).where(Checklist.customer_id == cid).values(items=[]))
+    session.execute(
+        update(Opportunity).where(Opportunity.customer_id == cid)
+        .values(name=PURGED_NAME.format(id=cid), decision_chain=[], evidence={}, tags=[])
+    )
+    customer.name, customer.aliases, customer.credit_code = PURGED_NAME.format(id=cid), [], None
+    customer.updated_at = at
+    session.add(customer)
+    session.add(AuditLog(at=at, actor=actor, action="customer.purge", target=f"customer:{cid}", detail={}))
+    return PurgeSummary(cid, contacts, touches, feedback, todos)
+
+
+def forget_old_messages(session: Session, *, before: datetime) -> int:
+    """Blanks the text of inbox rows older than the retention window; the row stays so redeliveries dedupe."""
+    result = session.execute(
+        update(Message)
+        .where(Message.received_at < before, Message.processed_at.is_not(None), Message.text.is_not(None))
+        .values(text=None, event={"retained": False})
+    )
+    return result.rowcount
+
+
+def find_customer(session: Session, name: str) -> Customer | None:
+    return session.exec(select(Customer).where(Customer.name == name)).first()
