@@ -1,0 +1,101 @@
+"""`/dash/…`: dashboards opened from signed links in cards; every view is checked against the link's viewer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib.resources import files
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
+from sqlmodel import Session
+
+from bot.links import LinkRefused, signer_for
+from bot.runtime import Runtime
+from bot.web import dash_data
+from store.db import session_scope
+from store.models import Opportunity, User
+
+STATIC = files("bot.web").joinpath("static")
+TEXT = {
+    "expired": "链接已过期，请在聊天里重新发送「看板」获取新链接。",
+    "invalid": "链接无效或已被修改。",
+    "foreign": "您无权查看这个页面。",
+    "gone": "这个商机不存在。",
+}
+
+
+class Refused(Exception):
+    """A link that opens nothing; `detail` is what the person is told."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.detail = TEXT[reason]
+
+
+def router(runtime: Runtime) -> APIRouter:
+    api = APIRouter()
+    signer = signer_for(runtime.settings)
+    page = files("bot.web").joinpath("dash.html").read_text(encoding="utf-8")
+    denied = files("bot.web").joinpath("dash_denied.html").read_text(encoding="utf-8")
+
+    def viewer(session: Session, token: str, path: str) -> User:
+        try:
+            grant = signer.verify(token, path, runtime.clock.now())
+        except LinkRefused as refused:
+            raise Refused(refused.reason) from None
+        user = session.get(User, grant.viewer)
+        if user is None or not user.active:
+            raise Refused("foreign")
+        return user
+
+    def home_data(t: str) -> dict[str, Any]:
+        with session_scope(runtime.engine) as session:
+            user = viewer(session, t, "home")
+            now = runtime.clock.now()
+            data = dash_data.home(session, runtime.rules, user, now, runtime.clock.tz)
+            for item in data["pipeline"]["items"]:  # each row opens its own page, signed for the same viewer
+                path = f"opportunity/{item['id']}"
+                item["href"] = f"/dash/{path}?t={signer.token(user.id, path, now)}"
+            return data
+
+    def opportunity_data(opportunity_id: int, t: str) -> dict[str, Any]:
+        with session_scope(runtime.engine) as session:
+            user = viewer(session, t, f"opportunity/{opportunity_id}")
+            opp = session.get(Opportunity, opportunity_id)
+            if opp is None or not dash_data.can_see_opportunity(session, user, opp):
+                raise Refused("foreign")
+            return dash_data.opportunity(session, runtime.rules, opp, runtime.clock.now(), runtime.clock.tz)
+
+    @api.get("/dash/static/echarts.min.js")
+    def echarts() -> Response:
+        return FileResponse(str(STATIC.joinpath("echarts.min.js")), media_type="application/javascript",
+                            headers={"Cache-Control": "public, max-age=86400"})
+
+    def answer(load: Callable[[], dict[str, Any]], *, html: bool) -> Response:
+        """The page or its JSON; a refused link gets a 403 in the same form (a Chinese page for people)."""
+        try:
+            data = load()
+        except Refused as exc:
+            if html:
+                return HTMLResponse(denied.replace("{{reason}}", str(exc.detail)), status_code=403)
+            return JSONResponse({"detail": exc.detail}, status_code=403)
+        return HTMLResponse(page) if html else JSONResponse(data)
+
+    @api.get("/dash/api/home")
+    def home_json(t: str = "") -> Response:
+        return answer(lambda: home_data(t), html=False)
+
+    @api.get("/dash/api/opportunity/{opportunity_id}")
+    def opportunity_json(opportunity_id: int, t: str = "") -> Response:
+        return answer(lambda: opportunity_data(opportunity_id, t), html=False)
+
+    @api.get("/dash/home")
+    def home_page(t: str = "") -> Response:
+        return answer(lambda: home_data(t), html=True)
+
+    @api.get("/dash/opportunity/{opportunity_id}")
+    def opportunity_page(opportunity_id: int, t: str = "") -> Response:
+        return answer(lambda: opportunity_data(opportunity_id, t), html=True)
+
+    return api

@@ -1,0 +1,87 @@
+"""End to end in Chromium: a PDF becomes an acknowledged touch, dashboards open or refuse, 快进 7 天 escalates (last: it moves the clock)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from bot.links import signer_for
+from store.db import session_scope
+from store.models import Opportunity, Touch
+from tests.browser.conftest import shot
+
+PDF = b"%PDF-1.4\n% liuhen demo\n"
+PHONE = {"width": 375, "height": 812}
+WAIT = 20_000  # ms; the touch ack is held ack_delay_seconds (10) to merge a burst
+
+
+def open_sim(browser, base: str, user: str, **context):
+    page = browser.new_page(**context)
+    page.goto(f"{base}/sim?user={user}")
+    page.wait_for_selector(".chat-item", state="attached")
+    return page
+
+
+def test_a_rep_sends_a_pdf_in_the_customer_group_and_sees_the_touch_acknowledged(browser, demo):
+    base, runtime = demo
+    page = open_sim(browser, base, "lilei")
+    group = page.locator(".chat-item", has_text="客户群").first
+    group.click()
+    page.set_input_files("#file", files=[{"name": "报价方案.pdf", "mimeType": "application/pdf", "buffer": PDF}])
+    page.wait_for_selector(".row.in .bubble:has-text('📎 报价方案.pdf')")
+    page.locator(".chat-item", has_text="留痕助手").click()
+    page.wait_for_selector(".bubble:has-text('已记录有效触达')", timeout=WAIT)
+    shot(page, "sim-touch")
+    with session_scope(runtime.engine) as session:
+        touch = session.execute(select(Touch).where(Touch.filename == "报价方案.pdf")).scalar_one()
+        assert (touch.kind, touch.valid, touch.source, touch.rep_id) == ("pdf", True, "local", "lilei")
+        assert touch.customer_id is not None and touch.evidence["linked_by"] == "chat"
+    page.close()
+
+
+def test_the_dashboard_link_from_a_card_opens_the_teams_lights_on_a_phone(browser, demo):
+    base, _ = demo
+    page = open_sim(browser, base, "zhangwei", viewport=PHONE)
+    page.fill("#text", "看板")
+    page.press("#text", "Enter")
+    href = page.locator(".card:has-text('留痕看板') a").last.get_attribute("href")
+    page.goto(href)
+    page.wait_for_selector(".opp .dot.escalated")
+    assert "华东一组" in page.inner_text("#title")
+    assert page.locator("#c-lights canvas").count() == 1
+    reps = set(page.locator("#opps small").all_inner_texts())
+    assert reps and all(any(name in line for name in ("李雷", "王磊", "陈静")) for line in reps)
+    shot(page, "dash-team")
+    page.locator(".opp").first.click()
+    page.wait_for_selector("#c-components canvas")
+    shot(page, "dash-opportunity")
+    page.close()
+
+
+def test_expired_and_foreign_links_are_refused_with_a_chinese_page(browser, demo):
+    base, runtime = demo
+    signer, now = signer_for(runtime.settings), runtime.clock.now()
+    with session_scope(runtime.engine) as session:
+        foreign = session.execute(select(Opportunity.id).where(Opportunity.owner_id == "wanglei")).scalars().first()
+    page = browser.new_page(viewport=PHONE)
+    answer = page.goto(signer.url("lilei", "home", now - timedelta(days=8)))
+    assert answer.status == 403 and "已过期" in page.inner_text("#reason")
+    shot(page, "dash-refused")
+    answer = page.goto(signer.url("lilei", f"opportunity/{foreign}", now))
+    assert answer.status == 403 and "无权" in page.inner_text("#reason")
+    page.close()
+
+
+def test_a_manager_fast_forwards_a_week_gets_the_escalation_and_marks_it_followed(browser, demo):
+    base, _ = demo
+    page = open_sim(browser, base, "zhangwei")
+    page.click("button.ff[data-days='7']")
+    page.click(".card:has-text('商机红绿灯提醒') button:has-text('逐条处理')")
+    escalation = page.locator(".card:has-text('商机升级')").first
+    escalation.wait_for()
+    shot(page, "sim-escalation")
+    card_id = escalation.get_attribute("data-id")
+    escalation.locator("button:has-text('已跟进')").click()
+    page.wait_for_selector(f".card.updated[data-id='{card_id}']")  # answered: its buttons are spent
+    page.close()

@@ -1,0 +1,103 @@
+"""Dashboards: signed links (valid, expired, tampered, foreign → 403) and what a rep vs a manager sees."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from bot.app import create_app
+from bot.demo import populate
+from bot.links import signer_for
+from store.db import session_scope
+from store.models import Opportunity, Team, User
+from tests.conftest import T0, TZ
+
+
+@pytest.fixture
+def company(runtime, engine):
+    populate(engine, runtime.rules, at=T0, tz=TZ)
+    with TestClient(create_app(runtime, start_workers=False)) as client:
+        yield client
+
+
+def link(runtime, viewer: str, page: str = "home", *, at=T0) -> str:
+    return signer_for(runtime.settings).url(viewer, page, at).removeprefix(runtime.settings.server.public_url)
+
+
+def owners(engine, team: str) -> set[str]:
+    with session_scope(engine) as session:
+        team_id = session.execute(select(Team.id).where(Team.name == team)).scalar_one()
+        return set(session.execute(select(User.id).where(User.team_id == team_id)).scalars())
+
+
+def test_a_rep_sees_only_their_own_opportunities(company, runtime, engine):
+    data = company.get(link(runtime, "lilei").replace("/dash/", "/dash/api/")).json()
+    items = data["pipeline"]["items"]
+    assert items and {i["rep"] for i in items} == {"李雷"}
+    assert data["scope"] == "我的商机" and data["viewer"]["role"] == "销售"
+    assert {i["light"] for i in items} >= {"yellow", "escalated"}
+    assert all(set(i["components"]) == {"touches", "files", "feedback", "dwell"} for i in items)
+    with session_scope(engine) as session:
+        foreign = session.execute(select(Opportunity.id).where(Opportunity.owner_id == "wanglei",
+                                                               Opportunity.status == "open")).scalars().first()
+    assert foreign not in {i["id"] for i in items}
+    assert company.get(link(runtime, "lilei", f"opportunity/{foreign}")).status_code == 403
+
+
+def test_a_manager_sees_the_team_with_lights_leaderboard_forecast_and_radar(company, runtime, engine):
+    data = company.get(link(runtime, "zhangwei").replace("/dash/", "/dash/api/")).json()
+    names = {i["rep"] for i in data["pipeline"]["items"]}
+    assert names == {"李雷", "王磊", "陈静"} and data["scope"] == "华东一组 团队"
+    lights = data["pipeline"]["lights"]
+    assert sum(lights["yellow"]) > 0 and sum(lights["escalated"]) > 0
+    assert data["leaderboard"]["standings"] and data["leaderboard"]["heatmap"]["categories"]
+    assert {r["rep"] for r in data["forecast"]["rows"]} <= names
+    assert data["value_radar"]["tags"][0] == runtime.rules.reports.value_tags[0].name
+
+
+def test_the_page_is_served_with_charts_from_the_app_and_row_links_open_one_opportunity(company, runtime):
+    page = company.get(link(runtime, "zhangwei"))
+    assert page.status_code == 200 and '<script src="/dash/static/echarts.min.js">' in page.text
+    assert "http" not in page.text.split("<script src=")[1].split(">")[0]
+    assert company.get("/dash/static/echarts.min.js").headers["content-type"].startswith("application/javascript")
+    item = company.get(link(runtime, "zhangwei").replace("/dash/", "/dash/api/")).json()["pipeline"]["items"][0]
+    one = company.get(item["href"].replace("/dash/", "/dash/api/")).json()
+    assert one["id"] == item["id"] and one["history"] and set(one["components"]) >= {"touches", "dwell"}
+
+
+@pytest.mark.parametrize("spoil, reason", [
+    (lambda url: url.replace("t=", "t=x"), "无效"),
+    (lambda url: url[:-2] + ("AA" if not url.endswith("AA") else "BB"), "无效"),
+    (lambda url: url.replace("/dash/home", "/dash/opportunity/1"), "无权"),
+])
+def test_tampered_and_foreign_links_are_refused_with_a_chinese_page(company, runtime, spoil, reason):
+    answer = company.get(spoil(link(runtime, "lilei")))
+    assert answer.status_code == 403 and reason in answer.text and "<html" in answer.text
+
+
+def test_an_expired_link_is_refused_and_json_says_why(company, runtime):
+    stale = link(runtime, "zhangwei", at=T0 - timedelta(days=8))
+    assert "已过期" in company.get(stale).text
+    answer = company.get(stale.replace("/dash/", "/dash/api/"))
+    assert answer.status_code == 403 and "已过期" in answer.json()["detail"]
+
+
+def test_kanban_command_answers_with_a_signed_link_to_the_viewers_own_dashboard(company, runtime):
+    messages = company.post("/sim/api/send", json={"user": "hanmeimei", "text": "看板"}).json()["messages"]
+    label, url = messages[-1]["payload"]["card"]["link"]
+    assert label == "打开看板" and url.startswith(runtime.settings.server.public_url + "/dash/home?t=")
+    data = company.get(url.removeprefix(runtime.settings.server.public_url).replace("/dash/", "/dash/api/")).json()
+    assert data["viewer"]["id"] == "hanmeimei" and {i["rep"] for i in data["pipeline"]["items"]} <= {"韩梅梅"}
+
+
+def test_serve_with_a_platform_on_refuses_to_start_without_a_link_secret(tmp_path, capsys):
+    from bot.cli import main
+
+    config = tmp_path / "config.yaml"
+    config.write_text("wecom:\n  enabled: true\n  corp_id: ww1\n  agent_id: 1\n  secret: s\n  token: t\n"
+                      f"  encoding_aes_key: {'a' * 43}\n", encoding="utf-8")
+    assert main(["serve", "--config", str(config)]) == 2
+    assert capsys.readouterr().err.strip() == "config.yaml: server.link_secret: 企业微信或钉钉已启用，看板链接需要签名密钥"
