@@ -15,7 +15,7 @@ from bot.app import create_app
 from bot.channels.dingtalk_stream import StreamListener
 from bot.config import load_settings
 from bot.events import Event
-from store.models import Message
+from store.models import AuditLog, Message, User
 from tests.conftest import DATA
 from tests.fakes.dingtalk_gateway import FakeDingTalk
 
@@ -159,6 +159,20 @@ def test_contact_and_other_events_are_stored_and_acked(runtime, fake, stream):
                                  "event_type": "user_add_org"}
     assert events[3].payload["event_type"] == "chat_update_title"
     assert len({e.msg_id for e in events}) == 4
+
+
+def test_contact_events_deactivate_leavers_and_add_joiners(runtime, fake, stream):
+    for mid in (fake.deliver_event("user_leave_org", fake.contact_event([LILEI])),
+                fake.deliver_event("user_add_org", fake.contact_event(["0999"]))):
+        fake.wait_for_ack(mid)
+    runtime.work_once()
+    with Session(runtime.engine) as session:
+        leaver = session.exec(select(User).where(User.dingtalk_userid == LILEI)).one()
+        joiner = session.exec(select(User).where(User.dingtalk_userid == "0999")).one()
+        audit = {(a.actor, a.action, a.target) for a in session.exec(select(AuditLog))}
+    assert not leaver.active
+    assert (joiner.role, joiner.active) == ("rep", True)
+    assert {("dingtalk", "contact_change:delete_user", LILEI), ("dingtalk", "contact_change:create_user", "0999")} <= audit
 
 
 def test_nothing_stored_means_no_ack(fake, clock, runtime):

@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from bot.channels.dingtalk_api import DingTalkApi
+from handlers.org import Member, upsert_member
 from store.models import Team, User
 
 ROOT_DEPT = 1  # the company itself: its members are synced, it is not a team
@@ -39,18 +40,6 @@ def members(api: DingTalkApi, dept_id: int) -> Iterator[dict[str, Any]]:
         cursor = int(result["next_cursor"]) if result.get("has_more") else None
 
 
-def _user_for(session: Session, userid: str, name: str, now: datetime) -> tuple[User, bool]:
-    """By dingtalk_userid; else the row of the same id that has none yet (an org-file import); else a new one."""
-    user = session.exec(select(User).where(User.dingtalk_userid == userid)).first()
-    if user is not None:
-        return user, False
-    same_id = session.get(User, userid)
-    if same_id is not None and same_id.dingtalk_userid is None:
-        return same_id, False
-    return User(id=userid if same_id is None else f"dingtalk_{userid}"[:64], name=name, role="rep",
-                created_at=now), True
-
-
 def sync_org(api: DingTalkApi, session: Session, *, now: datetime) -> SyncSummary:
     """Leaders become managers (an admin stays admin) and their team's manager; running it twice changes nothing."""
     teams: dict[int, Team] = {}
@@ -70,18 +59,11 @@ def sync_org(api: DingTalkApi, session: Session, *, now: datetime) -> SyncSummar
     rows: dict[str, User] = {}
     created = 0
     for userid, person in people.items():
-        user, new = _user_for(session, userid, str(person.get("name") or userid), now)
-        created += new
-        user.name = str(person.get("name") or user.name)
-        user.dingtalk_userid = userid
         team = next((teams[int(d)] for d in person.get("dept_id_list") or [] if int(d) in teams), None)
-        if team is not None:
-            user.team_id = team.id
-        if userid in leading and user.role == "rep":
-            user.role = "manager"
-        user.active = bool(person.get("active", True))
-        session.add(user)
-        rows[userid] = user
+        member = Member(userid=userid, name=str(person.get("name") or userid), leader=userid in leading,
+                        team_id=team.id if team else None, active=bool(person.get("active", True)))
+        rows[userid], new = upsert_member(session, "dingtalk", member, now=now)
+        created += new
     session.flush()
     for dept_id, ids in leaders.items():
         if dept_id in teams:

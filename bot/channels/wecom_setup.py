@@ -59,10 +59,10 @@ def sync_org(api: WeComApi, session: Session, *, now: datetime) -> SyncSummary:
         member = Member(userid=userid, name=person.get("name") or userid,
                         leader=userid in leaders or any(person.get("is_leader_in_dept") or []),
                         team_id=team.id if team else None, active=str(person.get("status", 1)) not in LEFT_STATUSES)
-        created += upsert_member(session, member, now=now)[1]
+        created += upsert_member(session, "wecom", member, now=now)[1]
     session.flush()
     for dept in departments:
-        leader = next((u for u in (find(session, userid) for userid in dept.get("department_leader") or []) if u),
+        leader = next((u for u in (find(session, "wecom", userid) for userid in dept.get("department_leader") or []) if u),
                       None)
         if leader is not None:
             teams[int(dept["id"])].manager_id = leader.id
