@@ -9,7 +9,6 @@ from fastapi import FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from bot import links
 from bot.runtime import Runtime
 from bot.web import dash, ingest, simulator, wecom
 
@@ -40,7 +39,6 @@ def create_app(runtime: Runtime, *, start_workers: bool = True) -> FastAPI:
         runtime.refresh_gauges()
         return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    links.install(links.signer_for(runtime.settings))
     app.include_router(dash.router(runtime))
     if runtime.settings.local.enabled:
         app.include_router(simulator.router(runtime))

@@ -9,6 +9,7 @@ from typing import Any, Literal
 
 from sqlmodel import Session
 
+from bot import links
 from store import actions, outbox
 
 CARD_TTL = timedelta(days=7)
@@ -30,7 +31,7 @@ class Card:
     lines: list[str] = field(default_factory=list)
     fields: list[tuple[str, str]] = field(default_factory=list)
     buttons: list[Button] = field(default_factory=list)
-    link: tuple[str, str] | None = None  # (label, url)
+    link: tuple[str, str] | None = None  # (label, url or `dash:PAGE`, signed for the recipient when queued)
     note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -85,7 +86,8 @@ class Reply:
         return cls(kind="card_update", card=card)
 
 
-def render_card(card: Card, tokens: list[str]) -> dict[str, Any]:
+def render_card(card: Card, tokens: list[str], link: tuple[str, str] | None) -> dict[str, Any]:
+    """The client-side form: button actions replaced by tokens, the link resolved for the recipient."""
     return {
         "title": card.title,
         "lines": list(card.lines),
@@ -93,7 +95,7 @@ def render_card(card: Card, tokens: list[str]) -> dict[str, Any]:
         "buttons": [
             {"label": b.label, "key": token, "style": b.style} for b, token in zip(card.buttons, tokens, strict=True)
         ],
-        "link": list(card.link) if card.link else None,
+        "link": list(link) if link else None,
         "note": card.note,
     }
 
@@ -109,7 +111,8 @@ def payload_of(session: Session, reply: Reply, *, recipient: str | None, now: da
             )
             for b in reply.card.buttons
         ]
-        return {"card": render_card(reply.card, tokens), "card_id": card_id}
+        link = (reply.card.link[0], links.resolve(reply.card.link[1], recipient, now)) if reply.card.link else None
+        return {"card": render_card(reply.card, tokens, link), "card_id": card_id}
     if reply.kind == "image" and reply.chart is not None:
         return {"chart": reply.chart, "text": reply.text}
     if reply.kind == "image":

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from bot.config import ConfigError, Settings
 
 TTL = timedelta(days=7)
+DASH = "dash:"  # card links to a dashboard page, signed per recipient when queued (see resolve)
 PROCESS_SECRET = secrets.token_bytes(32)  # the demo's: links die with the process, which is what a demo wants
 TEXT = {"secret_required": "config.yaml: server.link_secret: 企业微信或钉钉已启用，看板链接需要签名密钥"}
 
@@ -97,3 +98,10 @@ def installed() -> LinkSigner:
     if _installed is None:
         raise RuntimeError("bot.links.install() was not called")
     return _installed
+
+
+def resolve(target: str, viewer: str | None, now: datetime) -> str:
+    """A card link written as `dash:PAGE` by code that knows no settings becomes the recipient's signed URL."""
+    if not target.startswith(DASH) or viewer is None:
+        return target
+    return installed().url(viewer, target.removeprefix(DASH), now)

@@ -8,6 +8,7 @@ import threading
 from sqlalchemy import Engine, text
 
 import nlp
+from bot import links
 from bot.channels.base import Channel
 from bot.channels.dingtalk import DingTalkChannel
 from bot.channels.local import LocalChannel
@@ -40,6 +41,7 @@ class Runtime:
         self.clock = clock or Clock(settings.tz)
         self.engine = engine or make_engine(settings.database.url)
         self.rules = load_rules(settings.rules_dir)
+        links.install(links.signer_for(settings))  # cards queued by handlers and sweeps carry signed links
         self.router = Router(enabled_routes(settings.modules))
         self.metrics = Metrics()
         self.channels: dict[str, Channel] = {}

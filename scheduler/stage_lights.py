@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from bot.cards import Button, Card
+from bot.links import DASH
 from rules.lights import cutoffs, idle_days
 from rules.loader import RuleSet
 from rules.schema import Stage
@@ -36,6 +37,7 @@ TEXT = {
     "followed": "已跟进",
     "talk": "约谈销售",
     "yellow_line": "🟡 {customer} · {stage} · {days} 天未更新",
+    "dashboard": "打开团队看板",
     "escalated_line": "🔴 {rep} · {customer} · {stage} · {days} 天未更新",
     "digest": "商机红绿灯提醒",
     "never": "—",
@@ -153,6 +155,7 @@ def _card(row: Stalled, stage: Stage, kind: str, at: datetime, tz: ZoneInfo) -> 
             fields=[(TEXT["rep"], row.rep_name or row.rep_id or "")] + fields,
             buttons=[Button(TEXT["followed"], "lights:followed", data, "primary"),
                      Button(TEXT["talk"], "lights:talk", data)],
+            link=(TEXT["dashboard"], f"{DASH}home"),
         )
     return Card(
         title=TEXT["yellow_title"], lines=[_body(row, stage, kind, at)], fields=fields,

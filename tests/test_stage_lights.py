@@ -64,6 +64,11 @@ def test_yellow_on_day_5_escalation_on_day_7_then_manager_follows_up(runtime, cl
     [escalation] = cards_for(runtime, "zhangwei")
     assert escalation.payload["card"]["title"] == "🔴 商机升级：需要主管跟进"
     assert "李雷 的「华东医疗器械有限公司」" in escalation.payload["card"]["lines"][0]
+    label, url = escalation.payload["card"]["link"]
+    assert label == "打开团队看板" and yellow.payload["card"]["link"] is None
+    team_page = client.get(url.removeprefix(runtime.settings.server.public_url.rstrip("/")).replace("/dash/home",
+                                                                                                    "/dash/api/home"))
+    assert team_page.status_code == 200 and team_page.json()["viewer"]["id"] == "zhangwei"
     assert sweep(runtime, T0 + 8 * DAY) == 0
     assert [(a.kind, a.rep_id, a.manager_id, a.resolved_at) for a in alerts(runtime)] == [
         ("stage_yellow", "lilei", "zhangwei", None), ("stage_escalated", "lilei", "zhangwei", None)]
