@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from store.types import UTCDateTime
@@ -17,6 +17,11 @@ def utcnow() -> datetime:
 
 def _time(nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _yuan(default: Any = None, nullable: bool = True) -> Any:
+    """Money in whole yuan: 64-bit, since a deal past 2.1 billion would overflow PostgreSQL's INTEGER."""
+    return Field(default=default, sa_type=BigInteger, nullable=nullable)
 
 
 def _json_list() -> Any:
@@ -103,13 +108,13 @@ class Opportunity(SQLModel, table=True):
     last_update_at: datetime | None = _time(nullable=False)
     status: str = Field(default="open", max_length=8, index=True)  # open | won | lost
     industry: str | None = Field(default=None, max_length=50)
-    budget: int | None = None  # yuan
+    budget: int | None = _yuan()
     budget_band: str | None = Field(default=None, max_length=50)
     decision_chain: list[dict[str, Any]] = _json_list()
     need_stage: str | None = Field(default=None, max_length=50)
     evidence: dict[str, Any] = _json_dict()
     tags: list[str] = _json_list()
-    amount: int | None = None
+    amount: int | None = _yuan()
     expected_close: date | None = None
     health: int | None = None
     created_at: datetime | None = _time()
@@ -205,8 +210,8 @@ class PaymentMilestone(SQLModel, table=True):
     opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
     label: str = Field(max_length=50)
     due_on: date
-    amount: int
-    received_amount: int = 0
+    amount: int = _yuan(..., nullable=False)
+    received_amount: int = _yuan(0, nullable=False)
     received_at: datetime | None = _time()
     receipt: dict[str, Any] = _json_dict()
 
@@ -218,7 +223,7 @@ class Payment(SQLModel, table=True):
     opportunity_id: int = Field(foreign_key="opportunity.id", index=True)
     milestone_id: int | None = Field(default=None, foreign_key="paymentmilestone.id")
     rep_id: str | None = _user_fk()
-    amount: int
+    amount: int = _yuan(..., nullable=False)
     received_at: datetime | None = _time(nullable=False, index=True)
     receipt: dict[str, Any] = _json_dict()  # the evidence: file name, touch id, message id
 
@@ -303,7 +308,7 @@ class ForecastItem(SQLModel, table=True):
     forecast_id: int = Field(foreign_key="forecast.id", index=True)
     opportunity_id: int = Field(foreign_key="opportunity.id")
     category: str = Field(max_length=16)  # commit | best | omit
-    amount: int | None = None
+    amount: int | None = _yuan()
     expected_close: date | None = None
     risk: str | None = Field(default=None, max_length=16)
 
