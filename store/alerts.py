@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from store.db import insert_ignoring_conflict, insert_many_ignoring_conflict
 from store.models import Alert
@@ -21,9 +21,22 @@ def raise_alert(session: Session, **values: Any) -> int | None:
     return insert_ignoring_conflict(session, Alert, values, ["dedupe_key"])
 
 
+KEYS_PER_QUERY = 1000  # stays under every driver's bound-parameter limit
+
+
 def raise_many(session: Session, rows: list[dict[str, Any]]) -> set[str]:
-    """Batched `raise_alert`; returns the dedupe keys that were new."""
-    return set(insert_many_ignoring_conflict(session, Alert, rows, ["dedupe_key"], returning="dedupe_key"))
+    """Batched `raise_alert`; returns the dedupe keys that were new.
+
+    A settled sweep finds the same items again and again: reading which keys exist is much cheaper than
+    attempting their inserts. The insert still ignores conflicts, so two sweeps racing stay harmless.
+    """
+    keys = [row["dedupe_key"] for row in rows]
+    known: set[str] = set()
+    for start in range(0, len(keys), KEYS_PER_QUERY):
+        chunk = keys[start:start + KEYS_PER_QUERY]
+        known.update(session.exec(select(Alert.dedupe_key).where(col(Alert.dedupe_key).in_(chunk))))
+    fresh = [row for row in rows if row["dedupe_key"] not in known]
+    return set(insert_many_ignoring_conflict(session, Alert, fresh, ["dedupe_key"], returning="dedupe_key"))
 
 
 def resolve(session: Session, alert_ids: list[int], *, at: datetime, by: str) -> int:
