@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bot.config import ConfigError, Settings, load_settings
 from bot.orgfile import OrgFileError
@@ -42,12 +43,13 @@ TEXT = {
     "wecom_off": "wecom.enabled: 企业微信未启用，请先配置 corp_id、agent_id、secret、token、encoding_aes_key",
     "wecom_config": "wecom: 企业微信拒绝了应用凭据，请检查 corp_id、agent_id、secret（{error}）",
     "wecom_failed": "企业微信调用失败：{error}",
-    "org_synced": "已从企业微信同步 {teams} 个部门（团队）、{users} 位成员，其中新增 {created} 位。",
+    "org_synced_wecom": "已从企业微信同步 {teams} 个部门（团队）、{users} 位成员，其中新增 {created} 位。",
     "dingtalk_off": "dingtalk.enabled: 钉钉未启用，请先配置 client_id、client_secret、robot_code",
     "dingtalk_config": "dingtalk: 钉钉拒绝了应用凭据，请检查 client_id、client_secret（{error}）",
     "dingtalk_failed": "钉钉调用失败：{error}",
     "org_synced_dingtalk": "已从钉钉同步 {teams} 个部门（团队）、{users} 位成员，其中新增 {created} 位。",
     "menu_created": "已为应用 {agent_id} 创建菜单：{words}",
+    "no_user": "--as: 没有用户「{user}」（请用组织文件里的 id）",
 }
 
 log = logging.getLogger("liuhen")
@@ -176,71 +178,47 @@ def cmd_outbox_flush(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_wecom(args: argparse.Namespace, action: Callable[[WeComApi, Engine, Settings], str]) -> int:
-    """Runs one operator action against WeCom; a refused secret is bad config (2), anything else 1."""
+def _with_platform(args: argparse.Namespace, platform: str, action: Callable[[Any, Engine, Settings], str]) -> int:
+    """Runs one operator action against WeCom or DingTalk; a refused secret is bad config (2), anything else 1."""
+    from bot.channels.dingtalk_api import DingTalkApi, DingTalkApiError
     from bot.channels.wecom_api import WeComApi, WeComApiError
     from bot.clock import Clock
     from store import migrate
     from store.db import make_engine
 
     settings = _settings(args)
-    if not settings.wecom.enabled:
-        raise UsageError(TEXT["wecom_off"])
+    config = getattr(settings, platform)
+    if not config.enabled:
+        raise UsageError(TEXT[f"{platform}_off"])
+    api_class, error_class = (WeComApi, WeComApiError) if platform == "wecom" else (DingTalkApi, DingTalkApiError)
     engine = make_engine(settings.database.url)
     migrate.upgrade(engine)  # the access token is kept in the database
-    api = WeComApi(settings.wecom, engine, Clock(settings.tz))
+    api = api_class(config, engine, Clock(settings.tz))
     try:
         print(action(api, engine, settings))
-    except WeComApiError as exc:
+    except error_class as exc:
         if exc.is_config_error:
-            raise UsageError(TEXT["wecom_config"].format(error=exc)) from None
-        print(TEXT["wecom_failed"].format(error=exc), file=sys.stderr)
+            raise UsageError(TEXT[f"{platform}_config"].format(error=exc)) from None
+        print(TEXT[f"{platform}_failed"].format(error=exc), file=sys.stderr)
         return 1
     finally:
         api.close()
-    return 0
-
-
-def cmd_org_sync_dingtalk(args: argparse.Namespace) -> int:
-    """A refused secret is bad config (2), any other DingTalk failure 1."""
-    from bot.channels.dingtalk_api import DingTalkApi, DingTalkApiError
-    from bot.channels.dingtalk_org import sync_org
-    from bot.clock import Clock
-    from store import migrate
-    from store.db import make_engine, session_scope
-
-    settings = _settings(args)
-    if not settings.dingtalk.enabled:
-        raise UsageError(TEXT["dingtalk_off"])
-    engine = make_engine(settings.database.url)
-    migrate.upgrade(engine)  # the access token is kept in the database
-    api = DingTalkApi(settings.dingtalk, engine, Clock(settings.tz))
-    try:
-        with session_scope(engine) as session:
-            summary = sync_org(api, session, now=datetime.now(settings.tz))
-    except DingTalkApiError as exc:
-        if exc.is_config_error:
-            raise UsageError(TEXT["dingtalk_config"].format(error=exc)) from None
-        print(TEXT["dingtalk_failed"].format(error=exc), file=sys.stderr)
-        return 1
-    finally:
-        api.close()
-    print(TEXT["org_synced_dingtalk"].format(teams=summary.teams, users=summary.users, created=summary.created))
     return 0
 
 
 def cmd_org_sync(args: argparse.Namespace) -> int:
-    if args.platform == "dingtalk":
-        return cmd_org_sync_dingtalk(args)
-    from bot.channels.wecom_setup import sync_org
+    from bot.channels import dingtalk_org, wecom_setup
     from store.db import session_scope
 
-    def sync(api: WeComApi, engine: Engine, settings: Settings) -> str:
+    sync_org = wecom_setup.sync_org if args.platform == "wecom" else dingtalk_org.sync_org
+
+    def sync(api: Any, engine: Engine, settings: Settings) -> str:
         with session_scope(engine) as session:
             summary = sync_org(api, session, now=datetime.now(settings.tz))
-        return TEXT["org_synced"].format(teams=summary.teams, users=summary.users, created=summary.created)
+        return TEXT[f"org_synced_{args.platform}"].format(teams=summary.teams, users=summary.users,
+                                                         created=summary.created)
 
-    return _with_wecom(args, sync)
+    return _with_platform(args, args.platform, sync)
 
 
 def cmd_wecom_menu(args: argparse.Namespace) -> int:
@@ -250,19 +228,32 @@ def cmd_wecom_menu(args: argparse.Namespace) -> int:
         install_menu(api)
         return TEXT["menu_created"].format(agent_id=settings.wecom.agent_id, words="、".join(MENU_TOP + MENU_MORE))
 
-    return _with_wecom(args, create)
+    return _with_platform(args, "wecom", create)
+
+
+def _operator() -> str:
+    """Who ran the command, for the audit log: the operating-system account."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from bot import export
     from rules.loader import load_rules
     from store.db import make_engine, session_scope
+    from store.models import User
 
     settings = _settings(args)
     window = export.Window(settings.tz, _date("--since", args.since), _date("--until", args.until))
     rules = load_rules(settings.rules_dir)
     with session_scope(make_engine(settings.database.url)) as session:
-        rows = list(export.EXPORTS[args.kind](session, window, rules))
+        viewer = session.get(User, args.as_user) if args.as_user else None
+        if args.as_user and viewer is None:
+            raise UsageError(TEXT["no_user"].format(user=args.as_user))
+        rows = export.run(session, args.kind, window, rules, actor=_operator(), at=datetime.now(settings.tz),
+                          viewer=viewer)
     sys.stdout.write(export.render(rows, args.format))
     return 0
 
@@ -381,6 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=["json", "csv"], default="json")
     p.add_argument("--since", default=None)
     p.add_argument("--until", default=None)
+    p.add_argument("--as", dest="as_user", default=None)
     return parser
 
 

@@ -1,4 +1,8 @@
-"""`liuhen export KIND`: rows for managers, auditors and payroll, as JSON or CSV."""
+"""`liuhen export KIND`: rows for managers, auditors and payroll, as JSON or CSV.
+
+The CLI runs as the operator and sees all data; `--as USER` narrows the rows to what USER may see
+(store.access). Either way the export is written to the audit log (who, which kind, how many rows, when).
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from sqlmodel import Session, select
 from rules.loader import RuleSet
 from rules.reports import progress_by
 from scheduler.reports import outcomes
+from store import access, audit
 from store.models import (
     Alert,
     BehaviorLog,
@@ -28,6 +33,7 @@ from store.models import (
     Payment,
     Signal,
     Touch,
+    User,
 )
 
 Row = dict[str, Any]
@@ -175,6 +181,23 @@ EXPORTS: dict[str, Callable[[Session, Window, RuleSet], Iterable[Row]]] = {
     "alerts": alerts,
     "commission": commission,
 }
+
+
+PERSON = {"customers": "owner"}  # the column naming whose row it is; "rep" elsewhere
+
+
+def run(session: Session, kind: str, w: Window, rules: RuleSet, *, actor: str, at: datetime,
+        viewer: User | None = None) -> list[Row]:
+    """One export's rows — all of them, or with a viewer only theirs (an unowned customer is the open pool) —
+    recorded in the audit log by kind and count, never by content."""
+    owners = access.reps_in_scope(session, viewer) if viewer is not None else None
+    person = PERSON.get(kind, "rep")
+    rows = [r for r in EXPORTS[kind](session, w, rules)
+            if access.owns(owners, r[person]) or (kind == "customers" and r[person] is None)]
+    audit.record(session, at=at, actor=viewer.id if viewer is not None else actor, action="export",
+                 target=f"export:{kind}", detail={"operator": actor, "rows": len(rows),
+                                                  "since": w.iso(w.since), "until": w.iso(w.until)})
+    return rows
 
 
 def render(rows: list[Row], fmt: str) -> str:

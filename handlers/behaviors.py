@@ -9,6 +9,7 @@ from bot.cards import Button, Card, Reply
 from bot.events import Context, Event, Route, on_action, on_command
 from handlers import customers
 from handlers.flows import Data, answer_button
+from handlers.groups import private_routes
 from rules import behaviors as pricing
 from rules.schema import Behavior, BehaviorVersion
 from store import behaviors as ledger
@@ -277,7 +278,7 @@ def advance_onboarding(ctx: Context) -> list[Reply]:
     return replies
 
 
-ROUTES: list[Route] = [
+ROUTES: list[Route] = private_routes([
     on_command("行为", log_command, usage=TEXT["log_usage"], help=TEXT["log_help"]),
     on_action("behaviors:pick", picked_customer),
     on_action("behaviors:log", log_button),
@@ -285,4 +286,4 @@ ROUTES: list[Route] = [
     on_command("兑换", redeem, usage=TEXT["redeem_usage"], help=TEXT["redeem_help"]),
     on_action("rewards:approve", approve),
     on_action("rewards:reject", reject),
-]
+])

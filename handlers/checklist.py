@@ -7,6 +7,8 @@ from typing import Any
 from bot.cards import Button, Card, Reply
 from bot.events import Context, Event, Route, on_action, on_command
 from handlers import customers, reports
+from handlers.groups import private_routes
+from store import access
 from store import reports as store
 from store.models import Checklist, Customer, Todo
 
@@ -36,6 +38,7 @@ TEXT = {
     "gone": "这份清单已不存在或已完成。",
     "button": "{mark} {n}. {text}",
 }
+VIA = "checklist"  # how a manager's read is named in the audit log
 MAX_ITEMS = 12
 BUTTON_CHARS = 16
 
@@ -48,8 +51,9 @@ def history_items(ctx: Context, customer: Customer) -> list[dict[str, Any]]:
         if all(i["text"] != text for i in items):
             items.append({"kind": kind, "text": text, "done": False, **extra})
 
-    owners = customers.owners_visible_to(ctx.session, ctx.user)
-    earlier = store.reports_mentioning(ctx.session, customer.name, before=ctx.today, rep_ids=owners)
+    owners = access.reps_in_scope(ctx.session, ctx.user)
+    earlier = store.reports_mentioning(ctx.session, customer.name, before=ctx.today,
+                                       rep_ids=None if owners is None else set(owners))
     for report in earlier:
         parts = [report.body.get("quick_note") or {}] + report.body.get("checklists", [])
         for part in parts:
@@ -103,18 +107,18 @@ def visit(event: Event, ctx: Context) -> list[Reply]:
         return [Reply.say(TEXT["format"])]
     found = customers.find(ctx.session, ctx.user, ctx.args)
     if found.sure is not None:
-        return reports.private(event, ctx, open_for(ctx, found.sure))
+        return open_for(ctx, customers.opened(ctx, found.sure, VIA))
     if not found.candidates:
         return [Reply.say(TEXT["unknown"].format(name=ctx.args))]
-    return reports.private(event, ctx, [Reply.show(Card(title=TEXT["which"], buttons=[
-        Button(c.name, "checklist:open", {"customer": c.id}) for c in found.candidates]))])
+    return [Reply.show(Card(title=TEXT["which"], buttons=[
+        Button(c.name, "checklist:open", {"customer": c.id}) for c in found.candidates]))]
 
 
 def picked(event: Event, ctx: Context) -> list[Reply]:
     customer = ctx.session.get(Customer, ctx.action_data.get("customer"))
     if customer is None or not customers.can_see(ctx.session, ctx.user, customer):
         return [Reply.say(TEXT["unknown"].format(name=""))]
-    return open_for(ctx, customer)
+    return open_for(ctx, customers.opened(ctx, customer, VIA))
 
 
 def _mine(ctx: Context) -> tuple[Checklist, Customer] | None:
@@ -167,9 +171,9 @@ def finish(event: Event, ctx: Context) -> list[Reply]:
                               lines=entry["done"] or [], note=summary)), Reply.say(summary)]
 
 
-ROUTES: list[Route] = [
+ROUTES: list[Route] = private_routes([
     on_command("拜访", visit, usage=TEXT["usage"], help=TEXT["help"]),
     on_action("checklist:open", picked),
     on_action("checklist:tick", tick),
     on_action("checklist:done", finish),
-]
+])

@@ -1,11 +1,10 @@
-"""Finding the customer a rep means, within what the rep may see, and remembering new names for it."""
+"""Finding the customer a user means, within what they may see (store.access), and remembering new names for it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from bot.cards import Button, Card, Reply
@@ -13,12 +12,14 @@ from bot.events import Context
 from nlp import Lexicon, match_customer
 from nlp.customers import find_customers
 from nlp.segment import fold
-from store.models import Customer, Opportunity, Team, User
+from store import access, audit
+from store.models import Customer, Opportunity, User
 
 TEXT = {
     "no_customer": "没找到您可以操作的客户「{mention}」。",
     "which": "您指的是哪个客户？",
     "which_line": "「{mention}」可能是以下客户：",
+    "picked_gone": "这个客户已不存在，或已不在您可以操作的范围内。",
     "no_opportunity": "客户「{customer}」还没有进行中的商机，请先发送「新线索 {customer}」。",
 }
 
@@ -27,28 +28,20 @@ ASK_AT_MOST = 4  # candidates offered as buttons
 ASK_WITHIN = 10.0  # …those scoring within this many points of the best
 
 
-def owners_visible_to(session: Session, user: User) -> set[str] | None:
-    """Whose customers the user may see: a rep their team's, a manager their teams', an admin all (None)."""
-    if user.role == "admin":
-        return None
-    teams = {user.team_id} if user.team_id is not None else set()
-    if user.role == "manager":
-        teams |= set(session.exec(select(Team.id).where(Team.manager_id == user.id)).all())
-    members = session.exec(select(User.id).where(col(User.team_id).in_(teams))).all() if teams else []
-    return {user.id, *members}
-
-
 def visible(session: Session, user: User) -> list[Customer]:
-    owners = owners_visible_to(session, user)
-    stmt = select(Customer).order_by(col(Customer.id))
-    if owners is not None:
-        stmt = stmt.where(or_(col(Customer.owner_id).in_(owners), col(Customer.owner_id).is_(None)))
+    owners = access.reps_in_scope(session, user)
+    stmt = select(Customer).where(access.customer_clause(owners)).order_by(col(Customer.id))
     return list(session.exec(stmt).all())
 
 
 def can_see(session: Session, user: User, customer: Customer) -> bool:
-    owners = owners_visible_to(session, user)
-    return owners is None or customer.owner_id is None or customer.owner_id in owners
+    return access.can_see_customer(session, user, customer)
+
+
+def opened(ctx: Context, customer: Customer, via: str) -> Customer:
+    """A customer whose details a reply is about to show: a manager's look is audited (ids only)."""
+    audit.read(ctx.session, ctx.user, at=ctx.now, target=audit.customer(customer.id), via=via)
+    return customer
 
 
 def names(customer: Customer) -> list[str]:
@@ -120,13 +113,14 @@ def open_opportunity(session: Session, customer: Customer) -> Opportunity | None
 def resolve(ctx: Context, mention: str, *, pick_action: str, extra: dict[str, Any]) -> Customer | list[Reply]:
     """The one visible customer meant, or the replies that ask which one (buttons → `pick_action`) or say none."""
     found = find(ctx.session, ctx.user, mention)
+    via = pick_action.partition(":")[0]
     if found.sure is not None:
-        return found.sure
+        return opened(ctx, found.sure, via)
     if not found.candidates:
         return [Reply.say(TEXT["no_customer"].format(mention=mention))]
     return [Reply.show(Card(
         title=TEXT["which"], lines=[TEXT["which_line"].format(mention=mention)],
-        buttons=[Button(c.name, pick_action, {"customer": c.id, **extra}) for c in found.candidates],
+        buttons=[Button(c.name, pick_action, {"customer": c.id, "via": via, **extra}) for c in found.candidates],
     ))]
 
 
@@ -134,8 +128,8 @@ def picked(ctx: Context) -> Customer | list[Reply]:
     """The customer chosen on a `resolve` card, checked again: a button is no permission."""
     customer = ctx.session.get(Customer, ctx.action_data.get("customer"))
     if customer is None or not can_see(ctx.session, ctx.user, customer):
-        return [Reply.say(TEXT["no_customer"].format(mention=""))]
-    return customer
+        return [Reply.say(TEXT["picked_gone"])]
+    return opened(ctx, customer, str(ctx.action_data.get("via", "")))
 
 
 def opportunity_for(ctx: Context, customer: Customer) -> Opportunity | list[Reply]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.cards import Card, Reply
 from bot.events import Context, Event, Route, on_command
 from bot.links import installed
+from handlers.groups import private_routes
 
 TEXT = {
     "title": "📊 留痕看板",
@@ -26,4 +27,4 @@ def show_dashboard(event: Event, ctx: Context) -> Reply:
     ))
 
 
-ROUTES: list[Route] = [on_command("看板", show_dashboard, help=TEXT["help"])]
+ROUTES: list[Route] = private_routes([on_command("看板", show_dashboard, help=TEXT["help"])])

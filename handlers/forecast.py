@@ -12,15 +12,15 @@ from sqlmodel import Session
 
 from bot.cards import Button, Card, Reply
 from bot.events import Context, Event, Route, on_action, on_command
-from handlers import customers
 from handlers.flows import Data, Flow
+from handlers.groups import private_routes
 from nlp.amounts import parse_amount
 from nlp.dates import resolve as resolve_date
 from rules import forecast as judge
 from rules.loader import RuleSet
 from rules.money import yuan
 from rules.schema import SignalRule
-from store import alerts, users
+from store import access, alerts, users
 from store import forecast as store
 from store.models import ForecastItem, Opportunity, Signal, User
 
@@ -410,7 +410,7 @@ def board_figures(session: Session, at: datetime, rules: RuleSet, tz: ZoneInfo,
                   viewer: User) -> list[tuple[str, str, judge.Figures]]:
     """(scope, name, figures) by rep, team and region over what the viewer may see, for the current period."""
     period = judge.period_of(at.astimezone(tz).date(), rules.forecast)
-    visible = customers.owners_visible_to(session, viewer)
+    visible = access.reps_in_scope(session, viewer)
     people = store.people(session)
     reps = [f.rep_id for f in store.forecasts(session) if f.rep_id and (visible is None or f.rep_id in visible)]
     groups: dict[tuple[str, str], set[str]] = defaultdict(set)
@@ -484,10 +484,10 @@ def retrospective_done(event: Event, ctx: Context) -> list[Reply]:
     return replies
 
 
-ROUTES: list[Route] = [
+ROUTES: list[Route] = private_routes([
     on_command("预测", start, usage=TEXT["usage"], help=TEXT["help"]),
     on_command("预测看板", board, usage=TEXT["board_usage"], help=TEXT["board_help"]),
     on_action("forecast:start", start),
     on_action("forecast:retro", retrospective_done),
     *FORECAST.routes(),
-]
+])

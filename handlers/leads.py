@@ -10,10 +10,11 @@ from bot.cards import Button, Card, Reply
 from bot.events import Context, Event, Route, on_command
 from handlers import customers
 from handlers.flows import Data, Flow, answer_button
+from handlers.groups import private_routes
 from nlp.amounts import parse_amount
 from nlp.dates import resolve as resolve_date
 from rules import leads as lead_rules
-from store.models import Contact, Customer, Opportunity, StageChange
+from store.models import Contact, Customer, Opportunity, StageChange, User
 
 TEXT = {
     "usage": "新线索 <客户> [行业] [预算…] [决策人…] [需求阶段…]",
@@ -31,6 +32,7 @@ TEXT = {
     "new_words": "否 不是 新建 新建客户",
     "same_unclear": "请点「是同一客户」或「新建客户」。",
     "not_yours": "客户「{name}」已由其他团队跟进，不能重复录入。请换一个名称，或联系您的主管。",
+    "colleagues": "客户「{name}」已由同组其他同事跟进，不能重复录入。请换一个名称，或联系您的主管。",
     "saved_title": "✅ 线索已保存 · {customer}",
     "saved_note": "已按规则自动打标，阶段：{stage}。",
     "tag": "标签",
@@ -60,7 +62,9 @@ def _customer_match(ctx: Context, data: Data) -> str | None:
     exact = customers.by_exact_name(ctx.session, mention)
     if exact is not None and not customers.can_see(ctx.session, ctx.user, exact):
         data["customer"] = ""
-        return TEXT["not_yours"].format(name=exact.name)
+        owner = ctx.session.get(User, exact.owner_id) if exact.owner_id else None
+        same_team = owner is not None and owner.team_id is not None and owner.team_id == ctx.user.team_id
+        return TEXT["colleagues" if same_team else "not_yours"].format(name=exact.name)
     found = customers.find(ctx.session, ctx.user, mention)
     if found.exact and found.sure is not None:
         data["customer_id"] = found.sure.id
@@ -209,4 +213,5 @@ def start(event: Event, ctx: Context) -> list[Reply]:
     return [Reply.say(note) for note in notes] + LEADS.proceed(ctx, data)
 
 
-ROUTES: list[Route] = [on_command("新线索", start, usage=TEXT["usage"], help=TEXT["help"]), *LEADS.routes()]
+ROUTES: list[Route] = private_routes([on_command("新线索", start, usage=TEXT["usage"], help=TEXT["help"]),
+                                      *LEADS.routes()])

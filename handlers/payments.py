@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.cards import Card, Reply
 from bot.events import Context, Event, Route, on_action, on_command, on_flow
 from handlers import customers
+from handlers.groups import private_routes
 from nlp.amounts import parse_amount
 from nlp.milestones import parse_plan
 from rules.money import yuan
@@ -138,10 +139,10 @@ def _record_for(ctx: Context, customer: Customer, amount: int, event: Event) -> 
     return [record(ctx, opportunity, customer.name, amount, {"message": event.msg_id})]
 
 
-ROUTES: list[Route] = [
+ROUTES: list[Route] = private_routes([
     on_command("回款", record_command, usage=TEXT["record_usage"], help=TEXT["record_help"]),
     on_action("payments:pick", record_picked),
     on_action("payments:record", ask_receipt),
     on_flow(FLOW_RECORD, take_receipt),
     on_flow(FLOW_PLAN, take_plan),
-]
+])

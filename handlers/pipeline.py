@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.cards import Button, Card, Reply
 from bot.events import Context, Event, Route, on_action
+from handlers.groups import private_routes
 from store import alerts, users
 from store.models import Customer, Opportunity, User
 from store.opportunities import STAGE_ALERTS, open_opportunity, record_update
@@ -107,11 +108,11 @@ def talk(event: Event, ctx: Context) -> list[Reply]:
     return follow_up(event, ctx, talk=True)
 
 
-ROUTES: list[Route] = [
+ROUTES: list[Route] = private_routes([
     on_action("lights:advance", advance_hint),
     on_action("lights:extend_ok", approve_extension),
     on_action("lights:extend_no", reject_extension),
     on_action("lights:extend", ask_extension),
     on_action("lights:followed", followed),
     on_action("lights:talk", talk),
-]
+])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.cards import Reply
 from bot.events import Context, Event, Route, on_action, on_flow
+from handlers.groups import private_routes
 from store import dialogs
 from store.opportunities import open_opportunity, record_update
 
@@ -42,7 +43,7 @@ def take_update(event: Event, ctx: Context) -> Reply:
     return Reply.say(TEXT["updated"].format(customer=customer.name))
 
 
-ROUTES: list[Route] = [
+ROUTES: list[Route] = private_routes([
     on_action("progress:update", ask_update),
     on_flow(FLOW_UPDATE, take_update),
-]
+])

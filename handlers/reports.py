@@ -7,14 +7,19 @@ import re
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
+from sqlmodel import select
+
 import nlp
 from bot.cards import Button, Card, Reply
 from bot.events import Context, Event, Route, on_action, on_command
 from handlers import customers
 from handlers.flows import Data, Flow
+from handlers.groups import private_routes
 from rules.reports import value
+from scheduler import health
+from store import outbox, users
 from store import reports as store
-from store.models import Contact, Customer, Todo
+from store.models import Contact, Customer, FeedbackHit, Todo
 
 TEXT = {
     "usage": "日报速记",
@@ -65,6 +70,10 @@ TEXT = {
     "contact_gone": "这个联系人已不存在或您无权修改。",
     "todo_done": "✅ 已完成：{text}",
     "todo_gone": "这条待办已不存在。",
+    "amounts": "金额",
+    "value": "价值分",
+    "value_line": "{score}{tags}",
+    "log_line": "**{label}**：{items}",
 }
 
 # Sections a correction may name, with the draft key they edit.
@@ -74,6 +83,9 @@ EDIT_DELETE = re.compile(r"^\s*(?:删除|删掉|去掉)\s*(待办|客户|诉求|
 EDIT_REPLACE = re.compile(r"^\s*(待办|客户|诉求|竞品)\s*(\d{1,3})\s*(?:改成|改为|换成)\s*(.+?)\s*$", re.S)
 LISTS = ("customers", "keywords", "feedback", "todos", "stage_changes", "competitors", "contacts", "amounts", "notes")
 MAX_NOTE = 500
+REPORT_LOG = "report_log"  # outbox kind: the confirmed report filed as a DingTalk 日志 (bot/channels/dingtalk_report)
+LOG_CHANNEL = "dingtalk"
+MAX_KEYWORD = 50
 
 
 def is_edit(text: str) -> bool:
@@ -220,6 +232,8 @@ def _labels(draft: Data, key: str) -> list[str]:
     if key == "stage_changes":
         return [TEXT["stage_item"].format(customer=s["customer"], before=s["from"], after=s["to"])
                 for s in draft["stage_changes"]]
+    if key == "amounts":
+        return [a["text"] for a in draft["amounts"]]
     return [str(item) for item in draft[key]]
 
 
@@ -398,6 +412,68 @@ def _chain(ctx: Context, customer: Customer, name: str, title: str | None) -> No
     ctx.session.add(opportunity)
 
 
+def _record_feedback(ctx: Context, by_customer: dict[str, Any], names: dict[str, Customer]) -> None:
+    """The customers' reactions become feedback hits (once per customer, keyword and day, so a re-confirmed report
+    counts nothing twice); with the health module on, each affected opportunity is rescored at once."""
+    start, end = day_window(ctx)
+    rescore: set[int] = set()
+    for name, said in by_customer.items():
+        customer = names.get(name)
+        if customer is None or customer.id is None:
+            continue
+        opportunity = customers.open_opportunity(ctx.session, customer)
+        for item in said["feedback"]:
+            keyword = item["keyword"][:MAX_KEYWORD]
+            if ctx.session.exec(select(FeedbackHit.id).where(
+                    FeedbackHit.customer_id == customer.id, FeedbackHit.keyword == keyword,
+                    FeedbackHit.polarity == item["polarity"], FeedbackHit.at >= start, FeedbackHit.at < end)).first():
+                continue
+            ctx.session.add(FeedbackHit(customer_id=customer.id, opportunity_id=opportunity.id if opportunity else None,
+                                        keyword=keyword, polarity=item["polarity"], at=ctx.now))
+            if opportunity is not None and opportunity.id is not None:
+                rescore.add(opportunity.id)
+    if "health" in ctx.modules:
+        for opportunity_id in sorted(rescore):
+            health.recompute(ctx.session, opportunity_id, ctx.now, ctx.rules, ctx.tz)
+
+
+def log_fields(flat: Data, score: int, tags: list[str], fields: dict[str, list[str]]) -> dict[str, str]:
+    """The DingTalk 日志's fields (template field name → markdown), each the listed sections that have content."""
+    out = {}
+    for name, sections in fields.items():
+        lines = []
+        for section in sections:
+            if section == "value":
+                tagged = TEXT["filed_tags"].format(tags="、".join(tags)) if tags else ""
+                lines.append(TEXT["log_line"].format(label=TEXT["value"],
+                                                     items=TEXT["value_line"].format(score=score, tags=tagged)))
+            elif section == "todos":
+                lines += todo_lines(flat["todos"]) if flat["todos"] else []
+            elif flat[section]:
+                lines.append(TEXT["log_line"].format(label=TEXT[section], items="、".join(_labels(flat, section))))
+        out[name] = "\n\n".join(lines) or TEXT["none"]
+    return out
+
+
+def _file_log(ctx: Context, data: Data, report: Any, flat: Data) -> None:
+    """A report confirmed on DingTalk is also filed there as a 日志 to the rep's manager, through the outbox
+    (retried with backoff). While an earlier filing of this report still waits, it is replaced, not doubled."""
+    rule = ctx.rules.reports.dingtalk_log
+    if not rule.enabled or data.get("channel") != LOG_CHANNEL or not ctx.user.dingtalk_userid:
+        return
+    manager = users.manager_of(ctx.session, ctx.user)
+    payload = {"template": rule.template,
+               "fields": log_fields(flat, report.value_score, report.value_tags, rule.fields),
+               "to": [manager.dingtalk_userid] if manager and manager.dingtalk_userid else []}
+    prefix = f"{REPORT_LOG}:{report.id}:"
+    waiting = outbox.pending_with_prefix(ctx.session, prefix)
+    if waiting is not None and waiting.id is not None and outbox.replace_pending_payload(ctx.session, waiting.id,
+                                                                                          payload):
+        return
+    outbox.enqueue(ctx.session, dedupe_key=f"{prefix}{ctx.now.isoformat()}", kind=REPORT_LOG, payload=payload,
+                   now=ctx.now, channel=LOG_CHANNEL, user_id=ctx.user.id)
+
+
 def confirm(ctx: Context, data: Data) -> list[Reply]:
     draft = data["draft"]
     named = set(draft["customers"])
@@ -406,6 +482,8 @@ def confirm(ctx: Context, data: Data) -> list[Reply]:
     names = {c.name: c for c in customers.visible(ctx.session, ctx.user)}
     assert report.id is not None
     reminded = _sync_todos(ctx, report.id, flat["todos"], names)
+    _record_feedback(ctx, draft["by_customer"], names)
+    _file_log(ctx, data, report, flat)
     tags = TEXT["filed_tags"].format(tags="、".join(report.value_tags)) if report.value_tags else ""
     todos = TEXT["filed_todos"].format(n=reminded) if reminded else ""
     filed = Reply.say(TEXT["filed"].format(day=draft["day"], score=report.value_score, tags=tags, todos=todos))
@@ -415,21 +493,14 @@ def confirm(ctx: Context, data: Data) -> list[Reply]:
 FLOW = Flow("reports", [DraftStep()], confirm)
 
 
-def private(event: Event, ctx: Context, replies: list[Reply]) -> list[Reply]:
-    """Asked in a group chat, a rep's customers and notes still go to the rep alone."""
-    if event.chat is not None:
-        for reply in replies:
-            reply.to_user = reply.to_user or ctx.user.id
-    return replies
-
-
 def quick_note(event: Event, ctx: Context) -> list[Reply]:
     filed = store.report_of(ctx.session, ctx.user.id, ctx.today)
     draft = build_draft(ctx, filed.body.get("quick_note") if filed else None)
     if is_empty(draft):
-        return private(event, ctx, [Reply.show(Card(title=TEXT["empty_title"], lines=TEXT["empty_lines"]))])
+        return [Reply.show(Card(title=TEXT["empty_title"], lines=TEXT["empty_lines"]))]
     ctx.dialog = None  # a new draft replaces any open dialog
-    return private(event, ctx, FLOW.proceed(ctx, {"draft": draft, "mode": "review"}))
+    # `channel`: where the rep works; a draft confirmed there may also be filed there (`_file_log`)
+    return FLOW.proceed(ctx, {"draft": draft, "mode": "review", "channel": event.channel})
 
 
 def contact_answer(event: Event, ctx: Context) -> list[Reply]:
@@ -457,9 +528,9 @@ def todo_done(event: Event, ctx: Context) -> list[Reply]:
     return [Reply.say(TEXT["todo_done"].format(text=todo.text))]
 
 
-ROUTES: list[Route] = [
+ROUTES: list[Route] = private_routes([
     on_command("日报速记", quick_note, usage=TEXT["usage"], help=TEXT["help"]),
     *FLOW.routes(),
     on_action("reports:contact", contact_answer),
     on_action("reports:todo_done", todo_done),
-]
+])

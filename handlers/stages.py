@@ -9,9 +9,11 @@ from bot.cards import Reply
 from bot.events import Context, Event, Route, on_action, on_command
 from handlers import behaviors, customers, payments
 from handlers.flows import Data, Flow
+from handlers.groups import private_routes
 from handlers.leads import FieldStep
 from rules import leads as lead_rules
-from store.models import AuditLog, Customer, Opportunity, StageChange
+from store import audit
+from store.models import Customer, Opportunity, StageChange
 from store.opportunities import record_update
 
 TEXT = {
@@ -119,6 +121,7 @@ def start_from_card(event: Event, ctx: Context) -> list[Reply]:
     customer = ctx.session.get(Customer, opportunity.customer_id) if opportunity else None
     if opportunity is None or customer is None or not customers.can_see(ctx.session, ctx.user, customer):
         return [Reply.say(TEXT["closed"])]
+    customers.opened(ctx, customer, "stages")
     return begin(ctx, opportunity, ctx.action_data["to"])
 
 
@@ -144,16 +147,16 @@ def _progress(ctx: Context, customer: Customer, note: str) -> list[Reply]:
     if isinstance(opportunity, list):
         return opportunity
     record_update(ctx.session, opportunity, at=ctx.now, by=ctx.user.id)
-    ctx.session.add(AuditLog(at=ctx.now, actor=ctx.user.id, action="progress", target=f"opportunity:{opportunity.id}",
-                             detail={"note": note}))
+    audit.record(ctx.session, at=ctx.now, actor=ctx.user.id, action="progress",
+                 target=audit.opportunity(opportunity.id), detail={"note": note})
     return [Reply.say(TEXT["progressed"].format(customer=customer.name, stage=opportunity.stage))]
 
 
-ROUTES: list[Route] = [
+ROUTES: list[Route] = private_routes([
     on_command("推进", advance, usage=TEXT["advance_usage"], help=TEXT["advance_help"]),
     on_command("进展", progress, usage=TEXT["progress_usage"], help=TEXT["progress_help"]),
     on_action("stages:start", start_from_card),
     on_action("stages:pick", picked),
     on_action("stages:progress_pick", progress_picked),
     *STAGES.routes(),
-]
+])

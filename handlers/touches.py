@@ -7,6 +7,7 @@ import binascii
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -14,8 +15,10 @@ from sqlmodel import Session, col, select
 from bot.cards import Button, Card, Reply
 from bot.events import Context, Event, Route, on_action, on_kind
 from handlers import customers
+from handlers.groups import private_routes
 from rules.loader import RuleSet
 from rules.touches import Sighting, Verdict, classify, fingerprints
+from scheduler import health
 from store import outbox
 from store.models import ChatBinding, Customer, Opportunity, Touch, User
 from store.opportunities import record_update
@@ -95,11 +98,11 @@ def _link(session: Session, rules: RuleSet, user: User, sighting: Sighting, orig
 
 
 def capture(session: Session, rules: RuleSet, *, user: User, sighting: Sighting, origin: Origin,
-            now: datetime) -> Captured:
+            now: datetime, health_tz: ZoneInfo | None = None) -> Captured:
     """Classifies, dedupes (fingerprint: rep + content + minute), links and stores one action.
 
     Plain messages are kept only when a chat binding or a mention ties them to a customer;
-    valid touches and files are always kept, linked later if need be.
+    valid touches and files are always kept, linked later if need be. `health_tz`: see `link_touch`.
     """
     verdict = classify(sighting, rules.touches)
     fingerprint, neighbours = fingerprints(user.id, verdict, sighting, origin.at)
@@ -118,7 +121,8 @@ def capture(session: Session, rules: RuleSet, *, user: User, sighting: Sighting,
     session.add(touch)
     session.flush()
     if customer is not None:
-        link_touch(session, rules, touch, customer, user=user, now=now, ack_channel=_ack_channel(origin))
+        link_touch(session, rules, touch, customer, user=user, now=now, ack_channel=_ack_channel(origin),
+                   health_tz=health_tz)
     return Captured(verdict, touch, customer, linked_by)
 
 
@@ -127,8 +131,13 @@ def _ack_channel(origin: Origin) -> str | None:
 
 
 def link_touch(session: Session, rules: RuleSet, touch: Touch, customer: Customer, *, user: User,
-               now: datetime, ack_channel: str | None, acknowledge: bool = True) -> None:
-    """Ties the touch to the customer (and its open opportunity); a valid one resets the stage clock and is acked."""
+               now: datetime, ack_channel: str | None, acknowledge: bool = True,
+               health_tz: ZoneInfo | None = None) -> None:
+    """Ties the touch to the customer (and its open opportunity); a valid one resets the stage clock and is acked.
+
+    With `health_tz` (the health module is on; pushes keep quiet hours in that zone) a valid touch rescores the
+    opportunity at once, so a rep who just acted is not warned about it tonight.
+    """
     opportunity = customers.open_opportunity(session, customer)
     touch.customer_id, touch.opportunity_id = customer.id, opportunity.id if opportunity else None
     session.add(touch)
@@ -138,6 +147,8 @@ def link_touch(session: Session, rules: RuleSet, touch: Touch, customer: Custome
         record_update(session, opportunity, at=touch.at, by=user.id)
     if acknowledge:
         queue_ack(session, rules, user=user, customer=customer, touch=touch, now=now, channel=ack_channel)
+    if opportunity and opportunity.id is not None and health_tz is not None:
+        health.recompute(session, opportunity.id, now, rules, health_tz)
 
 
 def _ack_text(customer: str, labels: list[str]) -> str:
@@ -210,11 +221,16 @@ def sighting_of(event: Event) -> Sighting:
     )
 
 
+def _health_zone(ctx: Context) -> ZoneInfo | None:
+    """The zone health pushes use, when the health module is on (its score then follows touches at once)."""
+    return ctx.tz if "health" in ctx.modules else None
+
+
 def on_message(event: Event, ctx: Context) -> list[Reply]:
     """A link, file, image, meeting or text sent to the bot (1:1 or in a group it is in)."""
     origin = Origin(source=event.channel, msg_id=event.msg_id, at=event.received_at, chat=event.chat)
     captured = capture(ctx.session, ctx.rules, user=ctx.user, sighting=sighting_of(event), origin=origin,
-                       now=ctx.now)
+                       now=ctx.now, health_tz=_health_zone(ctx))
     if captured.touch is not None and captured.customer is None and captured.verdict.valid:
         return [ask_customer(ctx.session, ctx.rules, ctx.user, captured)]
     if event.chat is not None or captured.verdict.kind != "message" or captured.duplicate:
@@ -235,7 +251,7 @@ def link_answer(event: Event, ctx: Context) -> Reply:
     if touch is None or customer is None or not customers.can_see(ctx.session, ctx.user, customer):
         return Reply.say(TEXT["gone"])
     link_touch(ctx.session, ctx.rules, touch, customer, user=ctx.user, now=ctx.now, ack_channel=None,
-               acknowledge=False)
+               acknowledge=False, health_tz=_health_zone(ctx))
     if touch.valid:
         return Reply.say(_ack_text(customer.name, [ctx.rules.touches.labels.get(touch.kind, touch.kind)]))
     return Reply.say(TEXT["noted"].format(customer=customer.name))
@@ -245,8 +261,8 @@ def unlinked_answer(event: Event, ctx: Context) -> Reply:
     return Reply.say(TEXT["unlinked"] if _own_touch(ctx) else TEXT["gone"])
 
 
-ROUTES: list[Route] = [
+ROUTES: list[Route] = private_routes([
     *(on_kind(kind, on_message) for kind in ("text", "link", "file", "image", "meeting")),
     on_action("touches:link", link_answer),
     on_action("touches:unlinked", unlinked_answer),
-]
+])

@@ -73,6 +73,33 @@ class ValueTag(_Strict):
         return when
 
 
+REPORT_SECTIONS = ("customers", "keywords", "feedback", "stage_changes", "competitors", "contacts", "notes", "amounts",
+                   "todos", "value")
+
+
+class DingTalkLog(_Strict):
+    """Filing confirmed reports as DingTalk 日志: the template's name and which report sections fill which of its
+    fields (template field name → sections, in order)."""
+
+    enabled: bool = False
+    template: str = Field(default="日报", min_length=1)
+    fields: dict[str, list[str]] = {}
+
+    @field_validator("fields")
+    @classmethod
+    def _known_sections(cls, fields: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = sorted({s for sections in fields.values() for s in sections} - set(REPORT_SECTIONS))
+        if unknown:
+            raise ValueError(f"未知的日报内容「{'、'.join(unknown)}」（可用：{'、'.join(REPORT_SECTIONS)}）")
+        return fields
+
+    @model_validator(mode="after")
+    def _something_to_file(self) -> DingTalkLog:
+        if self.enabled and not any(self.fields.values()):
+            raise ValueError("已启用，但 fields 没有把任何日报内容放进模板字段")
+        return self
+
+
 class ReportsFile(_Strict):
     vocabulary: Vocabulary = Vocabulary()
     feedback: Feedback = Feedback()
@@ -80,6 +107,7 @@ class ReportsFile(_Strict):
     pin_from: int = Field(default=40, ge=0, le=100)  # reports scoring this much are pinned in the manager digest
     progress_days: int = Field(default=7, ge=1, le=90)  # the replacement metric's window
     visit_goals: dict[str, str] = {}  # stage → the goal a pre-visit checklist proposes
+    dingtalk_log: DingTalkLog = DingTalkLog()  # off unless the file turns it on
 
     @field_validator("value_tags")
     @classmethod

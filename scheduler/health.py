@@ -1,11 +1,12 @@
-"""Nightly health sweep: rescore every open opportunity, and tell the rep once when one drops below the line."""
+"""Health scores: the nightly sweep rescores every open opportunity, `recompute` one right after new evidence;
+both tell the rep once when one drops below the line and close the warning when it recovers."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import ColumnElement, and_, exists, select, update
 from sqlmodel import Session
 
 from bot.cards import Button, Card
@@ -16,9 +17,10 @@ from scheduler.health_score import scored
 from scheduler.notify import Push, deliver
 from store import alerts
 from store.health import Evidence, evidence, save_scores
-from store.models import Alert, Opportunity
+from store.models import Alert, Opportunity, Outbox
 
 BATCH = 2000
+WITHDRAWN = "cancelled"  # an outbox status the dispatcher never picks up
 
 TEXT = {
     "title": "🩺 商机健康度 {score} 分（低于 {threshold}）",
@@ -32,6 +34,7 @@ TEXT = {
     "update": "更新进展",
     "line": "🩺 {customer} · {score} 分",
     "digest": "商机健康度提醒",
+    "withdrawn": "健康度已恢复，提醒撤回",
 }
 
 
@@ -49,10 +52,32 @@ def assess(items: list[Evidence], at: datetime, rules: RuleSet) -> list[tuple[Ev
 
 def run(session: Session, at: datetime, rules: RuleSet, tz: ZoneInfo) -> int:
     """Rescores in SQL, stores what changed, and builds cards only for opportunities newly below the line."""
+    return _rescore(session, at, rules, tz)
+
+
+def recompute(session: Session, opportunity_id: int, at: datetime, rules: RuleSet, tz: ZoneInfo) -> int:
+    """One opportunity right after new evidence (a valid touch, feedback from a report), so its score and the rep's
+    alert do not wait for the night: the sweep's SQL and alert rules, narrowed to it. It warns only about a drop
+    below the line (from a stored score at or above it): one already low, or never scored, is the sweep's to tell,
+    so a rep is not warned the moment they act. Idempotent for one `at`."""
+    session.flush()  # the evidence the caller just added belongs to this transaction's view
+    customer_id = session.execute(
+        select(Opportunity.customer_id).where(Opportunity.id == opportunity_id)).scalar_one_or_none()
+    if customer_id is None:
+        return 0
+    return _rescore(session, at, rules, tz, Opportunity.id == opportunity_id, customer_id=customer_id,
+                    drops_only=True)
+
+
+def _rescore(session: Session, at: datetime, rules: RuleSet, tz: ZoneInfo, *only: ColumnElement[bool],
+             customer_id: int | None = None, drops_only: bool = False) -> int:
+    """Open opportunities (those matching `only`): stores moved scores, closes recovered alerts, warns newly low
+    (with `drops_only`, only those whose stored score was at or above the line)."""
     warned = exists().where(Alert.opportunity_id == Opportunity.id, Alert.kind == "health_low",
                             Alert.resolved_at.is_(None))
-    stmt, parts = scored(rules.health, rules.stages, at, Opportunity.id, Opportunity.health, warned.label("warned"))
-    rows = stmt.where(Opportunity.status == "open").subquery()
+    stmt, parts = scored(rules.health, rules.stages, at, Opportunity.id, Opportunity.health, warned.label("warned"),
+                         customer_id=customer_id)
+    rows = stmt.where(Opportunity.status == "open", *only).subquery()
     score = sum(rows.c[name] for name in parts)
     # Only rows whose score moved or that newly fall below the line come back to Python.
     moved = (rows.c.health.is_(None)) | (rows.c.health != score)
@@ -65,13 +90,14 @@ def run(session: Session, at: datetime, rules: RuleSet, tz: ZoneInfo) -> int:
         total = sum(points)
         if total != stored:
             changed.append((opportunity_id, total, dict(zip(parts, points, strict=True))))
-        if total < rules.health.threshold and not already_warned:
+        was_above = stored is not None and stored >= rules.health.threshold
+        if total < rules.health.threshold and not already_warned and (was_above or not drops_only):
             newly_low.append(opportunity_id)
         if len(changed) >= BATCH:
             save_scores(session, changed, at=at)
             changed = []
     save_scores(session, changed, at=at)
-    _close_recovered(session, at, rules.health.threshold)
+    _close_recovered(session, at, rules.health.threshold, *only)
     pushes: list[Push] = []
     since = at - timedelta(days=rules.health.window_days)
     for start in range(0, len(newly_low), BATCH):
@@ -117,10 +143,17 @@ def _card(item: Evidence, result: scoring.Health, rules: RuleSet, at: datetime) 
                 buttons=[Button(TEXT["update"], "progress:update", {"opportunity": item.opportunity_id}, "primary")])
 
 
-def _close_recovered(session: Session, at: datetime, threshold: int) -> None:
+def _close_recovered(session: Session, at: datetime, threshold: int, *only: ColumnElement[bool]) -> None:
+    """Resolves warnings whose opportunity recovered or closed, and withdraws their pushes still waiting (quiet
+    hours): the rep is never told about a problem already gone. Digests already folded are left as they are."""
     recovered = exists().where(Opportunity.id == Alert.opportunity_id,
-                               (Opportunity.health >= threshold) | (Opportunity.status != "open"))
+                               (Opportunity.health >= threshold) | (Opportunity.status != "open"), *only)
+    closing = and_(Alert.kind == "health_low", Alert.resolved_at.is_(None), recovered)
     session.execute(
-        update(Alert).where(Alert.kind == "health_low", Alert.resolved_at.is_(None), recovered)
+        update(Outbox).where(Outbox.status == "pending", Outbox.dedupe_key.in_(select(Alert.dedupe_key).where(closing)))
+        .values(status=WITHDRAWN, last_error=TEXT["withdrawn"]).execution_options(synchronize_session=False)
+    )
+    session.execute(
+        update(Alert).where(closing)
         .values(resolved_at=at, resolved_by="system").execution_options(synchronize_session=False)
     )

@@ -38,22 +38,29 @@ def _dwell(stages: StagesFile, at: datetime, maximum: int) -> ColumnElement[int]
     return case(*branches, else_=literal(maximum)) if branches else literal(maximum)
 
 
-def scored(rules: HealthFile, stages: StagesFile, at: datetime, *columns: Any) -> tuple[Select[Any], list[str]]:
-    """SELECT columns + one column per component (names returned), per-customer counts aggregated once."""
+def scored(rules: HealthFile, stages: StagesFile, at: datetime, *columns: Any,
+           customer_id: int | None = None) -> tuple[Select[Any], list[str]]:
+    """SELECT columns + one column per component (names returned), per-customer counts aggregated once.
+
+    `customer_id` narrows the counts to one customer, so rescoring one opportunity reads only its evidence.
+    """
     since = at - timedelta(days=rules.window_days)
     c = rules.components
+    touch_customer = Touch.customer_id.is_not(None) if customer_id is None else Touch.customer_id == customer_id
+    hit_customer = (FeedbackHit.customer_id.is_not(None) if customer_id is None
+                    else FeedbackHit.customer_id == customer_id)
     touches = (
         select(Touch.customer_id.label("customer_id"),
                func.sum(case((Touch.valid.is_(True), 1), else_=0)).label("valid"),
                func.sum(case((Touch.kind.in_(FILE_KINDS), 1), else_=0)).label("files"))
-        .where(Touch.at > since, Touch.at <= at, Touch.customer_id.is_not(None))
+        .where(Touch.at > since, Touch.at <= at, touch_customer)
         .group_by(Touch.customer_id).subquery()
     )
     hits = (
         select(FeedbackHit.customer_id.label("customer_id"),
                func.sum(case((FeedbackHit.polarity == "negative", 1), else_=0)).label("negative"),
                func.sum(case((FeedbackHit.polarity == "positive", 1), else_=0)).label("positive"))
-        .where(FeedbackHit.at > since, FeedbackHit.at <= at, FeedbackHit.customer_id.is_not(None))
+        .where(FeedbackHit.at > since, FeedbackHit.at <= at, hit_customer)
         .group_by(FeedbackHit.customer_id).subquery()
     )
     valid, files = func.coalesce(touches.c.valid, 0), func.coalesce(touches.c.files, 0)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
+from store import audit
 from store.models import (
     AuditLog,
     ChatBinding,
@@ -37,7 +38,8 @@ class PurgeSummary:
 def purge_customer(session: Session, customer: Customer, *, actor: str, at: datetime) -> PurgeSummary:
     """Removes names, contacts, captured content and events; keeps amounts and stages for the books.
 
-    The audit log records that a purge happened, by whom and when, never what was removed.
+    The audit log records that a purge happened, by whom and when, never what was removed; earlier rows about
+    the customer keep who did or read what and when, but lose their detail (a progress note is content).
     """
     cid = customer.id
     assert cid is not None
@@ -50,14 +52,17 @@ def purge_customer(session: Session, customer: Customer, *, actor: str, at: date
     session.execute(delete(CompanyEvent).where(CompanyEvent.customer_id == cid))
     session.execute(delete(ChatBinding).where(ChatBinding.customer_id == cid))
     session.execute(update(Checklist).where(Checklist.customer_id == cid).values(items=[]))
+    opportunities = list(session.execute(select(Opportunity.id).where(Opportunity.customer_id == cid)).scalars())
     session.execute(
         update(Opportunity).where(Opportunity.customer_id == cid)
         .values(name=PURGED_NAME.format(id=cid), decision_chain=[], evidence={}, tags=[])
     )
+    targets = [audit.customer(cid), *map(audit.opportunity, opportunities)]
+    session.execute(update(AuditLog).where(AuditLog.target.in_(targets)).values(detail={}))  # type: ignore[union-attr]
     customer.name, customer.aliases, customer.credit_code = PURGED_NAME.format(id=cid), [], None
     customer.updated_at = at
     session.add(customer)
-    session.add(AuditLog(at=at, actor=actor, action="customer.purge", target=f"customer:{cid}", detail={}))
+    audit.record(session, at=at, actor=actor, action="customer.purge", target=audit.customer(cid))
     return PurgeSummary(cid, contacts, touches, feedback, todos)
 
 

@@ -13,6 +13,7 @@ from sqlmodel import Session
 from bot.links import LinkRefused, signer_for
 from bot.runtime import Runtime
 from bot.web import dash_data
+from store import access, audit
 from store.db import session_scope
 from store.models import Opportunity, User
 
@@ -49,7 +50,26 @@ def router(runtime: Runtime) -> APIRouter:
             raise Refused("foreign")
         return user
 
+    def in_scope(session: Session, opportunity_id: int, t: str) -> tuple[User, Opportunity]:
+        """The link's viewer and the opportunity, if the viewer may see it now (roles and teams change)."""
+        user = viewer(session, t, f"opportunity/{opportunity_id}")
+        opp = session.get(Opportunity, opportunity_id)
+        if opp is None or not access.can_see_opportunity(session, user, opp):
+            raise Refused("foreign")
+        return user, opp
+
+    def home_check(t: str) -> dict[str, Any]:
+        with session_scope(runtime.engine) as session:
+            viewer(session, t, "home")
+        return {}
+
+    def opportunity_check(opportunity_id: int, t: str) -> dict[str, Any]:
+        with session_scope(runtime.engine) as session:
+            in_scope(session, opportunity_id, t)
+        return {}
+
     def home_data(t: str) -> dict[str, Any]:
+        """The data behind the page (the page itself holds none): a manager's read is audited with the ids shown."""
         with session_scope(runtime.engine) as session:
             user = viewer(session, t, "home")
             now = runtime.clock.now()
@@ -57,15 +77,17 @@ def router(runtime: Runtime) -> APIRouter:
             for item in data["pipeline"]["items"]:  # each row opens its own page, signed for the same viewer
                 path = f"opportunity/{item['id']}"
                 item["href"] = f"/dash/{path}?t={signer.token(user.id, path, now)}"
+            shown = sorted({item["customer_id"] for item in data["pipeline"]["items"]})
+            audit.read(session, user, at=now, target="dash:home", via="dash", customers=shown)
             return data
 
     def opportunity_data(opportunity_id: int, t: str) -> dict[str, Any]:
         with session_scope(runtime.engine) as session:
-            user = viewer(session, t, f"opportunity/{opportunity_id}")
-            opp = session.get(Opportunity, opportunity_id)
-            if opp is None or not dash_data.can_see_opportunity(session, user, opp):
-                raise Refused("foreign")
-            return dash_data.opportunity(session, runtime.rules, opp, runtime.clock.now(), runtime.clock.tz)
+            user, opp = in_scope(session, opportunity_id, t)
+            now = runtime.clock.now()
+            audit.read(session, user, at=now, target=audit.customer(opp.customer_id), via="dash",
+                       opportunity=opp.id)
+            return dash_data.opportunity(session, runtime.rules, opp, now, runtime.clock.tz)
 
     @api.get("/dash/static/echarts.min.js")
     def echarts() -> Response:
@@ -92,10 +114,10 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.get("/dash/home")
     def home_page(t: str = "") -> Response:
-        return answer(lambda: home_data(t), html=True)
+        return answer(lambda: home_check(t), html=True)
 
     @api.get("/dash/opportunity/{opportunity_id}")
     def opportunity_page(opportunity_id: int, t: str = "") -> Response:
-        return answer(lambda: opportunity_data(opportunity_id, t), html=True)
+        return answer(lambda: opportunity_check(opportunity_id, t), html=True)
 
     return api

@@ -14,6 +14,7 @@ from rules.behaviors import rank
 from rules.lights import idle_days, light
 from rules.loader import RuleSet
 from store import behaviors as behavior_store
+from store.access import reps_in_scope
 from store.models import (
     Customer,
     DailyReport,
@@ -34,17 +35,6 @@ ROLE = {"rep": "销售", "manager": "主管", "admin": "管理员"}
 TEXT = {"own": "我的商机", "team": "{teams} 团队", "all": "全公司", "window": "近 {days} 天"}
 
 
-def reps_in_scope(session: Session, viewer: User) -> list[str] | None:
-    """Owner ids the viewer may see; None means everyone (admin)."""
-    if viewer.role == "admin":
-        return None
-    if viewer.role != "manager":
-        return [viewer.id]
-    teams = set(session.execute(select(Team.id).where(Team.manager_id == viewer.id)).scalars())
-    members = session.execute(select(User.id).where(User.team_id.in_(teams))).scalars() if teams else []
-    return sorted({viewer.id, *members})
-
-
 def scope_label(session: Session, viewer: User) -> str:
     if viewer.role == "admin":
         return TEXT["all"]
@@ -55,6 +45,7 @@ def scope_label(session: Session, viewer: User) -> str:
 
 
 def _scoped(stmt: Any, column: Any, owners: list[str] | None) -> Any:
+    """The statement limited to rows whose `column` (a user id) is in the viewer's scope (store.access)."""
     return stmt if owners is None else stmt.where(column.in_(owners))
 
 
@@ -81,7 +72,8 @@ def pipeline(session: Session, rules: RuleSet, owners: list[str] | None, at: dat
     rows = session.execute(_scoped(stmt, Opportunity.owner_id, owners)).all()
     components = _latest_components(session, [o.id for o, _ in rows if o.id is not None])
     items = [{
-        "id": o.id, "customer": customer, "name": o.name, "rep": names.get(o.owner_id or "", o.owner_id),
+        "id": o.id, "customer_id": o.customer_id, "customer": customer, "name": o.name,
+        "rep": names.get(o.owner_id or "", o.owner_id),
         "stage": o.stage, "idle_days": idle_days(o.last_update_at, at), "amount": o.amount,
         "light": light(stages.get(o.stage), o.last_update_at, at), "health": o.health,
         "components": {k: v for k, v in components.get(o.id, {}).items() if k != "suggestions"},
@@ -147,11 +139,6 @@ def home(session: Session, rules: RuleSet, viewer: User, at: datetime, tz: ZoneI
         "pipeline": pipeline(session, rules, owners, at), "leaderboard": leaderboard(session, owners, at),
         "forecast": forecast(session, owners, at, tz), "value_radar": value_radar(session, rules, owners, at, tz),
     }
-
-
-def can_see_opportunity(session: Session, viewer: User, opportunity: Opportunity) -> bool:
-    owners = reps_in_scope(session, viewer)
-    return owners is None or opportunity.owner_id in owners
 
 
 def opportunity(session: Session, rules: RuleSet, opp: Opportunity, at: datetime, tz: ZoneInfo) -> dict[str, Any]:

@@ -119,7 +119,8 @@ def _store_one(runtime: Runtime, session: Session, user: User, record: dict[str,
         return False
     if record["action"] == "send":
         origin = touches.Origin(source=SOURCE, msg_id=event.msg_id, at=at, chat=chat)
-        touches.capture(session, runtime.rules, user=user, sighting=sighting, origin=origin, now=now)
+        touches.capture(session, runtime.rules, user=user, sighting=sighting, origin=origin, now=now,
+                        health_tz=runtime.clock.tz if runtime.settings.modules.health else None)
     row = session.get(Message, row_id)
     assert row is not None
     row.user_id, row.processed_at = user.id, now

@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from bot.events import Event, EventKind
 from bot.runtime import Runtime
-from bot.web.dash_data import reps_in_scope
+from store.access import reps_in_scope
 from store.db import session_scope
 from store.models import ChatBinding, Customer, SimMessage, Team, User
 
