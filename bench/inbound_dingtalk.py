@@ -118,7 +118,8 @@ def main() -> None:
         channel = runtime.dingtalk
         ours = run(fake, lambda: channel.listen(runtime.inbox.ingest_many, lambda: None), channel.close,
                    args.messages, args.rate)
-    print(f"database: {url.split(':', 1)[0]}; {args.messages} messages; latency at {args.rate:.0f}/s offered")
+    print(f"database: {url.split(':', 1)[0]}; {args.messages} messages; latency at {args.rate:.0f}/s offered; "
+          f"load average {os.getloadavg()[0]:.1f}")
     for name, got in (("ACK-only SDK handler", baseline), ("liuhen handler (inbox insert)", ours)):
         print(f"{name:30} {got['per_second']:8.0f} msg/s   ACK p50 {got['p50']:6.2f} ms   p99 {got['p99']:6.2f} ms")
     print(f"ratio (ours / baseline): {ours['per_second'] / baseline['per_second']:.2f}x throughput")

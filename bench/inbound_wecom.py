@@ -308,6 +308,7 @@ def measure(kind: str, mode: str, label: str, db_url: str, workdir: Path, api_ba
 
 def run(args: argparse.Namespace) -> None:
     """Phases interleaved and repeated, medians reported: other load on the machine hits every variant alike."""
+    load_before = _load()
     corp_id = "wwbenchcorp000001"
     fake = subprocess.Popen([sys.executable, __file__, "--serve", "fake", "--corp-id", corp_id],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=ROOT)
@@ -331,7 +332,8 @@ def run(args: argparse.Namespace) -> None:
             databases.close()
     fake.stdin.close()  # type: ignore[union-attr]
     fake.wait(10)
-    print(f"median of {args.repeats} runs each (throughput at max load, p99 at the offered rate):")
+    print(f"median of {args.repeats} runs each (throughput at max load, p99 at the offered rate); "
+          f"load average before / after: {load_before} / {_load()}")
     def middle(results: list[Result]) -> Result:  # by throughput at max load, by p99 at the offered rate
         return sorted(results, key=lambda r: r.rate if r.label.endswith("conns") else r.quantile(99))[len(results) // 2]
 
@@ -342,6 +344,11 @@ def run(args: argparse.Namespace) -> None:
     for label, result in medians.items():
         if label.endswith("conns") and result is not bare:
             print(f"ratio {label.split(',')[0]} / bare at max throughput: {result.rate / bare.rate:.2f}")
+
+
+def _load() -> str:
+    """The machine's 1-minute load average: other work on the box moves every figure."""
+    return f"{os.getloadavg()[0]:.1f}"
 
 
 def main() -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
@@ -43,15 +44,32 @@ class Event:
     raw: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        """Shallow (payload and raw are shared, not copied): it is serialised at once, on the acknowledge path."""
+        data = {name: getattr(self, name) for name in _EVENT_FIELDS}
         data["received_at"] = self.received_at.isoformat()
         return data
+
+    def storable(self) -> Event:
+        """Without what no database column stores: NUL (PostgreSQL refuses it) and lone surrogates (no codec
+        encodes them). Chat JSON can carry both, and an event that cannot be stored is an event lost."""
+        changed = {name: _storable(getattr(self, name)) for name in _TEXT_FIELDS
+                   if isinstance(getattr(self, name), str) and _UNSTORABLE.search(getattr(self, name))}
+        return replace(self, **changed) if changed else self
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Event:
         values = dict(data)
         values["received_at"] = datetime.fromisoformat(values["received_at"])
         return cls(**values)
+
+
+_EVENT_FIELDS = tuple(f.name for f in fields(Event))
+_TEXT_FIELDS = ("msg_id", "sender", "chat", "text", "url", "filename", "media", "action", "card_ref")
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _storable(text: str) -> str:
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
 
 
 def stable_msg_id(*parts: object) -> str:

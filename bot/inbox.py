@@ -18,13 +18,18 @@ from bot.metrics import Metrics
 from bot.router import Router
 from rules.loader import RuleSet
 from store import actions, alerts, dialogs, inbox, users
-from store.db import session_scope
+from store.db import SQLITE_BUSY_TIMEOUT_MS, session_scope
 from store.models import Alert, Message, User
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
-SYSTEM_KINDS = frozenset({"contact_change"})
+# Sent by the platform itself, or nothing a person asked for: stored and acknowledged, never answered
+# (no "没听懂", no unknown-user notice to a DingTalk corp id).
+SYSTEM_KINDS = frozenset({"contact_change", "other"})
+# How long an acknowledgement waits for a lock (SQLite: the write lock) before it spools instead (WeCom
+# allows 5 s for the whole answer).
+ACK_BUSY_TIMEOUT_MS = 2000
 
 TEXT = {
     "unknown_user": "您好，您还不是「留痕」的注册用户，暂时无法使用。请联系管理员把您加入组织后再试。",
@@ -39,6 +44,7 @@ TEXT = {
 
 
 def _columns(event: Event) -> dict[str, Any]:
+    event = event.storable()
     return {"channel": event.channel, "msg_id": event.msg_id, "kind": event.kind, "received_at": event.received_at,
             "event": event.to_dict(), "sender": event.sender, "chat_id": event.chat, "text": event.text or None}
 
@@ -49,6 +55,7 @@ class InboxProcessor:
     def __init__(
         self, engine: Engine, router: Router, rules: RuleSet, clock: Clock, metrics: Metrics,
         *, modules: frozenset[str] = frozenset(), max_attempts: int = MAX_ATTEMPTS,
+        spool: inbox.Spool | None = None, ack_busy_timeout_ms: int = ACK_BUSY_TIMEOUT_MS,
     ) -> None:
         self.engine = engine
         self.router = router
@@ -57,6 +64,8 @@ class InboxProcessor:
         self.metrics = metrics
         self.modules = modules
         self.max_attempts = max_attempts
+        self.spool = spool or inbox.spool_for(engine)
+        self.ack_busy_timeout_ms = ack_busy_timeout_ms
 
     def ingest(self, event: Event) -> int | None:
         """Stores the event durably; returns its row id, or None for a redelivery."""
@@ -65,9 +74,23 @@ class InboxProcessor:
         return row_id
 
     def ingest_many(self, events: list[Event]) -> list[bool]:
-        """`ingest` for one channel's concurrent events in one transaction (a grouped commit); True where new."""
-        with self.engine.begin() as conn:
-            new = inbox.store_inbound_many(conn, [inbox.inbound_row(**_columns(e)) for e in events])
+        """`ingest` for one channel's concurrent events in one transaction (a grouped commit); True where new.
+
+        When the database is unreachable (or SQLite stays locked past `ack_busy_timeout_ms`) the events are
+        appended to the spool instead, and so is everything after them until the worker has replayed it (the
+        inbox keeps arrival order). Raises only if neither worked: the platform then gets no acknowledgement.
+        """
+        rows = [inbox.inbound_row(**_columns(e)) for e in events]
+        if self.spool.pending:
+            return self._spool(events, rows)
+        try:
+            new = self._insert(rows)
+        except inbox.UNREACHABLE as exc:
+            log.warning("inbox: database unreachable (%s); spooling %d event(s)", type(exc).__name__, len(rows))
+            return self._spool(events, rows)
+        return self._outcomes(events, new)
+
+    def _outcomes(self, events: list[Event], new: set[str]) -> list[bool]:
         stored = []
         for event in events:
             stored.append(event.msg_id in new)
@@ -75,9 +98,40 @@ class InboxProcessor:
             (self.metrics.inbound if stored[-1] else self.metrics.inbound_duplicate).labels(event.channel).inc()
         return stored
 
+    def _insert(self, rows: list[dict[str, Any]]) -> set[str]:
+        """Waits for locks at most `ack_busy_timeout_ms` (then OperationalError: spool), unlike the worker."""
+        with self.engine.begin() as conn:
+            if conn.dialect.name != "sqlite":
+                conn.exec_driver_sql(f"SET LOCAL lock_timeout = {self.ack_busy_timeout_ms}")
+                return inbox.store_inbound_many(conn, rows)
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={self.ack_busy_timeout_ms}")
+            try:
+                return inbox.store_inbound_many(conn, rows)
+            finally:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
+    def _spool(self, events: list[Event], rows: list[dict[str, Any]]) -> list[bool]:
+        """Durable in the spool file: acknowledged as new (a redelivery among them is dropped at replay)."""
+        self.spool.append(rows)
+        for event in events:
+            self.metrics.inbound.labels(event.channel).inc()
+        return [True] * len(events)
+
+    def replay_spool(self) -> int:
+        """Moves spooled events into the inbox (idempotent); 0 while the database is still unreachable."""
+        if not self.spool.pending:
+            return 0
+        try:
+            replayed = self.spool.replay(self.engine)
+        except inbox.UNREACHABLE as exc:
+            log.warning("inbox spool: database still unreachable (%s)", type(exc).__name__)
+            return 0
+        log.info("inbox spool: replayed %d event(s)", replayed)
+        return replayed
+
     def process_pending(self) -> int:
-        """Processes every unprocessed row, including those a crash left behind."""
-        done = 0
+        """Replays the spool, then processes every unprocessed row, including those a crash left behind."""
+        done = self.replay_spool()
         while True:
             with session_scope(self.engine) as session:
                 ids = inbox.unprocessed_ids(session, max_attempts=self.max_attempts)
@@ -121,7 +175,7 @@ class InboxProcessor:
         event = Event.from_dict(row.event)
         now = self.clock.now()
         user = users.by_platform_id(session, event.channel, event.sender)
-        if event.kind in SYSTEM_KINDS:  # sent by the platform itself (sender "sys"): no person to resolve
+        if event.kind in SYSTEM_KINDS:  # no person to resolve (WeCom's sender is "sys", DingTalk's the corp id)
             replies = self._run_handler(session, event, User(id="", name=event.sender, role="admin"), now)
         elif user is None:
             replies = self._unknown_sender(session, event, now)

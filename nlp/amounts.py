@@ -42,6 +42,8 @@ _COUNT_BEFORE = re.compile(
     r"\S{0,4}$"
 )
 _IDIOMS = ("十万火急", "万一", "千万别", "千万不要", "一万个")
+# 一万亿: no deal is bigger; longer digit runs are ids or typos, and would overflow the store's integer columns.
+MAX_YUAN = 10**12
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ def parse_amount(text: str) -> int | None:
         return found[0].value
     if not found and re.fullmatch(rf"{_AR}|{_CN}", folded):
         value = _number(folded)
-        return int(value.to_integral_value()) if value is not None and value > 0 else None
+        return int(value.to_integral_value()) if value is not None and 0 < value <= MAX_YUAN else None
     return None
 
 
@@ -122,7 +124,7 @@ def find_amounts(text: str) -> list[AmountMention]:
             value = _value(m["low"], unit_for_low, None)
         else:
             value = _value(num, unit, m["tail"])
-        if value is None or value <= 0:
+        if value is None or not 0 < value <= MAX_YUAN:
             continue
         start = m.start("cue") if m["cue"] else m.start("low") if m["low"] else m.start("num")
         found.append(AmountMention(start, m.end(), text[start : m.end()].rstrip(), int(value.to_integral_value())))

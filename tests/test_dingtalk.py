@@ -15,7 +15,7 @@ from bot.app import create_app
 from bot.channels.dingtalk_stream import StreamListener
 from bot.config import load_settings
 from bot.events import Event
-from store.models import AuditLog, Message, User
+from store.models import Alert, AuditLog, Message, Outbox, User
 from tests.conftest import DATA
 from tests.fakes.dingtalk_gateway import FakeDingTalk
 
@@ -173,6 +173,15 @@ def test_contact_events_deactivate_leavers_and_add_joiners(runtime, fake, stream
     assert not leaver.active
     assert (joiner.role, joiner.active) == ("rep", True)
     assert {("dingtalk", "contact_change:delete_user", LILEI), ("dingtalk", "contact_change:create_user", "0999")} <= audit
+
+
+def test_platform_events_of_other_kinds_are_stored_acked_and_never_answered(runtime, fake, stream):
+    fake.wait_for_ack(fake.deliver_event("chat_update_title", {"chatId": "chat1"}))
+    runtime.work_once()
+    [row] = rows(runtime)
+    assert (row.kind, row.sender) == ("other", fake.corp_id) and row.processed_at is not None
+    with Session(runtime.engine) as session:  # no unknown-user notice to the corp id, no alert to admins
+        assert session.exec(select(Outbox)).all() == [] and session.exec(select(Alert)).all() == []
 
 
 def test_nothing_stored_means_no_ack(fake, clock, runtime):

@@ -9,12 +9,12 @@ from sqlmodel import Session, select
 
 from bot.app import create_app
 from bot.events import Event, stable_msg_id
-from bot.web.wecom import AcksFirst, GroupCommit
+from bot.group_commit import AcksFirst, GroupCommit
 from store.db import make_engine
 from store.models import Alert, User
 from tests.conftest import T0
 from tests.fakes.wecom_server import FakeWeCom
-from tests.wecom_helpers import URL, inbox, sender_for, signed, wecom_settings
+from tests.wecom_helpers import URL, inbox, outbox, sender_for, signed, wecom_settings
 
 BILLION_LAUGHS = (
     '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol0 "lol">'
@@ -130,6 +130,19 @@ def test_unknown_type_is_stored_as_other_and_acknowledged(client, runtime, sende
     assert row.kind == "other" and row.event["payload"] == {"event": "open_approval_change"}
     runtime.work_once()  # no handler: nothing breaks, nothing is said
     assert inbox(runtime.engine)[0].processed_at is not None
+
+
+def test_platform_event_of_an_unforeseen_type_is_stored_and_never_answered(client, runtime, sender, fake):
+    xml = ("<xml><ToUserName>c</ToUserName><FromUserName>sys</FromUserName><CreateTime>1</CreateTime>"
+           "<MsgType>event</MsgType><Event>batch_job_result</Event><BatchJob><JobId>j1</JobId></BatchJob></xml>")
+    answer = post(client, sender, runtime, xml)
+    assert (answer.status_code, answer.text) == (200, "success")
+    runtime.work_once()
+    [row] = inbox(runtime.engine)
+    assert (row.kind, row.sender) == ("other", "sys") and row.processed_at is not None
+    assert outbox(runtime.engine) == [] and fake.sent_messages() == []  # no 没听懂, no unknown-user notice
+    with Session(runtime.engine) as session:
+        assert session.exec(select(Alert)).all() == []
 
 
 def test_bad_signature_is_forbidden_and_nothing_stored(client, runtime, sender):

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from bot.events import Event, EventKind
+from bot.events import Event, EventKind, stable_msg_id
 
 CHANNEL = "dingtalk"
 GROUP = "2"  # conversationType of a group chat; "1" is a 1:1 chat with the robot
@@ -15,8 +15,19 @@ CONTACT_CHANGES = {"user_add_org": "create_user", "user_modify_org": "update_use
 MEDIA_KINDS: dict[str, EventKind] = {"picture": "image", "file": "file", "audio": "voice", "video": "video"}
 
 
-def from_chatbot(data: dict[str, Any], *, received_at: datetime) -> Event:
-    """One robot message; in groups DingTalk strips the @mention but leaves a space, which goes too."""
+def from_chatbot(data: Any, message_id: str, *, received_at: datetime) -> Event:
+    """One robot message, keyed by its msgId (else the frame's id). DingTalk never pushes a robot message
+    again, so one we cannot read is still kept, as kind `other` with the frame, rather than lost."""
+    message_id = message_id or stable_msg_id(CHANNEL, json.dumps(data, sort_keys=True, default=str))
+    try:
+        return _chatbot(data, message_id, received_at)
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        return Event(channel=CHANNEL, msg_id=message_id, sender="", kind="other", received_at=received_at,
+                     payload={"unreadable": f"{type(exc).__name__}: {exc}"}, raw={"data": data})
+
+
+def _chatbot(data: dict[str, Any], message_id: str, received_at: datetime) -> Event:
+    """In groups DingTalk strips the @mention but leaves a space, which goes too."""
     msgtype = str(data.get("msgtype") or "")
     group = str(data.get("conversationType")) == GROUP
     content = data.get("content") if isinstance(data.get("content"), dict) else {}
@@ -48,7 +59,7 @@ def from_chatbot(data: dict[str, Any], *, received_at: datetime) -> Event:
         "sender_nick": data.get("senderNick"),
     }
     return Event(
-        channel=CHANNEL, msg_id=str(data.get("msgId") or ""), sender=str(data.get("senderStaffId") or ""),
+        channel=CHANNEL, msg_id=str(data.get("msgId") or message_id), sender=str(data.get("senderStaffId") or ""),
         received_at=received_at, chat=data.get("conversationId") if group else None, payload=payload, raw=data,
         **fields,
     )

@@ -18,7 +18,7 @@ from bot.channels.dingtalk_events import from_card_callback, from_chatbot, from_
 from bot.clock import Clock
 from bot.config import DingTalkConfig
 from bot.events import Event
-from bot.web.wecom import GroupCommit
+from bot.group_commit import GroupCommit
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ OPEN_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 StreamState = Literal["connecting", "connected", "disconnected"]
 # Stores events durably in one transaction, True where new (raises if it cannot: the SDK then sends no ACK).
 Sink = Callable[[list[Event]], list[bool]]
+# What follows a commit (card bookkeeping, waking the worker); runs off the stream's loop, may fail.
+AfterCommit = Callable[[list[Event], list[bool]], None]
 
 
 class _Client(DingTalkStreamClient):
@@ -66,14 +68,24 @@ class _Client(DingTalkStreamClient):
 
 
 class _Writer:
-    """Grouped commits (events arriving while a batch is written share the next transaction), then the ACK."""
+    """Grouped commits (events arriving while a batch is written share the next transaction), then the ACK.
 
-    def __init__(self, sink: Sink, clock: Clock) -> None:
+    DingTalk never pushes a robot message again, and the SDK sends no ACK when a handler raises: once the
+    events are stored, nothing of ours may keep the ACK back — a failure after the commit is logged instead.
+    """
+
+    def __init__(self, sink: Sink, clock: Clock, after: AfterCommit | None = None) -> None:
         self.clock = clock
         self.commits = GroupCommit(sink)
+        self.after = after
 
     async def store(self, events: list[Event]) -> tuple[int, str]:
-        await asyncio.gather(*(self.commits.store(event) for event in events))
+        stored = await asyncio.gather(*(self.commits.store(event) for event in events))  # raises: no ACK
+        if self.after:
+            try:
+                await asyncio.to_thread(self.after, events, list(stored))
+            except Exception:
+                log.exception("dingtalk stream: a step after the commit failed; ACKing the stored events anyway")
         return AckMessage.STATUS_OK, "OK"
 
 
@@ -83,7 +95,9 @@ class _Chatbot(CallbackHandler):
         self.writer = writer
 
     async def process(self, message: CallbackMessage) -> tuple[int, str]:
-        return await self.writer.store([from_chatbot(message.data, received_at=self.writer.clock.now())])
+        now = self.writer.clock.now()
+        return await self.writer.store([from_chatbot(message.data, str(message.headers.message_id or ""),
+                                                     received_at=now)])
 
 
 class _CardClicks(_Chatbot):
@@ -108,10 +122,10 @@ class _Events(EventHandler):
 class StreamListener:
     """Runs `DingTalkStreamClient.start()` (which reconnects by itself) and starts it again if it ever ends."""
 
-    def __init__(self, config: DingTalkConfig, sink: Sink, clock: Clock, *,
+    def __init__(self, config: DingTalkConfig, sink: Sink, clock: Clock, *, after: AfterCommit | None = None,
                  restart_seconds: float = RESTART_SECONDS) -> None:
         self.restart_seconds = restart_seconds
-        self.writer = _Writer(sink, clock)
+        self.writer = _Writer(sink, clock, after)
         self.client = _Client(Credential(config.client_id, config.client_secret), logger=log)
         self.client.register_callback_handler(TOPIC_CHATBOT, _Chatbot(self.writer))
         self.client.register_callback_handler(TOPIC_CARD_CALLBACK, _CardClicks(self.writer))
