@@ -1,17 +1,26 @@
-"""The dispatcher: the only code that calls platform APIs, one outbox row at a time."""
+"""The dispatcher: the only code that calls platform APIs, one outbox row at a time.
+
+Per member or group it keeps under the platform's messages-per-minute limit (WeCom drops the excess silently);
+what does not fit is folded into one digest sent when the window has room. A rate-limit answer pauses the
+channel without spending the row's attempts.
+"""
 
 from __future__ import annotations
 
 import base64
 import logging
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Engine, update
 from sqlmodel import Session
 
 from bot import charts
 from bot.channels.base import Channel, DeliveryError
+from bot.channels.dingtalk_api import DingTalkApiError
+from bot.channels.parts import PROGRESS
+from bot.channels.wecom_api import WeComApiError
 from bot.clock import Clock
 from bot.metrics import Metrics
 from store import outbox
@@ -22,11 +31,56 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
 STALE_SENDING = timedelta(minutes=5)
+WINDOW = timedelta(minutes=1)  # the platforms' per-recipient limits are per minute
+DIGEST_PREFIX = "digest:"
+MORE_PREFIX = "more:"  # the rest of a text longer than one minute's allowance, sent after it
+APP_WIDE_LIMITS = (WeComApiError, DingTalkApiError)  # their rate limits are the app's: pause the whole channel
 
+TEXT = {
+    "digest": "另有 {n} 条提醒（一分钟内消息太多，合并发送）：",
+}
 MESSAGES = {
     "no_channel": "收件人在已启用的渠道里都没有账号",
     "unknown_channel": "渠道未启用：{channel}",
 }
+
+
+@runtime_checkable
+class Throttled(Protocol):
+    """A channel whose platform caps the messages one recipient may get per minute."""
+
+    name: str
+    per_minute: int
+
+    def messages_needed(self, message: Outbox, address: str | None) -> int:
+        """Platform messages delivering this row would send now."""
+
+    def split_off(self, message: Outbox, parts: int) -> tuple[str, str]:
+        """A text or markdown row's text cut after its first `parts` messages."""
+
+
+def _foldable(row: Outbox, needed: int) -> bool:
+    """Short plain content can join a digest; long texts, buttons, pictures and digests wait for room instead."""
+    if needed > 1 or row.dedupe_key.startswith((DIGEST_PREFIX, MORE_PREFIX)):
+        return False
+    return row.kind in ("text", "markdown") or (row.kind == "card" and not row.payload["card"].get("buttons"))
+
+
+def _digest_item(row: Outbox) -> str:
+    if row.kind != "card":
+        return str(row.payload.get("text", ""))
+    card = row.payload["card"]
+    lines = [card["title"], *card.get("lines", []), *(f"{key}：{value}" for key, value in card.get("fields", []))]
+    if card.get("link"):
+        lines.append(f"{card['link'][0]}：{card['link'][1]}")
+    return "\n".join(lines)
+
+
+def _with_item(payload: Mapping[str, Any], row_id: int, item: str) -> dict[str, Any]:
+    items = [*payload.get("items", []), item]
+    body = "\n".join(f"{n}. {text}" for n, text in enumerate(items, 1))
+    return {"text": TEXT["digest"].format(n=len(items)) + "\n" + body, "items": items,
+            "folded": [*payload.get("folded", []), row_id]}
 
 
 def _render_chart(row: Outbox) -> None:
@@ -52,6 +106,7 @@ class Dispatcher:
         self.clock = clock
         self.metrics = metrics
         self.max_attempts = max_attempts
+        self._paused: dict[str, datetime] = {}  # channel → end of a rate-limit pause (this process)
 
     def run_once(self, *, limit: int = 100) -> int:
         """Delivers what is due now; returns how many rows were attempted."""
@@ -111,28 +166,133 @@ class Dispatcher:
             try:
                 channel, address = self._route(session, row)
                 channel_name = channel.name
+                if self._wait_for_pause(session, row, channel_name):
+                    return True
+                if self._after_predecessor(session, row):
+                    return True
                 _render_chart(row)
+                messages = 0
+                if isinstance(channel, Throttled):
+                    messages = channel.messages_needed(row, address)
+                    if messages > channel.per_minute:
+                        messages = self._split_overflow(session, row, channel, address)
+                        session.commit()  # before any API call: a token refresh writes from another connection
+                    if messages and self._throttle(session, row, channel, address, messages):
+                        return True
+                done_before = len(row.payload.get(PROGRESS, []))
                 ref = channel.deliver(session, row, address)
             except DeliveryError as exc:
+                if len(row.payload.get(PROGRESS, [])) > done_before:  # some parts went out: they count too
+                    self._pin_route(row, channel_name, address)
+                    outbox.mark_partly_sent(session, row, now=self.clock.now(),
+                                            messages=len(row.payload[PROGRESS]) - done_before)
                 self._failed(session, row, channel_name, exc)
                 return True
             except Exception as exc:  # an adapter bug must not lose the message
                 log.exception("outbox %s: unexpected error from %s", row_id, channel_name)
                 self._failed(session, row, channel_name, DeliveryError(f"{type(exc).__name__}: {exc}"))
                 return True
-            outbox.mark_sent(session, row, now=self.clock.now(), platform_ref=ref)
+            self._pin_route(row, channel_name, address)
+            outbox.mark_sent(session, row, now=self.clock.now(), platform_ref=ref, messages=messages)
             self.metrics.outbox_sent.labels(channel_name).inc()
             return True
 
+    @staticmethod
+    def _pin_route(row: Outbox, channel_name: str, address: str | None) -> None:
+        """The route taken, so the throttle can count what this recipient got."""
+        row.channel = channel_name
+        row.platform_user = row.platform_user if row.chat_id else address
+
+    def _wait_for_pause(self, session: Session, row: Outbox, channel_name: str) -> bool:
+        until = self._paused.get(channel_name)
+        if until is None or until <= self.clock.now():
+            return False
+        outbox.mark_waiting(session, row, next_attempt_at=until)
+        return True
+
+    def _after_predecessor(self, session: Session, row: Outbox) -> bool:
+        """The rest of a long text waits until the part before it went out (or failed for good)."""
+        before = session.get(Outbox, row.payload["after"]) if "after" in row.payload else None
+        if before is None or before.status in ("sent", "failed"):
+            return False
+        outbox.mark_waiting(session, row, next_attempt_at=max(before.next_attempt_at, self.clock.now()) + WINDOW)
+        return True
+
+    def _split_overflow(self, session: Session, row: Outbox, channel: Throttled, address: str | None) -> int:
+        """A text needing more messages than one minute allows: this row keeps what fits, the rest follows."""
+        if row.kind not in ("text", "markdown") or row.payload.get(PROGRESS):
+            return channel.messages_needed(row, address)
+        assert row.id is not None
+        head, tail = channel.split_off(row, channel.per_minute)
+        outbox.enqueue(
+            session, dedupe_key=f"{MORE_PREFIX}{row.id}", kind=row.kind,
+            payload={**row.payload, "text": tail, "after": row.id}, now=self.clock.now(),
+            due_at=self.clock.now() + WINDOW, channel=channel.name, user_id=row.user_id,
+            platform_user=row.platform_user, chat_id=row.chat_id,
+        )
+        row.payload = {**row.payload, "text": head}
+        return channel.messages_needed(row, address)
+
+    def _throttle(self, session: Session, row: Outbox, channel: Throttled, address: str | None, needed: int
+                  ) -> bool:
+        """True when this recipient's minute is full: the row joins the digest, or waits for room."""
+        now = self.clock.now()
+        recipient = row.chat_id or address
+        assert recipient is not None
+        with session.no_autoflush:  # a rendered chart stays unwritten: no write lock held while the API is called
+            sends = outbox.recent_sends(session, channel=channel.name, recipient=recipient,
+                                        group=bool(row.chat_id), since=now - WINDOW,
+                                        claimed_after=now - WINDOW - STALE_SENDING)
+        used = sum(count for _, count in sends)
+        if not used or used + needed <= channel.per_minute:
+            return False
+        excess, freed, room_at = min(used + needed - channel.per_minute, used), 0, now + WINDOW
+        for sent_at, count in sends:
+            freed += count
+            if freed >= excess:
+                room_at = sent_at + WINDOW
+                break
+        if _foldable(row, needed):
+            self._fold(session, row, channel.name, recipient, address, room_at)
+        else:
+            outbox.mark_waiting(session, row, next_attempt_at=room_at)
+        return True
+
+    def _fold(self, session: Session, row: Outbox, channel: str, recipient: str, address: str | None,
+              room_at: datetime) -> None:
+        """Into this recipient's open digest (rewritten only while still pending), else a new one due at `room_at`."""
+        assert row.id is not None
+        prefix = f"{DIGEST_PREFIX}{channel}:{recipient}:"
+        item = _digest_item(row)
+        digest = outbox.pending_with_prefix(session, prefix)
+        if digest is not None and outbox.replace_pending_payload(session, digest.id,
+                                                                 _with_item(digest.payload, row.id, item)):
+            digest_id = digest.id
+        else:
+            digest_id = outbox.enqueue(
+                session, dedupe_key=f"{prefix}{row.id}", kind="text", payload=_with_item({}, row.id, item),
+                now=self.clock.now(), due_at=room_at, channel=channel, user_id=row.user_id,
+                platform_user=None if row.chat_id else address, chat_id=row.chat_id,
+            )
+        row.status = "folded"
+        row.platform_ref = f"digest:{digest_id}"
+        session.add(row)
+        log.info("outbox %s folded into digest %s for %s:%s", row.id, digest_id, channel, recipient)
+
     def _failed(self, session: Session, row: Outbox, channel_name: str, exc: DeliveryError) -> None:
         row.status = "pending"
+        if exc.retry_after is not None and not exc.permanent:  # a rate limit: later, without spending an attempt
+            until = self.clock.now() + timedelta(seconds=exc.retry_after)
+            if isinstance(exc, APP_WIDE_LIMITS):
+                self._paused[channel_name] = until
+            outbox.mark_waiting(session, row, next_attempt_at=until, error=str(exc))
+            self.metrics.outbox_retried.labels(channel_name).inc()
+            return
         if exc.permanent or row.attempts + 1 >= self.max_attempts:
             outbox.mark_failed(session, row, error=str(exc))
             self.metrics.outbox_failed.labels(channel_name).inc()
             log.warning("outbox %s failed for good after %s attempts: %s", row.id, row.attempts, exc)
             return
-        delay = (
-            timedelta(seconds=exc.retry_after) if exc.retry_after is not None else outbox.backoff(row.attempts + 1)
-        )
-        outbox.mark_retry(session, row, error=str(exc), next_attempt_at=self.clock.now() + delay)
+        retry_at = self.clock.now() + outbox.backoff(row.attempts + 1)
+        outbox.mark_retry(session, row, error=str(exc), next_attempt_at=retry_at)
         self.metrics.outbox_retried.labels(channel_name).inc()

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlmodel import Session
 
 from store.db import insert_ignoring_conflict
 from store.models import Outbox
+
+MESSAGES_SENT = "messages_sent"  # payload key: platform messages the last attempt sent (the throttle counts them)
 
 
 def enqueue(
@@ -57,7 +59,9 @@ def due(session: Session, *, now: datetime, limit: int = 50, channel: str | None
     return list(session.execute(stmt).scalars())
 
 
-def mark_sent(session: Session, row: Outbox, *, now: datetime, platform_ref: str | None) -> None:
+def mark_sent(session: Session, row: Outbox, *, now: datetime, platform_ref: str | None, messages: int = 0) -> None:
+    if messages:
+        row.payload = {**row.payload, MESSAGES_SENT: messages}
     row.status = "sent"
     row.attempts += 1
     row.sent_at = now
@@ -66,11 +70,44 @@ def mark_sent(session: Session, row: Outbox, *, now: datetime, platform_ref: str
     session.add(row)
 
 
+def mark_partly_sent(session: Session, row: Outbox, *, now: datetime, messages: int) -> None:
+    """Some of a row's parts went out before a failure: `sent_at` and the count let the throttle see them."""
+    row.sent_at = now
+    row.payload = {**row.payload, MESSAGES_SENT: messages}
+    session.add(row)
+
+
 def mark_retry(session: Session, row: Outbox, *, error: str, next_attempt_at: datetime) -> None:
     row.attempts += 1
     row.last_error = error[:2000]
     row.next_attempt_at = next_attempt_at
     session.add(row)
+
+
+def mark_waiting(session: Session, row: Outbox, *, next_attempt_at: datetime, error: str | None = None) -> None:
+    """Back to pending without spending an attempt: the platform said "later", not "failed"."""
+    row.status = "pending"
+    row.next_attempt_at = next_attempt_at
+    if error is not None:
+        row.last_error = error[:2000]
+    session.add(row)
+
+
+def recent_sends(
+    session: Session, *, channel: str, recipient: str, group: bool, since: datetime, claimed_after: datetime
+) -> list[tuple[datetime, int]]:
+    """(sent_at, messages) of rows sent, wholly or in part, to one member or group since `since`, oldest first.
+
+    `claimed_after` bounds the indexed `next_attempt_at` (the claim time before `sent_at`, or a later retry)."""
+    who = Outbox.chat_id == recipient if group else and_(Outbox.chat_id.is_(None), Outbox.platform_user == recipient)  # type: ignore[union-attr]
+    stmt = (
+        select(Outbox.sent_at, Outbox.payload)
+        .where(Outbox.channel == channel, who, Outbox.next_attempt_at > claimed_after,
+               Outbox.sent_at > since)  # type: ignore[operator]
+        .order_by(Outbox.sent_at)
+    )
+    return [(at, int(payload.get(MESSAGES_SENT, 0))) for at, payload in session.execute(stmt)
+            if payload.get(MESSAGES_SENT)]
 
 
 def mark_failed(session: Session, row: Outbox, *, error: str) -> None:
@@ -89,15 +126,19 @@ def pending_count(session: Session) -> int:
     return int(session.execute(select(func.count()).where(Outbox.status == "pending")).scalar_one())
 
 
-
 def pending_with_prefix(session: Session, prefix: str) -> Outbox | None:
-    """The oldest still-pending row whose dedupe key starts with `prefix` (a batch still open for merging)."""
+    """The oldest still-pending row whose dedupe key starts with `prefix` (a batch still open for merging).
+
+    Locked on PostgreSQL until the caller commits: two writers merging into one batch would otherwise each
+    rewrite the payload they read, and the first one's item would be lost."""
     stmt = (
         select(Outbox)
         .where(Outbox.status == "pending", Outbox.dedupe_key.startswith(prefix, autoescape=True))  # type: ignore[attr-defined]
         .order_by(Outbox.id)
         .limit(1)
     )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
     return session.execute(stmt).scalars().first()
 
 

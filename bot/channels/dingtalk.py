@@ -5,15 +5,18 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bot.channels import dingtalk_report
 from bot.channels.base import DeliveryError
 from bot.channels.dingtalk_api import DingTalkApi
 from bot.channels.dingtalk_events import CHANNEL
 from bot.channels.dingtalk_stream import StreamListener, StreamState
+from bot.channels.parts import Step, char_prefix, head_and_tail, remaining, send_parts, split_text
 from bot.clock import Clock
 from bot.config import DingTalkConfig
 from bot.events import Event
@@ -22,6 +25,10 @@ from store.db import session_scope
 from store.models import Outbox, User
 
 FLOW_CONTROLLED_SECONDS = 60.0  # batchSend's flowControlledStaffIdList: this member gets too many right now
+PER_RECIPIENT_PER_MINUTE = 20  # robot messages to one group (DingTalk's documented robot limit), kept for 1:1 too
+# Characters per robot text/markdown: DingTalk's own connector sends 2 000-character chunks, markdown past ~3 500
+# stops rendering, and a robot body must stay under 20 000 bytes (2 000 CJK characters JSON-escaped ≈ 12 000).
+TEXT_LIMIT = 2000
 
 TEXT = {"answered": "已处理"}
 MESSAGES = {
@@ -65,6 +72,7 @@ class DingTalkChannel:
     """Outbound through the dispatcher; `listen` starts the Stream that feeds the inbox."""
 
     name = CHANNEL
+    per_minute = PER_RECIPIENT_PER_MINUTE
 
     def __init__(self, config: DingTalkConfig, engine: Engine, clock: Clock, *, api: DingTalkApi | None = None
                  ) -> None:
@@ -79,16 +87,18 @@ class DingTalkChannel:
         return self.stream.state if self.stream else "disconnected"
 
     def listen(self, ingest_many: Callable[[list[Event]], list[bool]], wake: Callable[[], None]) -> None:
-        def store(events: list[Event]) -> list[bool]:
-            stored = ingest_many(events)
-            for event in events:
-                if event.kind == "card_action" and event.card_ref:
-                    self._mark_answered(event)
-            if any(stored):
-                wake()
-            return stored
+        """ACKs what `ingest_many` committed (or spooled); the steps after the commit cannot hold the ACK back."""
 
-        self.stream = StreamListener(self.config, store, self.clock)
+        def after_commit(events: list[Event], stored: list[bool]) -> None:
+            try:
+                for event in events:
+                    if event.kind == "card_action" and event.card_ref:
+                        self._mark_answered(event)
+            finally:
+                if any(stored):
+                    wake()
+
+        self.stream = StreamListener(self.config, ingest_many, self.clock, after=after_commit)
         self.stream.start()
 
     def close(self) -> None:
@@ -110,22 +120,44 @@ class DingTalkChannel:
     def address_of(self, user: User) -> str | None:
         return user.dingtalk_userid
 
+    def split_off(self, message: Outbox, parts: int) -> tuple[str, str]:
+        """A text or markdown row's text cut after its first `parts` messages."""
+        return head_and_tail(message.payload.get("text", ""), TEXT_LIMIT, parts, char_prefix)
+
+    def messages_needed(self, message: Outbox, address: str | None) -> int:
+        """Messages this row still owes its group or member (a card update is no new message)."""
+        if message.kind in ("card_update", dingtalk_report.KIND) or not (address or message.chat_id):
+            return 0
+        return remaining(message, self._steps(message, address))
+
     def deliver(self, session: Session, message: Outbox, address: str | None) -> str | None:
-        payload = message.payload
         if message.kind == "card_update":
-            return self._update_card(payload, address)
+            return self._update_card(message.payload, address)
+        if message.kind == dingtalk_report.KIND:  # a 日志 filed for the rep, not a robot message
+            return dingtalk_report.file_report(self.api, message.payload, address)
         if not address and not message.chat_id:
             raise DeliveryError(MESSAGES["no_address"], permanent=True)
+        return ",".join(send_parts(session, message, self._steps(message, address)))[:200] or None
+
+    def _steps(self, message: Outbox, address: str | None) -> list[Step]:
+        payload = message.payload
         if message.kind == "text":
-            return self._robot(message, address, "sampleText", {"content": payload.get("text", "")})
+            return self._text_steps(message, address, payload.get("text", ""))
         if message.kind == "markdown":
             text = payload.get("text", "")
-            return self._robot(message, address, "sampleMarkdown", {"title": markdown_title(text), "text": text})
+            return [partial(self._robot, message, address, "sampleMarkdown", {"title": markdown_title(text),
+                                                                               "text": piece})
+                    for piece in split_text(text, TEXT_LIMIT, char_prefix)]
         if message.kind == "card":
-            return self._card(message, address)
+            return [partial(self._card, message, address)]
         if message.kind == "image":
-            return self._image(session, message, address)
+            return [partial(self._image, message, address)] + self._text_steps(message, address,
+                                                                               payload.get("text", ""))
         raise DeliveryError(MESSAGES["unknown_kind"].format(kind=message.kind), permanent=True)
+
+    def _text_steps(self, message: Outbox, address: str | None, text: str) -> list[Step]:
+        return [partial(self._robot, message, address, "sampleText", {"content": piece})
+                for piece in split_text(text, TEXT_LIMIT, char_prefix)]
 
     def _robot(self, message: Outbox, address: str | None, key: str, param: dict[str, Any]) -> str:
         """To the group (`chat_id` is its openConversationId) or 1:1 to the member."""
@@ -184,19 +216,9 @@ class DingTalkChannel:
         self.api.call("PUT", "/v1.0/card/instances", json=body)
         return str(ref)
 
-    def _image(self, session: Session, message: Outbox, address: str | None) -> str:
-        """Uploaded to DingTalk's media store, sent as an image message, then the caption (a retry skips a part
-        already sent)."""
-        payload = message.payload
-        ref = payload.get("image_ref")
-        if ref is None:
-            image = base64.b64decode(payload["image_b64"])
-            name, mime = ("image.jpg", "image/jpeg") if image.startswith(b"\xff\xd8") else ("image.png", "image/png")
-            media_id = self.api.oapi("/media/upload", data={"type": "image"},
-                                     files={"media": (name, image, mime)})["media_id"]
-            ref = self._robot(message, address, "sampleImageMsg", {"photoURL": media_id})
-            message.payload = {**payload, "image_ref": ref}
-            session.add(message)
-        if not payload.get("text"):
-            return ref
-        return self._robot(message, address, "sampleText", {"content": payload["text"]})
+    def _image(self, message: Outbox, address: str | None) -> str:
+        """Uploaded to DingTalk's media store, then sent as an image message (its caption is the next part)."""
+        image = base64.b64decode(message.payload["image_b64"])
+        name, mime = ("image.jpg", "image/jpeg") if image.startswith(b"\xff\xd8") else ("image.png", "image/png")
+        media_id = self.api.oapi("/media/upload", data={"type": "image"}, files={"media": (name, image, mime)})["media_id"]
+        return self._robot(message, address, "sampleImageMsg", {"photoURL": media_id})

@@ -22,7 +22,7 @@ from bot.config import DingTalkConfig
 # httpx logs each request URL at INFO, and oapi URLs carry the access token.
 logging.getLogger("httpx").setLevel(logging.WARNING)
 
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # the SDK's `requests` calls have none
 THROTTLE_SECONDS = 2.0  # DingTalk's limits are per second: the next second is free again
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
 TOKEN_CODES = frozenset({"InvalidAuthentication", "40001", "40014", "42001"})
@@ -59,10 +59,10 @@ class DingTalkApi:
     """`call` for /v1.0 (token in a header), `oapi` for topapi and media (token in the query)."""
 
     def __init__(self, config: DingTalkConfig, engine: Engine, clock: Clock, *,
-                 transport: httpx.BaseTransport | None = None) -> None:
+                 transport: httpx.BaseTransport | None = None, timeout: httpx.Timeout = TIMEOUT) -> None:
         self.config = config
-        self._api = httpx.Client(base_url=config.api_base, timeout=TIMEOUT, transport=transport)
-        self._oapi = httpx.Client(base_url=config.oapi_base, timeout=TIMEOUT, transport=transport)
+        self._api = httpx.Client(base_url=config.api_base, timeout=timeout, transport=transport)
+        self._oapi = httpx.Client(base_url=config.oapi_base, timeout=timeout, transport=transport)
         self.token = SharedToken(engine, clock, f"dingtalk:{config.client_id}", self._fetch_token)
 
     def close(self) -> None:
@@ -95,10 +95,17 @@ class DingTalkApi:
         return Token(str(answer["accessToken"]), now + timedelta(seconds=int(answer.get("expireIn", 7200))))
 
     def _v1(self, method: str, path: str, *, json: Any, headers: dict[str, str] | None = None) -> dict[str, Any]:
+        """HTTP 200 is not enough (the SDK's `reply_*` stop there): an error body in a 200 is a failure too."""
         response = self._send(self._api, method, path, json=json, headers=headers)
-        if response.status_code == 200:
-            return _json(response, path)
-        raise _http_error(response, path)
+        if response.status_code != 200:
+            raise _http_error(response, path)
+        answer = _json(response, path)
+        code = answer.get("code") or (answer.get("errcode") or None)
+        if code is not None or answer.get("success") is False:
+            message = answer.get("message") or answer.get("errmsg") or ""
+            raise DingTalkApiError(MESSAGES["errcode"].format(path=path, code=code, message=message),
+                                   code=str(code) if code is not None else None)
+        return answer
 
     def _topapi(self, path: str, **kwargs: Any) -> dict[str, Any]:
         response = self._send(self._oapi, "POST", path, **kwargs)

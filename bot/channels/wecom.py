@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
 from sqlmodel import Session
 
 from bot.channels.base import DeliveryError
+from bot.channels.parts import Step, head_and_tail, remaining, send_parts, split_text
 from bot.channels.wecom_api import WeComApi
 from store.models import Outbox, User
 
-TEXT_LIMIT = 2048  # bytes WeCom accepts in one text or markdown message
+SIZE_LIMITS = {"text": 2048, "markdown": 4096}  # bytes WeCom accepts in one message/send (doc 90236)
+PER_MEMBER_PER_MINUTE = 30  # app messages beyond this to one member are dropped silently, errcode 0
 MAX_LIST = 6  # buttons and horizontal fields one template card may carry
 BUTTON_STYLES = {"primary": 1, "default": 2, "danger": 3}
 
@@ -25,23 +26,6 @@ MESSAGES = {
     "invalid_user": "企业微信拒收，收件人无效：{users}",
     "no_update_ref": "要更新的卡片没有 response_code",
 }
-
-Step = Callable[[], str]
-
-
-def split_utf8(text: str, limit: int = TEXT_LIMIT) -> list[str]:
-    """Pieces of at most `limit` UTF-8 bytes, cut after a line break when one is in the second half."""
-    pieces: list[str] = []
-    rest = text
-    while len(rest.encode("utf-8")) > limit:
-        cut = rest.encode("utf-8")[:limit].decode("utf-8", "ignore")  # whole characters only
-        newline = cut.rfind("\n")
-        if newline >= len(cut) // 2:
-            cut = cut[: newline + 1]
-        pieces.append(cut)
-        rest = rest[len(cut) :]
-    pieces.append(rest)
-    return [piece.strip("\n") for piece in pieces if piece.strip("\n")]
 
 
 def card_markdown(card: dict[str, Any]) -> str:
@@ -80,6 +64,7 @@ class WeComChannel:
     """Sends through `message/send`; a row that needs several messages remembers which ones went out."""
 
     name = "wecom"
+    per_minute = PER_MEMBER_PER_MINUTE
 
     def __init__(self, api: WeComApi) -> None:
         self.api = api
@@ -88,22 +73,22 @@ class WeComChannel:
     def address_of(self, user: User) -> str | None:
         return user.wecom_userid
 
+    def messages_needed(self, message: Outbox, address: str | None) -> int:
+        """Messages this row still owes the member (a card update is no new message)."""
+        if message.kind == "card_update" or not address:
+            return 0
+        return remaining(message, self._steps(message, address))
+
+    def split_off(self, message: Outbox, parts: int) -> tuple[str, str]:
+        """A text or markdown row's text cut after its first `parts` messages."""
+        return head_and_tail(message.payload.get("text", ""), SIZE_LIMITS[message.kind], parts)
+
     def deliver(self, session: Session, message: Outbox, address: str | None) -> str | None:
         if message.kind == "card_update":
             return self._update_card(message, address)
         if not address:
             raise DeliveryError(MESSAGES["no_group" if message.chat_id else "no_address"], permanent=True)
-        refs: list[str] = list(message.payload.get("sent_refs", []))
-        steps = self._steps(message, address)
-        try:
-            for step in steps[len(refs) :]:  # a retry skips the parts already delivered
-                refs.append(step())
-        except DeliveryError:
-            if refs:
-                message.payload = {**message.payload, "sent_refs": refs}
-                session.add(message)
-            raise
-        return ",".join(refs)[:200] or None
+        return ",".join(send_parts(session, message, self._steps(message, address)))[:200] or None
 
     def _steps(self, message: Outbox, address: str) -> list[Step]:
         payload = message.payload
@@ -122,7 +107,8 @@ class WeComChannel:
         raise DeliveryError(MESSAGES["unknown_kind"].format(kind=message.kind), permanent=True)
 
     def _text_steps(self, address: str, msgtype: str, text: str) -> list[Step]:
-        return [partial(self._send, address, msgtype, {"content": piece}) for piece in split_utf8(text)]
+        pieces = split_text(text, SIZE_LIMITS[msgtype])
+        return [partial(self._send, address, msgtype, {"content": piece}) for piece in pieces]
 
     def _send(self, address: str, msgtype: str, content: dict[str, Any]) -> str:
         answer = self.api.call(

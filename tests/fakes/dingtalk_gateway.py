@@ -3,7 +3,8 @@
 Three loopback listeners, one background thread with its own asyncio loop:
   * `api_base`  (api.dingtalk.com): `POST /v1.0/gateway/connections/open` and the /v1.0 OpenAPI;
   * `gateway_url` (wss-open-connection.dingtalk.com): the websocket `/connect?ticket=…`;
-  * `oapi_base` (oapi.dingtalk.com): gettoken, topapi contacts/report, media/upload and session webhooks.
+  * `oapi_base` (oapi.dingtalk.com): gettoken, topapi contacts/report (create, template by name),
+    media/upload and session webhooks.
 
 Pointing dingtalk-stream 0.24.3 at the fake: `dingtalk_stream/utils.py` reads the env var
 `DINGTALK_OPENAPI_ENDPOINT` once, at import; `stream.py` bakes it into the class constant
@@ -69,6 +70,14 @@ MSG_KEYS = frozenset(
     | {f"sampleActionCard{i}" for i in range(2, 7)}
 )
 BATCH_SEND_MAX_USERS = 20
+# 日志 templates as `report/template/getbyname` answers them; the fields are DingTalk's stock 日报.
+DEFAULT_REPORT_TEMPLATES: tuple[Mapping[str, Any], ...] = (
+    {"id": "tmpl-daily", "name": "日报", "fields": [
+        {"field_name": "今日完成工作", "sort": 0, "type": 1},
+        {"field_name": "未完成工作", "sort": 1, "type": 1},
+        {"field_name": "需协调工作", "sort": 2, "type": 1},
+    ]},
+)
 
 DEFAULT_DEPARTMENTS: tuple[Mapping[str, Any], ...] = (
     {"dept_id": 1, "name": "留痕科技"},
@@ -124,6 +133,13 @@ class _Conn:
 class _Fault:
     status: int
     body: Any
+    times: int
+
+
+@dataclass
+class _Hang:
+    seconds: float
+    after_delivery: bool
     times: int
 
 
@@ -213,7 +229,7 @@ class FakeDingTalk:
     Recorded state (read it, don't write it): `subscriptions` (of the last open call),
     `connection_count`, `sent` [(connection number, frame)], `client_frames`, `acks` {messageId: first
     ACK}, `api_requests`, `robot_sent`, `cards` {outTrackId: template_id, card_data, private_data, …},
-    `reports`, `files` {downloadCode: (name, bytes)}.
+    `reports`, `files` {downloadCode: (name, bytes)}, `report_templates` {name: template} (set it to add some).
     """
 
     def __init__(
@@ -262,6 +278,7 @@ class FakeDingTalk:
         # OpenAPI state
         self._requests: list[ApiRequest] = []
         self._faults: dict[str, list[_Fault]] = {}
+        self._hangs: dict[str, list[_Hang]] = {}
         self._tokens: set[str] = set()
         self._sessions: dict[str, tuple[str, int]] = {}
         self.files: dict[str, tuple[str, bytes]] = {}
@@ -269,6 +286,7 @@ class FakeDingTalk:
         self.cards: dict[str, dict[str, Any]] = {}
         self.robot_sent: list[dict[str, Any]] = []
         self.reports: list[dict[str, Any]] = []
+        self.report_templates: dict[str, dict[str, Any]] = {t["name"]: dict(t) for t in DEFAULT_REPORT_TEMPLATES}
         self._session_replies: list[tuple[str, dict[str, Any]]] = []
         self._departments: dict[int, dict[str, Any]] = {}
         self._users: dict[str, dict[str, Any]] = {}
@@ -471,6 +489,10 @@ class FakeDingTalk:
         }
         return self._deliver("EVENT", "*", dict(data), message_id, headers)
 
+    def deliver_raw(self, topic: str, data: str, type_: str = "CALLBACK") -> str:
+        """Pushes a frame whose `data` string goes out as given (malformed JSON, a JSON array …)."""
+        return self._deliver(type_, topic, data, None)
+
     def send_system_ping(self) -> str:
         """SYSTEM `ping` with an opaque value; the SDK's ACK echoes the data."""
         return self._deliver("SYSTEM", "ping", {"opaque": uuid.uuid4().hex}, None, live_only=True)
@@ -509,7 +531,7 @@ class FakeDingTalk:
         self,
         type_: str,
         topic: str,
-        data: dict[str, Any],
+        data: dict[str, Any] | str,
         message_id: str | None,
         extra_headers: Mapping[str, str] | None = None,
         live_only: bool = False,
@@ -529,7 +551,7 @@ class FakeDingTalk:
             "specVersion": "1.0",
             "type": type_,
             "headers": headers,
-            "data": json.dumps(data, ensure_ascii=False),
+            "data": data if isinstance(data, str) else json.dumps(data, ensure_ascii=False),
         }
         with self._cond:
             self._frames[mid] = frame
@@ -868,9 +890,27 @@ class FakeDingTalk:
         with self._cond:
             self._faults.setdefault(path, []).append(_Fault(status, body, times))
 
+    def hang_next(self, path: str, seconds: float, *, after_delivery: bool = False, times: int = 1) -> None:
+        """The next `times` calls to `path` answer `seconds` late. `after_delivery`: acted on (a robot message
+        is delivered) before the wait; otherwise nothing happens and the late answer is a 504."""
+        with self._cond:
+            self._hangs.setdefault(path, []).append(_Hang(seconds, after_delivery, times))
+
     def clear_faults(self) -> None:
         with self._cond:
             self._faults.clear()
+            self._hangs.clear()
+
+    def _take_hang(self, path: str) -> _Hang | None:
+        with self._cond:
+            queue = self._hangs.get(path)
+            if not queue:
+                return None
+            hang = queue[0]
+            hang.times -= 1
+            if hang.times <= 0:
+                queue.pop(0)
+        return hang
 
     def expire_tokens(self) -> None:
         """Every issued access token is refused from now on (v1.0: 400 InvalidAuthentication; oapi: 88/40014)."""
@@ -904,12 +944,19 @@ class FakeDingTalk:
             with self._cond:
                 self._requests.append(entry)
             request[_ENTRY] = entry
+            hang = self._take_hang(request.path)
             try:
-                response = (
-                    self._take_fault(host, request.path)
-                    or self._auth_error(host, request)
-                    or await handler(request)
-                )
+                if hang is not None and not hang.after_delivery:
+                    await asyncio.sleep(hang.seconds)
+                    response = _json(_default_fault_body(host, 504), 504)
+                else:
+                    response = (
+                        self._take_fault(host, request.path)
+                        or self._auth_error(host, request)
+                        or await handler(request)
+                    )
+                    if hang is not None:
+                        await asyncio.sleep(hang.seconds)
             except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
                 response = (
                     _api_error(
@@ -1128,6 +1175,7 @@ class FakeDingTalk:
         app.router.add_post("/topapi/v2/user/list", self._user_list)
         app.router.add_post("/topapi/v2/user/get", self._user_get)
         app.router.add_post("/topapi/report/create", self._report_create)
+        app.router.add_post("/topapi/report/template/getbyname", self._report_template)
         app.router.add_post(SESSION_WEBHOOK_PATH, self._session_webhook)
         app.router.add_post("/media/upload", self._media_upload)
         return app
@@ -1229,8 +1277,33 @@ class FakeDingTalk:
         with self._cond:
             if param.get("userid") not in self._users:
                 return _oapi_error(60121, "找不到该用户")
+            template = next((t for t in self.report_templates.values() if t["id"] == param["template_id"]), None)
+            if template is not None and not self._fits(template, param["contents"]):
+                return _oapi_error(40035, "contents 与模板字段不符")
             self.reports.append(param)
         return _json({"errcode": 0, "errmsg": "ok", "result": secrets.token_hex(16), "request_id": _rid()})
+
+    @staticmethod
+    def _fits(template: Mapping[str, Any], contents: Any) -> bool:
+        """Each content names a field of the template by its key and sort."""
+        fields = {(f["field_name"], str(f["sort"])) for f in template["fields"]}
+        return isinstance(contents, list) and all(
+            isinstance(c, dict) and (c.get("key"), str(c.get("sort"))) in fields for c in contents
+        )
+
+    async def _report_template(self, request: web.Request) -> web.Response:
+        """`report/template/getbyname`: the template the member sees by that name, with its fields."""
+        body = self._body(request)
+        with self._cond:
+            user = self._users.get(str(body.get("userid", "")))
+            if user is None:
+                return _oapi_error(60121, "找不到该用户")
+            template = self.report_templates.get(str(body.get("template_name", "")))
+            if template is None:
+                return _oapi_error(400002, "模板不存在")
+            result = {"default_receivers": [], "default_received_convs": [], **template,
+                      "userid": user["userid"], "user_name": user["name"]}
+        return _json({"errcode": 0, "errmsg": "ok", "result": result, "request_id": _rid()})
 
     async def _session_webhook(self, request: web.Request) -> web.Response:
         body = self._body(request)

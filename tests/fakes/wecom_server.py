@@ -263,6 +263,7 @@ class FakeWeCom:
         self._requests: list[RecordedRequest] = []
         self._failures: dict[str, list[_Fault]] = {}
         self._delays: dict[str, list[_Fault]] = {}
+        self._late_answers: dict[str, list[_Fault]] = {}
         self._current_token: str | None = None
         self._valid_tokens: set[str] = set()
         self._expired_tokens: set[str] = set()
@@ -399,9 +400,15 @@ class FakeWeCom:
         with self._lock:
             self._delays.setdefault(api_path(path), []).append(_Fault(times, seconds=seconds))
 
+    def hang_after_delivery(self, path: str, seconds: float, times: int = 1) -> None:
+        """The next `times` calls to `path` are acted on and recorded at once, then answered `seconds` late: a
+        client that times out meanwhile cannot know its message was delivered."""
+        with self._lock:
+            self._late_answers.setdefault(api_path(path), []).append(_Fault(times, seconds=seconds))
+
     def clear_faults(self, path: str | None = None) -> None:
         with self._lock:
-            for rules in (self._failures, self._delays):
+            for rules in (self._failures, self._delays, self._late_answers):
                 if path is None:
                     rules.clear()
                 else:
@@ -540,6 +547,9 @@ class FakeWeCom:
         with self._changed:
             self._requests.append(request)
             self._changed.notify_all()
+            late = _take(self._late_answers, request.path)
+        if late is not None:
+            self._stopping.wait(late.seconds)
         data = answer.encode()
         try:
             handler.send_response(answer.status)
