@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 STAMP := .venv/.installed
 
-.PHONY: demo test lint bench clean browser screenshots
+.PHONY: demo test lint bench clean browser screenshots reliability
 
 # Chart images need a CJK font (Debian's fonts-wqy-microhei); installed here when missing and we are root.
 FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
@@ -24,6 +24,13 @@ browser:
 
 test: $(STAMP) browser
 	$(PY) -m pytest -n 2
+
+# The 1000-message load tests against a real `liuhen serve` (docs/reliability.md; the rest of the matrix runs in
+# `make test`); SQLite always, PostgreSQL too when LIUHEN_TEST_DATABASE_URL is set (CI sets it). One at a time:
+# they measure latency.
+reliability: $(STAMP)
+	@test -n "$$LIUHEN_TEST_DATABASE_URL" || echo "reliability: LIUHEN_TEST_DATABASE_URL unset, SQLite lane only"
+	$(PY) -m pytest tests/reliability -m reliability -p no:xdist -s
 
 # README screenshots (docs/img/*.png), taken by the browser tests against the seeded demo.
 screenshots: $(STAMP) browser

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from sqlalchemy import Engine, text
 
@@ -17,6 +18,7 @@ from bot.channels.wecom_api import WeComApi
 from bot.clock import Clock
 from bot.company_data import provider_from, with_provider
 from bot.config import Settings
+from bot.group_commit import AcksFirst
 from bot.inbox import InboxProcessor
 from bot.metrics import Metrics
 from bot.modules import enabled_routes, is_enabled
@@ -31,6 +33,7 @@ from store.db import make_engine, session_scope
 log = logging.getLogger(__name__)
 
 IDLE_WAIT_SECONDS = 1.0
+RECOVER_EVERY_SECONDS = 60.0  # sends left in `sending` by a crash (older than STALE_SENDING) go back to pending
 
 
 class Runtime:
@@ -52,6 +55,8 @@ class Runtime:
             self.dingtalk = self.channels["dingtalk"] = DingTalkChannel(settings.dingtalk, self.engine, self.clock)
         if settings.local.enabled:
             self.channels["local"] = LocalChannel(self.clock)
+        # SQLite has one writer: acknowledgements of both channels go before the worker's transactions.
+        self.ack_gate = AcksFirst(self.engine) if self.engine.dialect.name == "sqlite" else None
         self.inbox = InboxProcessor(self.engine, self.router, self.rules, self.clock, self.metrics,
                                     modules=frozenset(name for name, on in settings.modules if on))
         self.dispatcher = Dispatcher(self.engine, self.channels, self.clock, self.metrics)
@@ -84,7 +89,7 @@ class Runtime:
         self._worker = threading.Thread(target=self._loop, name="liuhen-worker", daemon=True)
         self._worker.start()
         if self.dingtalk:  # after the worker: what the stream stores is processed at once
-            self.dingtalk.listen(self.inbox.ingest_many, self.wake)
+            self.dingtalk.listen(self.inbox.ingest_many, self.wake, gate=self.ack_gate)
         if with_scheduler:
             self.scheduler.start()
             self._scheduling = True
@@ -105,9 +110,13 @@ class Runtime:
             self._worker = None
 
     def _loop(self) -> None:
+        recovered_at = time.monotonic()
         while not self._stop.is_set():
             self._wake.clear()
             try:
+                if time.monotonic() - recovered_at >= RECOVER_EVERY_SECONDS:
+                    recovered_at = time.monotonic()
+                    self.dispatcher.recover_stale()  # a send cut short by a crash is retried without a restart
                 busy = self.work_once()
             except Exception:
                 log.exception("worker round failed")

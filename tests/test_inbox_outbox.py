@@ -141,3 +141,32 @@ def test_plain_text_outside_a_command_gets_a_hint_in_private_chat_only(runtime):
     runtime.work_once()
     [hint] = sent_to(runtime, "lilei")
     assert hint.payload["text"] == "没听懂「今天天气不错」。发送「帮助」查看可用命令。"
+
+
+def test_a_send_cut_short_by_a_crash_is_retried_by_the_running_worker(runtime, monkeypatch):
+    """A row a killed process left in `sending` goes out without waiting for another restart."""
+    import time
+
+    from bot import cards, runtime as runtime_module
+    from bot.cards import Reply
+
+    monkeypatch.setattr(runtime_module, "RECOVER_EVERY_SECONDS", 0.05)
+    runtime.start(with_scheduler=False)
+    try:
+        with Session(runtime.engine) as session:
+            row_id = cards.queue(session, Reply.say("回款提醒", to_user="lilei"), dedupe_key="stuck",
+                                 now=runtime.clock.now())
+            session.commit()
+            row = session.get(Outbox, row_id)
+            row.status, row.next_attempt_at = "sending", runtime.clock.now()  # claimed, then the process died
+            session.add(row)
+            session.commit()
+        assert not sent_to(runtime, "lilei")
+        runtime.clock.set(runtime.clock.now() + timedelta(minutes=6))
+        deadline = time.monotonic() + 10
+        while not sent_to(runtime, "lilei") and time.monotonic() < deadline:
+            runtime.wake()
+            time.sleep(0.05)
+    finally:
+        runtime.stop()
+    assert [m.payload["text"] for m in sent_to(runtime, "lilei")] == ["回款提醒"]

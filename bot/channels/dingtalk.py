@@ -20,6 +20,7 @@ from bot.channels.parts import Step, char_prefix, head_and_tail, remaining, send
 from bot.clock import Clock
 from bot.config import DingTalkConfig
 from bot.events import Event
+from bot.group_commit import AcksFirst
 from store import outbox
 from store.db import session_scope
 from store.models import Outbox, User
@@ -86,7 +87,8 @@ class DingTalkChannel:
     def state(self) -> StreamState:
         return self.stream.state if self.stream else "disconnected"
 
-    def listen(self, ingest_many: Callable[[list[Event]], list[bool]], wake: Callable[[], None]) -> None:
+    def listen(self, ingest_many: Callable[[list[Event]], list[bool]], wake: Callable[[], None], *,
+               gate: AcksFirst | None = None) -> None:
         """ACKs what `ingest_many` committed (or spooled); the steps after the commit cannot hold the ACK back."""
 
         def after_commit(events: list[Event], stored: list[bool]) -> None:
@@ -98,7 +100,7 @@ class DingTalkChannel:
                 if any(stored):
                     wake()
 
-        self.stream = StreamListener(self.config, ingest_many, self.clock, after=after_commit)
+        self.stream = StreamListener(self.config, ingest_many, self.clock, after=after_commit, gate=gate)
         self.stream.start()
 
     def close(self) -> None:

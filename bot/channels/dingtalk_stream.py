@@ -18,7 +18,7 @@ from bot.channels.dingtalk_events import from_card_callback, from_chatbot, from_
 from bot.clock import Clock
 from bot.config import DingTalkConfig
 from bot.events import Event
-from bot.group_commit import GroupCommit
+from bot.group_commit import AcksFirst, GroupCommit
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +74,10 @@ class _Writer:
     events are stored, nothing of ours may keep the ACK back — a failure after the commit is logged instead.
     """
 
-    def __init__(self, sink: Sink, clock: Clock, after: AfterCommit | None = None) -> None:
+    def __init__(self, sink: Sink, clock: Clock, after: AfterCommit | None = None,
+                 gate: AcksFirst | None = None) -> None:
         self.clock = clock
-        self.commits = GroupCommit(sink)
+        self.commits = GroupCommit(sink, gate=gate)
         self.after = after
 
     async def store(self, events: list[Event]) -> tuple[int, str]:
@@ -123,9 +124,9 @@ class StreamListener:
     """Runs `DingTalkStreamClient.start()` (which reconnects by itself) and starts it again if it ever ends."""
 
     def __init__(self, config: DingTalkConfig, sink: Sink, clock: Clock, *, after: AfterCommit | None = None,
-                 restart_seconds: float = RESTART_SECONDS) -> None:
+                 gate: AcksFirst | None = None, restart_seconds: float = RESTART_SECONDS) -> None:
         self.restart_seconds = restart_seconds
-        self.writer = _Writer(sink, clock, after)
+        self.writer = _Writer(sink, clock, after, gate)
         self.client = _Client(Credential(config.client_id, config.client_secret), logger=log)
         self.client.register_callback_handler(TOPIC_CHATBOT, _Chatbot(self.writer))
         self.client.register_callback_handler(TOPIC_CARD_CALLBACK, _CardClicks(self.writer))

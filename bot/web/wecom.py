@@ -13,7 +13,7 @@ from bot.cards import Card, Reply
 from bot.channels.wecom_crypto import MAX_BODY, CallbackCrypto, Rejected
 from bot.channels.wecom_events import CHANNEL, to_event
 from bot.events import Event
-from bot.group_commit import AcksFirst, GroupCommit
+from bot.group_commit import GroupCommit
 from store.db import session_scope
 
 if TYPE_CHECKING:  # not imported at run time, so the bench's bare endpoint can use read_body alone
@@ -52,8 +52,7 @@ def crypto_for(runtime: Runtime) -> CallbackCrypto:
 def router(runtime: Runtime) -> APIRouter:
     api = APIRouter()
     crypto = crypto_for(runtime)
-    gate = AcksFirst(runtime.engine) if runtime.engine.dialect.name == "sqlite" else None
-    inbox = GroupCommit(runtime.inbox.ingest_many, gate=gate)
+    inbox = GroupCommit(runtime.inbox.ingest_many, gate=runtime.ack_gate)
 
     def refuse(exc: Rejected) -> PlainTextResponse:
         runtime.metrics.inbound_rejected.labels(CHANNEL, exc.reason).inc()
