@@ -12,6 +12,8 @@ from sqlalchemy import Connection, Engine, text
 log = logging.getLogger(__name__)
 
 LOCK_KEY = 0x6C697568  # "liuh": the advisory-lock id every liuhen process competes for
+# Advisory locks are per database, not per schema: the second key keeps deployments in one database apart.
+SCHEMA_KEY = "hashtext(current_schema())"
 
 
 class Leadership:
@@ -31,7 +33,7 @@ class Leadership:
             return True
         if self.engine.dialect.name == "postgresql":
             conn = self.engine.connect()
-            if conn.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": LOCK_KEY}).scalar():
+            if conn.execute(text(f"SELECT pg_try_advisory_lock(:key, {SCHEMA_KEY})"), {"key": LOCK_KEY}).scalar():
                 conn.commit()
                 self._conn = conn
             else:
@@ -50,7 +52,7 @@ class Leadership:
     def release(self) -> None:
         if self._conn is not None:
             try:
-                self._conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": LOCK_KEY})
+                self._conn.execute(text(f"SELECT pg_advisory_unlock(:key, {SCHEMA_KEY})"), {"key": LOCK_KEY})
                 self._conn.commit()
             finally:
                 self._conn.close()
