@@ -156,7 +156,7 @@ def test_a_send_cut_short_by_a_crash_is_retried_by_the_running_worker(runtime, m
         with Session(runtime.engine) as session:
             row_id = cards.queue(session, Reply.say("回款提醒", to_user="lilei"), dedupe_key="stuck",
                                  now=runtime.clock.now())
-            session.commit()
+            session.flush()  # one transaction: the running worker must never see the row as pending
             row = session.get(Outbox, row_id)
             row.status, row.next_attempt_at = "sending", runtime.clock.now()  # claimed, then the process died
             session.add(row)
