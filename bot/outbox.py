@@ -16,7 +16,6 @@ from typing import Any, Protocol, runtime_checkable
 from sqlalchemy import Engine, update
 from sqlmodel import Session
 
-from bot import charts
 from bot.channels.base import Channel, DeliveryError
 from bot.channels.dingtalk_api import DingTalkApiError
 from bot.channels.parts import PROGRESS
@@ -87,6 +86,8 @@ def _render_chart(row: Outbox) -> None:
     """Charts are drawn here, once, so sweeps stay cheap and retries resend the same picture."""
     if row.kind != "image" or "chart" not in row.payload or "image_b64" in row.payload:
         return
+    from bot import charts  # matplotlib costs ≈1 s; only a process that sends a chart pays it
+
     try:
         png = charts.render(row.payload["chart"])
     except charts.ChartError as exc:

@@ -81,10 +81,12 @@ class Runtime:
         return sum(run_sweep(self.engine, job, at, self.rules, self.clock.tz) for job in self.jobs)
 
     def start(self, *, with_scheduler: bool = True) -> None:
-        """Resumes what a crash left behind (before serving), then keeps working in the background."""
-        nlp.init()  # jieba's ≈1 s load happens here, not inside the first user's message
+        """Keeps working in the background: first what a crash left behind, then what arrives.
+
+        jieba's ≈1.5 s load happens in the worker before its first round, not inside the first user's message
+        and not before the server can acknowledge callbacks.
+        """
         self.dispatcher.recover_stale()
-        self.inbox.process_pending()
         self._stop.clear()
         self._worker = threading.Thread(target=self._loop, name="liuhen-worker", daemon=True)
         self._worker.start()
@@ -110,6 +112,7 @@ class Runtime:
             self._worker = None
 
     def _loop(self) -> None:
+        nlp.init()
         recovered_at = time.monotonic()
         while not self._stop.is_set():
             self._wake.clear()

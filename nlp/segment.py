@@ -9,8 +9,6 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import jieba
-import jieba.analyse
-import jieba.posseg
 
 T = TypeVar("T")
 
@@ -32,6 +30,11 @@ def init() -> None:
     with _lock:
         if _ready:
             return
+        # Imported here, not at the top: their tables cost ≈1.5 s, which `liuhen serve` pays in its worker
+        # thread rather than before it answers; every function below calls init() before using them.
+        import jieba.analyse
+        import jieba.posseg
+
         jieba.setLogLevel(logging.WARNING)
         jieba.initialize()
         jieba.analyse.extract_tags("预热", topK=1)

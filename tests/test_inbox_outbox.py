@@ -147,7 +147,8 @@ def test_a_send_cut_short_by_a_crash_is_retried_by_the_running_worker(runtime, m
     """A row a killed process left in `sending` goes out without waiting for another restart."""
     import time
 
-    from bot import cards, runtime as runtime_module
+    from bot import cards
+    from bot import runtime as runtime_module
     from bot.cards import Reply
 
     monkeypatch.setattr(runtime_module, "RECOVER_EVERY_SECONDS", 0.05)

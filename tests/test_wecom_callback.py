@@ -179,6 +179,19 @@ def test_billion_laughs_is_refused_before_parsing(client, runtime, sender):
     assert inbox(runtime.engine) == [] and rejected(runtime, "dtd") == 1
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+def test_a_body_not_in_utf8_is_refused_before_any_parser_sees_it(client, runtime, sender, fake, encoding):
+    """WeCom speaks UTF-8 only; in UTF-16 a DTD would slip past a byte search, so the envelope is refused whole."""
+    params, body = signed(sender, runtime.clock, sender.text_xml("lilei", "帮助"))
+    declared = body.decode().replace("<xml>", f'<?xml version="1.0" encoding="{encoding}"?><xml>', 1)
+    assert client.post(URL, params=params, content=declared.encode(encoding)).status_code == 400
+    bomb = BILLION_LAUGHS.replace('version="1.0"', f'version="1.0" encoding="{encoding}"')
+    assert client.post(URL, params=params, content=bomb.encode(encoding)).status_code == 400
+    assert inbox(runtime.engine) == [] and rejected(runtime, "malformed") == 2
+    assert client.post(URL, params=params, content=body).text == "success"  # the same callback in UTF-8
+    assert [m.text for m in inbox(runtime.engine)] == ["帮助"]
+
+
 def test_xxe_inside_a_validly_signed_callback_is_refused(client, runtime, sender):
     assert post(client, sender, runtime, XXE_INNER).status_code == 400
     assert inbox(runtime.engine) == [] and rejected(runtime, "dtd") == 1

@@ -20,7 +20,6 @@ from bot.clock import Clock
 MAX_BODY = 1024 * 1024
 # Entity declarations are what XML bombs and XXE need; WeCom never sends a DTD, so any is refused unparsed.
 FORBIDDEN_MARKUP = ("<!DOCTYPE", "<!ENTITY")
-_FORBIDDEN_BYTES = tuple(marker.encode() for marker in FORBIDDEN_MARKUP)
 # Everything a corrupt body, ciphertext or plaintext can raise from base64, AES, struct, expat or wechatpy.
 _MALFORMED = (ValueError, KeyError, IndexError, TypeError, AttributeError, struct.error, ExpatError, ET.ParseError,
               WeChatException)
@@ -35,10 +34,20 @@ class Rejected(Exception):
         self.reason = reason
 
 
-def _refuse_markup(data: bytes | str) -> None:
-    markers = _FORBIDDEN_BYTES if isinstance(data, bytes) else FORBIDDEN_MARKUP
-    if any(marker in data for marker in markers):  # type: ignore[operator]
+def _refuse_markup(xml: str) -> None:
+    if any(marker in xml for marker in FORBIDDEN_MARKUP):
         raise Rejected(400, "dtd")
+
+
+def _as_utf8(body: bytes) -> str:
+    """WeCom sends UTF-8; any other encoding (UTF-16 hides a DTD from a byte search) is refused unparsed."""
+    try:
+        xml = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Rejected(400, "malformed") from None
+    if "\x00" in xml:  # UTF-16 without a byte-order mark is valid UTF-8 full of NULs
+        raise Rejected(400, "malformed")
+    return xml
 
 
 class CallbackCrypto:
@@ -59,9 +68,10 @@ class CallbackCrypto:
 
     def open(self, params: Mapping[str, str], body: bytes) -> tuple[BaseMessage, dict[str, Any], str]:
         """POST callback → (wechatpy message, its fields as a dict, the plain inner XML)."""
-        _refuse_markup(body)
+        outer = _as_utf8(body)
+        _refuse_markup(outer)
         try:
-            encrypted = ET.fromstring(body).findtext("Encrypt")
+            encrypted = ET.fromstring(outer).findtext("Encrypt")
         except _MALFORMED:
             raise Rejected(400, "malformed") from None
         if not encrypted:
