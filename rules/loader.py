@@ -72,10 +72,14 @@ def _message(item: dict[str, Any]) -> str:
     return str(item["msg"]).removeprefix("Value error, ")
 
 
+# libyaml's safe loader when PyYAML was built with it: rules load at every start and reload, ≈ 10× faster.
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _parse(path: Path, model: type[BaseModel], problems: list[str]) -> BaseModel | None:
     label = path.name if path.parent == DEFAULTS_DIR else str(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)  # noqa: S506 (a safe loader)
     except yaml.YAMLError as exc:
         problems.append(f"{label}:-: " + MESSAGES["bad_yaml"].format(error=str(exc).replace("\n", " ")))
         return None

@@ -8,11 +8,12 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 
 from bot.clock import Clock
 from bot.config import Settings, load_settings
@@ -52,6 +53,44 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _new_pg_schema(admin: Engine) -> tuple[str, str]:
+    """A fresh, empty schema and the URL whose search_path points at it."""
+    assert PG_URL
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in PG_URL else "?"
+    return schema, f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> Iterator[Engine | None]:
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT") if PG_URL else None
+    yield admin
+    if admin is not None:
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_migration(pg_admin: Engine | None) -> list[tuple[str, Any]]:
+    """Every statement the real migrations send, recorded once per worker (in a schema dropped afterwards).
+
+    Replaying them builds the same schema in a fraction of the time: Alembic's own work is Python, not SQL.
+    """
+    if pg_admin is None:
+        return []
+    schema, url = _new_pg_schema(pg_admin)
+    engine = make_engine(url)
+    sent: list[tuple[str, Any]] = []
+    event.listen(engine, "before_cursor_execute",
+                 lambda _conn, _cursor, statement, parameters, _context, _many: sent.append((statement, parameters)))
+    migrate.upgrade(engine)
+    engine.dispose()
+    with pg_admin.connect() as conn:
+        conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    return sent
+
+
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
     if request.param == "sqlite":
@@ -59,18 +98,16 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
         shutil.copy(sqlite_template, path)
         yield f"sqlite:///{path}"
         return
-    assert PG_URL
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in PG_URL else "?"
-    url = f"{PG_URL}{sep}options={quote(f'-csearch_path={schema}')}"
-    migrate.upgrade(make_engine(url))
+    admin: Engine = request.getfixturevalue("pg_admin")
+    schema, url = _new_pg_schema(admin)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        for statement, parameters in request.getfixturevalue("pg_migration"):
+            conn.exec_driver_sql(statement, parameters or ())
+    engine.dispose()
     yield url
     with admin.connect() as conn:
         conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-    admin.dispose()
 
 
 @pytest.fixture
