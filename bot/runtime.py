@@ -66,6 +66,7 @@ class Runtime:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
+        self._warm = threading.Event()  # set once the worker has loaded jieba
         self._scheduling = False
 
     def migrate(self) -> None:
@@ -112,9 +113,11 @@ class Runtime:
             self._worker = None
 
     def _loop(self) -> None:
+        """At least one round, even when stop() came during jieba's load: it resumes what a crash left."""
         nlp.init()
+        self._warm.set()
         recovered_at = time.monotonic()
-        while not self._stop.is_set():
+        while True:
             self._wake.clear()
             try:
                 if time.monotonic() - recovered_at >= RECOVER_EVERY_SECONDS:
@@ -124,6 +127,8 @@ class Runtime:
             except Exception:
                 log.exception("worker round failed")
                 busy = 0
+            if self._stop.is_set():
+                return
             if not busy:
                 self._wake.wait(IDLE_WAIT_SECONDS)
 
@@ -135,7 +140,9 @@ class Runtime:
             status["database"] = "ok"
         except Exception as exc:
             status["database"] = f"error: {type(exc).__name__}"
-        status["worker"] = "running" if self._worker and self._worker.is_alive() else "stopped"
+        alive = self._worker is not None and self._worker.is_alive()
+        # "starting" while jieba loads (≈1.5 s, holding the GIL): callbacks are acknowledged, replies wait
+        status["worker"] = ("running" if self._warm.is_set() else "starting") if alive else "stopped"
         status["scheduler"] = self.scheduler.state if self._scheduling else "stopped"
         status["channels"] = {name: getattr(ch, "state", "ok") for name, ch in self.channels.items()}
         return status

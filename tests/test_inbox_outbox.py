@@ -171,3 +171,25 @@ def test_a_send_cut_short_by_a_crash_is_retried_by_the_running_worker(runtime, m
     finally:
         runtime.stop()
     assert [m.payload["text"] for m in sent_to(runtime, "lilei")] == ["回款提醒"]
+
+
+def test_health_says_starting_until_the_worker_has_loaded_jieba_then_running(runtime, monkeypatch):
+    import threading
+    import time
+
+    from bot import runtime as runtime_module
+
+    loading = threading.Event()
+    monkeypatch.setattr(runtime_module.nlp, "init", loading.wait)  # hold the worker inside its jieba load
+    assert runtime.health()["worker"] == "stopped"
+    runtime.start(with_scheduler=False)
+    try:
+        assert runtime.health()["worker"] == "starting"
+        loading.set()
+        deadline = time.monotonic() + 10
+        while runtime.health()["worker"] == "starting" and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert runtime.health()["worker"] == "running"
+    finally:
+        runtime.stop()
+    assert runtime.health()["worker"] == "stopped"

@@ -169,6 +169,11 @@ class Server:
     def health(self) -> dict[str, Any]:
         return httpx.get(self.base_url + "/healthz", timeout=5).json()
 
+    def wait_warm(self, timeout: float = READY_TIMEOUT) -> Server:
+        """Until the worker has loaded jieba, whose load holds the GIL: latency is measured after it."""
+        wait_until(lambda: self.health()["worker"] == "running", timeout, "the worker to load jieba")
+        return self
+
     @property
     def returncode(self) -> int | None:
         return None if self.process is None else self.process.poll()

@@ -1,10 +1,11 @@
 """The database goes away while WeCom callbacks arrive: every one is answered 200, spooled, and once the
 database is back the worker replays the spool — nothing lost, nothing processed twice.
 
-Outage lengths are shrunk, the behaviour is the same: SQLite is write-locked (BEGIN IMMEDIATE by another
-connection) for longer than the acknowledge path waits for it (`ack_busy_timeout_ms`, 2 s in production,
-200 ms here) instead of ~10 s; the private PostgreSQL is stopped (`pg_ctl -m immediate`) for the ~1 s the
-callbacks take instead of 20 s — a stopped server refuses connections at once either way.
+SQLite is write-locked (BEGIN IMMEDIATE by another connection) for longer than the acknowledge path waits for
+it (`ack_busy_timeout_ms`, 2 s in production, 200 ms here); the private PostgreSQL is stopped
+(`pg_ctl -m immediate`). `make test` runs brief outages (the callbacks take ~1 s; a stopped server refuses
+connections at once either way); `make reliability` runs the full ones — SQLite locked 10 s, PostgreSQL
+stopped 20 s — with the callbacks spread over the outage.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import socket
 import sqlite3
 import subprocess
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -86,6 +88,18 @@ def send_all(client: TestClient, runtime: Runtime, fake: FakeWeCom, texts: list[
     return {msg_id for msg_id, ok in results if ok}
 
 
+def send_spread(client: TestClient, runtime: Runtime, fake: FakeWeCom, texts: list[tuple[int, str, str]],
+                seconds: float) -> set[str]:
+    """`send_all` (each callback twice) in waves spread evenly over `seconds` of outage; all at once for 0."""
+    waves = max(1, min(len(texts), int(seconds)))
+    started = time.monotonic()
+    acknowledged: set[str] = set()
+    for wave in range(waves):
+        acknowledged |= send_all(client, runtime, fake, texts[wave::waves], copies=2)
+        time.sleep(max(0.0, started + (wave + 1) * seconds / waves - time.monotonic()))
+    return acknowledged
+
+
 def hints(fake: FakeWeCom) -> Counter[str]:
     """How often each "断库n" was answered, as the msg id it was sent under."""
     return Counter(str(10_000 + int(m.group(1))) for message in fake.sent_messages(msgtype="text")
@@ -102,7 +116,8 @@ def assert_nothing_lost_or_doubled(runtime: Runtime, fake: FakeWeCom, acknowledg
     assert not runtime.inbox.spool.pending
 
 
-def test_sqlite_locked_past_the_ack_wait_answers_spools_and_replays_once(db_url, runtime, fake):
+@pytest.mark.parametrize("seconds", [0, pytest.param(10, marks=pytest.mark.reliability)], ids=["brief", "10s"])
+def test_sqlite_locked_past_the_ack_wait_answers_spools_and_replays_once(db_url, runtime, fake, seconds):
     if not db_url.startswith("sqlite"):
         pytest.skip("SQLite's write lock; PostgreSQL has its own outage test below")
     runtime.inbox.ack_busy_timeout_ms = ACK_WAIT_MS
@@ -111,7 +126,7 @@ def test_sqlite_locked_past_the_ack_wait_answers_spools_and_replays_once(db_url,
     try:
         with TestClient(create_app(runtime, start_workers=False)) as client:
             with sqlite_write_locked(db_url):
-                acknowledged = send_all(client, runtime, fake, texts, copies=2)
+                acknowledged = send_spread(client, runtime, fake, texts, seconds)
                 assert acknowledged == {str(10_000 + n) for n, _, _ in texts}
                 assert inbox(runtime.engine) == [] and runtime.inbox.spool.pending
             assert_nothing_lost_or_doubled(runtime, fake, acknowledged, len(texts))
@@ -179,8 +194,9 @@ def private_postgres() -> Iterator[PrivatePostgres]:
         shutil.rmtree(data, ignore_errors=True)
 
 
+@pytest.mark.parametrize("seconds", [0, pytest.param(20, marks=pytest.mark.reliability)], ids=["brief", "20s"])
 def test_postgres_stopped_while_callbacks_arrive_nothing_lost_or_doubled(private_postgres, fake, clock,
-                                                                        tmp_path, monkeypatch):
+                                                                        tmp_path, monkeypatch, seconds):
     monkeypatch.chdir(tmp_path)  # the spool of a PostgreSQL deployment lives in ./spool
     engine = make_engine(private_postgres.url)
     migrate.upgrade(engine)
@@ -194,7 +210,7 @@ def test_postgres_stopped_while_callbacks_arrive_nothing_lost_or_doubled(private
             acknowledged = send_all(client, runtime, fake, before)
             fake.wait_for_messages(len(before), timeout=30, msgtype="text")
             private_postgres.stop()
-            acknowledged |= send_all(client, runtime, fake, during, copies=2)
+            acknowledged |= send_spread(client, runtime, fake, during, seconds)
             assert acknowledged == {str(10_000 + n) for n, _, _ in before + during}
             assert runtime.inbox.spool.path.parent == tmp_path / "spool" and runtime.inbox.spool.pending
             private_postgres.start()

@@ -32,7 +32,7 @@ TEXTS = ["帮助", "客户说价格有点高，下周再约"]
 
 def test_wecom_1000_callbacks_each_redelivered_three_times_are_stored_and_answered_once(
         wecom, wecom_sender, wecom_config, seeded_db, servers):
-    server = servers(wecom_config).start()
+    server = servers(wecom_config).start().wait_warm()
     items = callbacks(wecom_sender, [(rep(n % REPS), TEXTS[n % len(TEXTS)]) for n in range(N)])
     sender = CallbackSender(server.port, concurrency=CONCURRENCY)
 
@@ -55,7 +55,7 @@ def test_wecom_1000_callbacks_each_redelivered_three_times_are_stored_and_answer
 
 def test_dingtalk_1000_stream_frames_are_stored_acknowledged_and_answered_once(
         dingtalk, dingtalk_config, seeded_db, servers):
-    server = servers(dingtalk_config, env=dingtalk.sdk_env()).start()
+    server = servers(dingtalk_config, env=dingtalk.sdk_env()).start().wait_warm()
     dingtalk.wait_for_connection(timeout=60)
     senders = [dingtalk_id(n % REPS) for n in range(N)]
     payloads = [dingtalk.chatbot_text(staff, TEXTS[n % len(TEXTS)]) for n, staff in enumerate(senders)]
