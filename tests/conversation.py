@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from bot.events import Event, EventKind
 from bot.runtime import Runtime
-from store.models import Customer, Opportunity
+from store.models import ChatBinding, Customer, Opportunity
+from tests.conftest import T0
 
 
 def say(client: TestClient, text: str, user: str = "lilei") -> list[dict[str, Any]]:
@@ -63,6 +65,18 @@ def seed_customer(session: Session, name: str, *, owner: str = "lilei", aliases:
     session.add(opportunity)
     session.commit()
     return opportunity
+
+
+def seed_bound_customer(engine: Engine, channel: str, chat_id: str) -> Opportunity:
+    """华东医疗器械 (alias 华东医疗), last worked on three days ago — outside the context window — with the
+    customer group `chat_id` bound to it."""
+    with Session(engine) as session:
+        opportunity = seed_customer(session, "华东医疗器械有限公司", aliases=["华东医疗"],
+                                    updated=T0 - timedelta(days=3))
+        session.add(ChatBinding(channel=channel, chat_id=chat_id, customer_id=opportunity.customer_id))
+        session.commit()
+        session.refresh(opportunity)
+        return opportunity
 
 
 def customer_named(session: Session, name: str) -> Customer:

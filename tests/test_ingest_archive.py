@@ -5,9 +5,9 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
 from bot.app import create_app
-from store.models import ChatBinding, Message, Touch
+from store.models import Message, Touch
 from tests.conftest import T0
-from tests.conversation import inbox, say, seed_customer, texts
+from tests.conversation import inbox, say, seed_bound_customer, texts
 
 TOKEN = "archive-secret-token"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -25,11 +25,7 @@ def client(runtime):
 
 @pytest.fixture
 def huadong(engine) -> int:
-    with Session(engine) as session:
-        opportunity = seed_customer(session, HD, aliases=["华东医疗"], updated=T0 - timedelta(days=3))
-        session.add(ChatBinding(channel="wecom", chat_id=ROOM, customer_id=opportunity.customer_id))
-        session.commit()
-        return opportunity.customer_id
+    return seed_bound_customer(engine, "wecom", ROOM).customer_id
 
 
 def record(msgid: str, msgtype: str, body: dict, *, sender: str = "lilei", room: str = ROOM, at: int = MS) -> dict:

@@ -7,9 +7,19 @@ from sqlmodel import Session, select
 
 from bot.app import create_app
 from bot.cli import main
-from store.models import ChatBinding, Customer, Opportunity, Outbox, Touch
+from store.models import Customer, Opportunity, Outbox, Touch
 from tests.conftest import T0
-from tests.conversation import click, inbox, labels, last_card, say, seed_customer, send_event, texts
+from tests.conversation import (
+    click,
+    inbox,
+    labels,
+    last_card,
+    say,
+    seed_bound_customer,
+    seed_customer,
+    send_event,
+    texts,
+)
 
 HD = "华东医疗器械有限公司"
 ROOM = "room-huadong"
@@ -24,12 +34,7 @@ def client(runtime):
 
 @pytest.fixture
 def huadong(engine) -> int:
-    """A customer last worked on three days ago (outside the context window), its group bound."""
-    with Session(engine) as session:
-        opportunity = seed_customer(session, HD, aliases=["华东医疗"], updated=T0 - timedelta(days=3))
-        session.add(ChatBinding(channel="local", chat_id=ROOM, customer_id=opportunity.customer_id))
-        session.commit()
-        return opportunity.id
+    return seed_bound_customer(engine, "local", ROOM).id
 
 
 def all_touches(engine) -> list[Touch]:

@@ -1,6 +1,5 @@
 import asyncio
 import threading
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -13,8 +12,7 @@ from bot.group_commit import AcksFirst, GroupCommit
 from store.db import make_engine
 from store.models import Alert, User
 from tests.conftest import T0
-from tests.fakes.wecom_server import FakeWeCom
-from tests.wecom_helpers import URL, inbox, outbox, sender_for, signed, wecom_settings
+from tests.wecom_helpers import URL, fake, inbox, outbox, sender, settings, signed  # noqa: F401 (fixtures)
 
 BILLION_LAUGHS = (
     '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol0 "lol">'
@@ -26,22 +24,6 @@ XXE_INNER = (
     "<xml><ToUserName>x</ToUserName><FromUserName>lilei</FromUserName><CreateTime>1</CreateTime>"
     "<MsgType>text</MsgType><Content>&xxe;</Content><MsgId>1</MsgId></xml>"
 )
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWeCom]:
-    with FakeWeCom() as fake:
-        yield fake
-
-
-@pytest.fixture
-def settings(db_url, fake):
-    return wecom_settings(db_url, fake)
-
-
-@pytest.fixture
-def sender(fake):
-    return sender_for(fake)
 
 
 @pytest.fixture

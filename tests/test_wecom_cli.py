@@ -1,4 +1,3 @@
-from collections.abc import Iterator
 
 import pytest
 import yaml
@@ -6,19 +5,7 @@ from sqlmodel import Session, select
 
 from bot.cli import main
 from store.models import Team, User
-from tests.fakes.wecom_server import FakeWeCom
-from tests.wecom_helpers import wecom_settings
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWeCom]:
-    with FakeWeCom() as fake:
-        yield fake
-
-
-@pytest.fixture
-def settings(db_url, fake):
-    return wecom_settings(db_url, fake)
+from tests.wecom_helpers import fake, settings  # noqa: F401 (fixtures)
 
 
 @pytest.fixture

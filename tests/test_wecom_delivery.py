@@ -1,30 +1,16 @@
 import itertools
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 from sqlmodel import Session, select
 
 from bot import cards
 from bot.cards import Button, Card, Reply
 from bot.events import Event
 from store.models import AccessToken, Alert
-from tests.fakes.wecom_server import FakeWeCom
-from tests.wecom_helpers import outbox, wecom_settings
+from tests.wecom_helpers import fake, outbox, settings  # noqa: F401 (fixtures)
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 KEYS = itertools.count()
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWeCom]:
-    with FakeWeCom() as fake:
-        yield fake
-
-
-@pytest.fixture
-def settings(db_url, fake):
-    return wecom_settings(db_url, fake)
 
 
 def queue(runtime, *replies, channel="wecom", update_ref=None):

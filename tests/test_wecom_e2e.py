@@ -1,7 +1,6 @@
 import json
 import socket
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import httpx
@@ -12,19 +11,7 @@ from fastapi.testclient import TestClient
 from bot.app import create_app
 from bot.runtime import Runtime
 from tests.conftest import DATA
-from tests.fakes.wecom_server import FakeWeCom
-from tests.wecom_helpers import URL, inbox, sender_for, wecom_settings
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWeCom]:
-    with FakeWeCom() as fake:
-        yield fake
-
-
-@pytest.fixture
-def settings(db_url, fake):
-    return wecom_settings(db_url, fake)
+from tests.wecom_helpers import URL, fake, inbox, sender_for, settings, wecom_settings  # noqa: F401 (fixtures)
 
 
 @pytest.fixture

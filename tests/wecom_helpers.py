@@ -1,10 +1,16 @@
-"""Builders for WeCom tests: settings pointing at the fake, signed callbacks at the runtime's clock, inbox reads."""
+"""Builders for WeCom tests: settings pointing at the fake, signed callbacks at the runtime's clock, inbox reads.
+
+The fixtures `fake`, `settings` (the runtime's, WeCom on and pointed at the fake) and `sender` are imported by
+the modules that test WeCom: `from tests.wecom_helpers import fake, sender, settings`.
+"""
 
 from __future__ import annotations
 
 import base64
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -28,6 +34,22 @@ def wecom_settings(db_url: str, fake: FakeWeCom, **wecom: Any) -> Settings:
 
 def sender_for(fake: FakeWeCom) -> WeComCallbackSender:
     return WeComCallbackSender(TOKEN, AES_KEY, fake.corp_id, fake.agent_id)
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeWeCom]:
+    with FakeWeCom() as fake:
+        yield fake
+
+
+@pytest.fixture
+def settings(db_url: str, fake: FakeWeCom) -> Settings:
+    return wecom_settings(db_url, fake)
+
+
+@pytest.fixture
+def sender(fake: FakeWeCom) -> WeComCallbackSender:
+    return sender_for(fake)
 
 
 def signed(sender: WeComCallbackSender, clock: Clock, xml: str) -> tuple[dict[str, str], bytes]:

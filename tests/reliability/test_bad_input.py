@@ -33,7 +33,17 @@ from tests.conftest import DATA
 from tests.fakes.dingtalk_gateway import FakeDingTalk
 from tests.fakes.wecom_server import FakeWeCom, WeComCallbackSender
 from tests.reliability.test_text_property import replies_to
-from tests.wecom_helpers import AES_KEY, URL, inbox, outbox, sender_for, signed, wecom_settings
+from tests.wecom_helpers import (  # noqa: F401 (fixtures)
+    AES_KEY,
+    URL,
+    fake,
+    inbox,
+    outbox,
+    sender,
+    settings,
+    signed,
+    wecom_settings,
+)
 
 LILEI = "0123"  # 李雷's DingTalk id in tests/data/org.yaml
 BOMB_DTD = '<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa">' + "".join(
@@ -112,19 +122,6 @@ def inner_text_xml(sender: WeComCallbackSender, content: bytes) -> bytes:
 
 
 class TestWeComCallback:
-    @pytest.fixture
-    def fake(self) -> Iterator[FakeWeCom]:
-        with FakeWeCom() as fake:
-            yield fake
-
-    @pytest.fixture
-    def settings(self, db_url, fake):
-        return wecom_settings(db_url, fake)
-
-    @pytest.fixture
-    def sender(self, fake) -> WeComCallbackSender:
-        return sender_for(fake)
-
     @pytest.fixture
     def client(self, runtime) -> Iterator[TestClient]:
         with TestClient(create_app(runtime, start_workers=False)) as client:

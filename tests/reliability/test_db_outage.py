@@ -36,22 +36,11 @@ from store import migrate
 from store.db import make_engine, session_scope
 from tests.conftest import DATA
 from tests.fakes.wecom_server import FakeWeCom
-from tests.wecom_helpers import URL, inbox, sender_for, signed, wecom_settings
+from tests.wecom_helpers import URL, fake, inbox, sender_for, settings, signed, wecom_settings  # noqa: F401 (fixtures)
 
 SENDERS = ("lilei", "zhangwei")  # WeCom drops more than ~30 messages a minute to one member: stay below
 ACK_WAIT_MS = 200
 HINT = re.compile(r"没听懂「断库(\d+)」")
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeWeCom]:
-    with FakeWeCom() as fake:
-        yield fake
-
-
-@pytest.fixture
-def settings(db_url, fake):
-    return wecom_settings(db_url, fake)
 
 
 @contextmanager

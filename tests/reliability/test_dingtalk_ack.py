@@ -1,7 +1,6 @@
 """DingTalk pushes a robot message once and never again: the ACK follows the commit (or the spool), nothing of
 ours after the commit may keep it back, and a `disconnect` frame means reconnecting now, not 10 s later."""
 
-# ruff: noqa: F811 — the DingTalk fixtures (fake, settings, stream) come from tests/test_dingtalk.py
 from __future__ import annotations
 
 import re

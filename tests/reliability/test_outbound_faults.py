@@ -35,7 +35,7 @@ SEND = "message/send"
 
 
 @pytest.fixture
-def settings(db_url, wecom, dingtalk):  # noqa: F811
+def settings(db_url, wecom, dingtalk):
     return both_settings(db_url, wecom, dingtalk)
 
 
@@ -51,7 +51,7 @@ def exactly_once(contents):
     return Counter({c.split("：")[0]: 1 for c in contents})
 
 
-def test_upstream_500s_on_both_platforms_deliver_each_message_exactly_once(runtime, wecom, dingtalk):  # noqa: F811
+def test_upstream_500s_on_both_platforms_deliver_each_message_exactly_once(runtime, wecom, dingtalk):
     wecom.fail_next(SEND, http_status=500, times=7)
     wecom.fail_next(SEND, http_status=502, after=2, times=2)
     dingtalk.fail_next(BATCH, 500, times=7)
@@ -66,7 +66,7 @@ def test_upstream_500s_on_both_platforms_deliver_each_message_exactly_once(runti
 
 
 @pytest.mark.parametrize("platform", ["wecom", "dingtalk"])
-def test_a_timeout_after_delivery_is_retried_and_is_the_only_duplicate(runtime, wecom, dingtalk, platform):  # noqa: F811
+def test_a_timeout_after_delivery_is_retried_and_is_the_only_duplicate(runtime, wecom, dingtalk, platform):
     with_short_timeouts(runtime)
     if platform == "wecom":
         wecom.hang_after_delivery(SEND, HANG)  # the first send is acted on, its answer comes too late
@@ -85,7 +85,7 @@ def test_a_timeout_after_delivery_is_retried_and_is_the_only_duplicate(runtime, 
     assert [(r.status, r.platform_ref is not None) for r in outbox(runtime.engine)] == [("sent", True)] * 4
 
 
-def test_a_token_expired_once_is_refreshed_once_and_the_message_delivered_once(runtime, wecom):  # noqa: F811
+def test_a_token_expired_once_is_refreshed_once_and_the_message_delivered_once(runtime, wecom):
     wecom.expire_tokens()
     send_wecom(runtime, reminders(1))
     runtime.dispatcher.run_once()  # first token fetched fresh: no 42001 yet
@@ -97,7 +97,7 @@ def test_a_token_expired_once_is_refreshed_once_and_the_message_delivered_once(r
     assert [(r.status, r.attempts) for r in outbox(runtime.engine)] == [("sent", 1)] * 2
 
 
-def test_a_token_refused_forever_ends_after_the_attempt_limit_with_a_bounded_number_of_calls(runtime, wecom):  # noqa: F811
+def test_a_token_refused_forever_ends_after_the_attempt_limit_with_a_bounded_number_of_calls(runtime, wecom):
     wecom.fail_forever(SEND, 42001)
     send_wecom(runtime, reminders(1))
     drain(runtime, rounds=30, step=timedelta(hours=1))
@@ -111,7 +111,7 @@ def test_a_token_refused_forever_ends_after_the_attempt_limit_with_a_bounded_num
     assert wecom_texts(wecom) == []
 
 
-def test_a_dingtalk_token_refused_forever_is_bounded_too(runtime, dingtalk):  # noqa: F811
+def test_a_dingtalk_token_refused_forever_is_bounded_too(runtime, dingtalk):
     refused = {"code": "InvalidAuthentication", "message": "不合法的access_token"}
     dingtalk.fail_next(BATCH, 400, times=1000, body=refused)
     send_dingtalk(runtime, reminders(1))
@@ -121,7 +121,7 @@ def test_a_dingtalk_token_refused_forever_is_bounded_too(runtime, dingtalk):  # 
     assert len(dingtalk.calls(BATCH)) == 2 * runtime.dispatcher.max_attempts
 
 
-def test_wecom_rate_limit_storms_back_off_without_spending_attempts(runtime, wecom):  # noqa: F811
+def test_wecom_rate_limit_storms_back_off_without_spending_attempts(runtime, wecom):
     wecom.fail_next(SEND, 45009, times=4)
     wecom.fail_next(SEND, 45033, after=3, times=3)
     contents = reminders(10)
@@ -132,7 +132,7 @@ def test_wecom_rate_limit_storms_back_off_without_spending_attempts(runtime, wec
     assert len(wecom.calls(SEND)) == 10 + 7  # one probe per pause, never a burst into the limit
 
 
-def test_dingtalk_throttling_storms_back_off_without_spending_attempts(runtime, dingtalk):  # noqa: F811
+def test_dingtalk_throttling_storms_back_off_without_spending_attempts(runtime, dingtalk):
     dingtalk.fail_next(BATCH, 403, times=12)  # QpsLimit, far more often than the attempt limit
     dingtalk.fail_next(BATCH, 429, times=3)
     contents = reminders(5)

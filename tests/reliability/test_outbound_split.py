@@ -25,12 +25,12 @@ LONG = "销售😀留痕😀客户回访a" * 2000  # 66 000 bytes: more than 30 
 
 
 @pytest.fixture
-def settings(db_url, wecom, dingtalk):  # noqa: F811
+def settings(db_url, wecom, dingtalk):
     return both_settings(db_url, wecom, dingtalk)
 
 
 @pytest.mark.parametrize("msgtype", ["text", "markdown"])
-def test_a_20000_character_reply_reaches_wecom_whole_in_order_within_the_byte_limit(runtime, wecom, msgtype):  # noqa: F811
+def test_a_20000_character_reply_reaches_wecom_whole_in_order_within_the_byte_limit(runtime, wecom, msgtype):
     reply = Reply.say(LONG, to_user="lilei") if msgtype == "text" else Reply.markdown(LONG, to_user="lilei")
     queue(runtime, "wecom", reply)
     drain(runtime, rounds=5)
@@ -41,7 +41,7 @@ def test_a_20000_character_reply_reaches_wecom_whole_in_order_within_the_byte_li
     assert {r.status for r in outbox(runtime.engine)} == {"sent"}
 
 
-def test_more_parts_than_a_minute_allows_are_spread_over_minutes_in_order(runtime, wecom):  # noqa: F811
+def test_more_parts_than_a_minute_allows_are_spread_over_minutes_in_order(runtime, wecom):
     queue(runtime, "wecom", Reply.say(LONG, to_user="lilei"))
     runtime.dispatcher.run_once()
     first_minute = wecom.sent_messages(touser="lilei", msgtype="text")
@@ -53,7 +53,7 @@ def test_more_parts_than_a_minute_allows_are_spread_over_minutes_in_order(runtim
     assert "".join(m["text"]["content"] for m in wecom.sent_messages(touser="lilei", msgtype="text")) == LONG
 
 
-def test_a_20000_character_reply_reaches_dingtalk_whole_in_order_within_its_limit(runtime, dingtalk):  # noqa: F811
+def test_a_20000_character_reply_reaches_dingtalk_whole_in_order_within_its_limit(runtime, dingtalk):
     queue(runtime, "dingtalk", Reply.say(LONG, to_user="lilei"), Reply.markdown(LONG, to_user="lilei"))
     drain(runtime, rounds=5)
     sent = dingtalk.robot_messages(LILEI_DINGTALK)

@@ -25,7 +25,7 @@ SECOND = timedelta(seconds=1)
 
 
 @pytest.fixture
-def settings(db_url, wecom, dingtalk):  # noqa: F811
+def settings(db_url, wecom, dingtalk):
     return both_settings(db_url, wecom, dingtalk)
 
 
@@ -55,7 +55,7 @@ def run_burst(runtime, channel, received, to, count):
 
 
 @pytest.mark.parametrize("platform", ["wecom", "dingtalk_group"])
-def test_a_burst_to_one_recipient_stays_under_the_limit_and_every_item_arrives_once(runtime, wecom, dingtalk,  # noqa: F811
+def test_a_burst_to_one_recipient_stays_under_the_limit_and_every_item_arrives_once(runtime, wecom, dingtalk,
                                                                                     platform):
     if platform == "wecom":
         limit, to, received = PER_MEMBER_PER_MINUTE, {"to_user": "lilei"}, lambda: wecom_texts(wecom)
@@ -70,14 +70,14 @@ def test_a_burst_to_one_recipient_stays_under_the_limit_and_every_item_arrives_o
     assert digest.startswith(f"另有 {45 - limit} 条提醒") and len(texts) == limit + 1
 
 
-def test_the_limit_is_per_recipient(runtime, wecom):  # noqa: F811
+def test_the_limit_is_per_recipient(runtime, wecom):
     queue(runtime, "wecom", *(Reply.say(c, to_user="lilei") for c in reminders(30)))
     queue(runtime, "wecom", *(Reply.say(c, to_user="zhangwei") for c in reminders(5, start=30)))
     runtime.dispatcher.run_once()
     assert len(wecom_texts(wecom)) == 30 and len(wecom_texts(wecom, "zhangwei")) == 5
 
 
-def test_a_card_with_buttons_waits_for_room_instead_of_losing_them_in_a_digest(runtime, wecom):  # noqa: F811
+def test_a_card_with_buttons_waits_for_room_instead_of_losing_them_in_a_digest(runtime, wecom):
     queue(runtime, "wecom", *(Reply.say(c, to_user="lilei") for c in reminders(PER_MEMBER_PER_MINUTE)))
     card = Card("商机推进", lines=["华东医疗"], buttons=[Button("确认", "deal:ok")])
     queue(runtime, "wecom", Reply.show(card, to_user="lilei"), Reply.say(reminders(1, start=99)[0], to_user="lilei"))
@@ -94,7 +94,7 @@ def test_a_card_with_buttons_waits_for_room_instead_of_losing_them_in_a_digest(r
 
 
 
-def test_parts_sent_before_a_failure_count_against_the_minute(runtime, wecom):  # noqa: F811
+def test_parts_sent_before_a_failure_count_against_the_minute(runtime, wecom):
     long_text = "甲" * 682 + "乙" * 682 + "丙" * 682  # three WeCom text messages
     wecom.fail_next("message/send", http_status=502, after=1)  # its second part is refused once
     queue(runtime, "wecom", Reply.say(long_text, to_user="lilei"))

@@ -29,7 +29,7 @@ from tests.wecom_helpers import URL, inbox, outbox, sender_for, signed
 
 
 @pytest.fixture
-def settings(db_url, wecom, dingtalk):  # noqa: F811
+def settings(db_url, wecom, dingtalk):
     return both_settings(db_url, wecom, dingtalk)
 
 
@@ -42,7 +42,7 @@ def client(runtime):
 # -- wechatpy compares signatures with `!=`: ours is constant-time ------------------------------------------------
 
 @pytest.mark.parametrize("bad", ["0" * 40, "abc", "", "签名" * 20, "é" * 40])
-def test_wrong_short_empty_and_unicode_signatures_are_refused_and_nothing_is_stored(client, runtime, wecom, bad):  # noqa: F811
+def test_wrong_short_empty_and_unicode_signatures_are_refused_and_nothing_is_stored(client, runtime, wecom, bad):
     sender = sender_for(wecom)
     params, body = signed(sender, runtime.clock, sender.text_xml("lilei", "帮助"))
     assert client.post(URL, params={**params, "msg_signature": bad}, content=body).status_code == 403
@@ -51,7 +51,7 @@ def test_wrong_short_empty_and_unicode_signatures_are_refused_and_nothing_is_sto
     assert inbox(runtime.engine) == []
 
 
-def test_the_signature_check_is_hmac_compare_digest(client, runtime, wecom, monkeypatch):  # noqa: F811
+def test_the_signature_check_is_hmac_compare_digest(client, runtime, wecom, monkeypatch):
     compared: list[tuple[bytes | str, bytes | str]] = []
     real = hmac.compare_digest
 
@@ -70,7 +70,7 @@ def test_the_signature_check_is_hmac_compare_digest(client, runtime, wecom, monk
 # -- wechatpy has no default timeout: every client of ours has one --------------------------------------------------
 
 @pytest.mark.parametrize("platform", ["wecom", "dingtalk"])
-def test_a_hung_platform_times_out_records_the_error_and_delivers_once_later(runtime, wecom, dingtalk, platform):  # noqa: F811
+def test_a_hung_platform_times_out_records_the_error_and_delivers_once_later(runtime, wecom, dingtalk, platform):
     with_short_timeouts(runtime)
     if platform == "wecom":
         wecom.delay_next("message/send", HANG)
@@ -91,7 +91,7 @@ def test_a_hung_platform_times_out_records_the_error_and_delivers_once_later(run
 
 # -- one access token cache (bot/channels/access_token.py), shared through the database ----------------------------
 
-def test_processes_share_the_wecom_token_through_the_database(runtime, wecom):  # noqa: F811
+def test_processes_share_the_wecom_token_through_the_database(runtime, wecom):
     first = WeComApi(runtime.settings.wecom, runtime.engine, runtime.clock)
     second = WeComApi(runtime.settings.wecom, runtime.engine, runtime.clock)  # another process, same database
     assert first.token() == second.token() and len(wecom.calls("gettoken")) == 1
@@ -103,7 +103,7 @@ def test_processes_share_the_wecom_token_through_the_database(runtime, wecom):  
 
 # -- dingtalk-stream's reply_* ignore error bodies: we send through the OpenAPI and check the answer ----------------
 
-def test_replies_to_a_dingtalk_message_go_through_the_openapi_not_the_session_webhook(runtime, dingtalk,  # noqa: F811
+def test_replies_to_a_dingtalk_message_go_through_the_openapi_not_the_session_webhook(runtime, dingtalk,
                                                                                       monkeypatch):
     monkeypatch.setattr(DingTalkStreamClient, "OPEN_CONNECTION_API", dingtalk.open_connection_url)
     runtime.dingtalk.listen(runtime.inbox.ingest_many, runtime.wake)
@@ -121,7 +121,7 @@ def test_replies_to_a_dingtalk_message_go_through_the_openapi_not_the_session_we
     ({"errcode": 400002, "errmsg": "robot send failed", "processQueryKey": "q1"}, "400002"),
     ({"success": False, "processQueryKey": "q2"}, "返回错误"),
 ], ids=["code", "errcode", "success-false"])
-def test_an_error_body_in_an_http_200_is_a_failure_and_is_retried(runtime, dingtalk, body, shown):  # noqa: F811
+def test_an_error_body_in_an_http_200_is_a_failure_and_is_retried(runtime, dingtalk, body, shown):
     dingtalk.fail_next(BATCH, 200, body=body)
     queue(runtime, "dingtalk", Reply.say("第二次才到", to_user="lilei"))
     runtime.dispatcher.run_once()

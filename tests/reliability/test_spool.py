@@ -1,7 +1,6 @@
 """The inbound spool itself: arrival order survives an outage, a torn line from a crash costs nothing that
 was acknowledged, and an event neither the database nor the spool could take is never acknowledged."""
 
-# ruff: noqa: F811 — the WeCom fixtures (fake, settings) come from test_db_outage.py
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -16,8 +15,8 @@ from bot.app import create_app
 from bot.events import Event
 from store.inbox import Spool
 from store.models import Outbox
-from tests.reliability.test_db_outage import ACK_WAIT_MS, fake, settings, sqlite_write_locked  # noqa: F401
-from tests.wecom_helpers import URL, inbox, sender_for, signed
+from tests.reliability.test_db_outage import ACK_WAIT_MS, sqlite_write_locked
+from tests.wecom_helpers import URL, fake, inbox, sender_for, settings, signed  # noqa: F401 (fixtures)
 
 
 @pytest.fixture(autouse=True)
