@@ -5,6 +5,7 @@ from sqlmodel import Session, select
 from bot.channels.base import DeliveryError
 from bot.events import Event
 from store.models import Message, Outbox, SimMessage, User
+from tests.waiting import wait_until
 
 
 def text_event(runtime, text, msg_id="m1", sender="lilei", chat=None):
@@ -145,8 +146,6 @@ def test_plain_text_outside_a_command_gets_a_hint_in_private_chat_only(runtime):
 
 def test_a_send_cut_short_by_a_crash_is_retried_by_the_running_worker(runtime, monkeypatch):
     """A row a killed process left in `sending` goes out without waiting for another restart."""
-    import time
-
     from bot import cards
     from bot import runtime as runtime_module
     from bot.cards import Reply
@@ -164,10 +163,7 @@ def test_a_send_cut_short_by_a_crash_is_retried_by_the_running_worker(runtime, m
             session.commit()
         assert not sent_to(runtime, "lilei")
         runtime.clock.set(runtime.clock.now() + timedelta(minutes=6))
-        deadline = time.monotonic() + 10
-        while not sent_to(runtime, "lilei") and time.monotonic() < deadline:
-            runtime.wake()
-            time.sleep(0.05)
+        wait_until(lambda: runtime.wake() or sent_to(runtime, "lilei"), 10, "the stuck reminder", interval=0.05)
     finally:
         runtime.stop()
     assert [m.payload["text"] for m in sent_to(runtime, "lilei")] == ["回款提醒"]
@@ -175,7 +171,6 @@ def test_a_send_cut_short_by_a_crash_is_retried_by_the_running_worker(runtime, m
 
 def test_health_says_starting_until_the_worker_has_loaded_jieba_then_running(runtime, monkeypatch):
     import threading
-    import time
 
     from bot import runtime as runtime_module
 
@@ -186,9 +181,7 @@ def test_health_says_starting_until_the_worker_has_loaded_jieba_then_running(run
     try:
         assert runtime.health()["worker"] == "starting"
         loading.set()
-        deadline = time.monotonic() + 10
-        while runtime.health()["worker"] == "starting" and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(lambda: runtime.health()["worker"] != "starting", 10, "the worker to finish loading")
         assert runtime.health()["worker"] == "running"
     finally:
         runtime.stop()

@@ -2,7 +2,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 
 from sqlmodel import Session, select
@@ -10,6 +9,7 @@ from sqlmodel import Session, select
 from store.models import Alert, Outbox
 from tests.conftest import T0, TESTS
 from tests.pipeline_helpers import opportunity
+from tests.waiting import wait_until
 
 
 def probe(db_url: str, at) -> subprocess.Popen:
@@ -38,9 +38,7 @@ def test_two_processes_one_runs_the_sweeps_and_the_other_takes_over_when_it_dies
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         # PostgreSQL frees the lock once the dead client's backend notices the closed socket: a moment later
-        deadline = time.monotonic() + 10
-        while (answer := tick(second)) == "follower" and time.monotonic() < deadline:
-            time.sleep(0.05)
+        answer = wait_until(lambda: (told := tick(second)) != "follower" and told, 10, "the takeover", interval=0.05)
         assert answer == "leader 0"  # took over; the sweep finds nothing new to push
     finally:
         for proc in (first, second):

@@ -34,6 +34,7 @@ from tests.fakes.dingtalk_gateway import DEFAULT_DEPARTMENTS as DINGTALK_DEPARTM
 from tests.fakes.dingtalk_gateway import FakeDingTalk
 from tests.fakes.wecom_server import DEFAULT_DEPARTMENTS as WECOM_DEPARTMENTS
 from tests.fakes.wecom_server import FakeWeCom, WeComCallbackSender
+from tests.waiting import wait_until
 from tests.wecom_helpers import AES_KEY, TOKEN, URL
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,17 +111,6 @@ def liuhen(*args: str, config: Path) -> str:
                           env=child_env(), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"liuhen {' '.join(args)} exited {done.returncode}: {done.stderr}"
     return done.stdout
-
-
-def wait_until(check: Callable[[], Any], timeout: float, what: str, interval: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        time.sleep(interval)
 
 
 class Server:

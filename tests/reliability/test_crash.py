@@ -23,8 +23,8 @@ from tests.reliability.harness import (
     outbox_rows,
     rep,
     settled,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 N = 120
 SETTLE = 120.0

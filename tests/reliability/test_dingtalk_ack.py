@@ -9,9 +9,9 @@ from collections import Counter
 import pytest
 
 from tests.fakes.dingtalk_gateway import FakeDingTalk
-from tests.reliability.harness import wait_until
 from tests.reliability.test_db_outage import ACK_WAIT_MS, sqlite_write_locked
 from tests.test_dingtalk import LILEI, fake, rows, settings, stream  # noqa: F401 (fixtures)
+from tests.waiting import wait_until
 
 HINT = re.compile(r"没听懂「断库(\d+)」")
 

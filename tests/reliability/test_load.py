@@ -16,8 +16,8 @@ from tests.reliability.harness import (
     p99,
     rep,
     settled,
-    wait_until,
 )
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.reliability
 

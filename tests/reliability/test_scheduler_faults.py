@@ -15,7 +15,8 @@ from rules.loader import load_rules
 from store.db import make_engine
 from tests.conftest import TZ
 from tests.pipeline_helpers import opportunity
-from tests.reliability.harness import ROOT, child_env, liuhen, outbox_rows, rep, settled, wait_until
+from tests.reliability.harness import ROOT, child_env, liuhen, outbox_rows, rep, settled
+from tests.waiting import wait_until
 
 STAGE = "线索"
 SETTLE = 60.0
