@@ -10,9 +10,11 @@ from typing import Protocol
 import pytest
 from dingtalk_stream import DingTalkStreamClient
 from fastapi.testclient import TestClient
+from sqlmodel import Session, select
 
 from bot.app import create_app
 from bot.config import load_settings
+from store.models import Opportunity
 from tests.conftest import DATA
 from tests.fakes.dingtalk_gateway import FakeDingTalk
 from tests.fakes.wecom_server import FakeWeCom, WeComCallbackSender
@@ -27,6 +29,10 @@ class ShownCard:
     tokens: list[str]
     ref: str  # what the platform hands back on a click and what an update names
     task: str = ""
+    labels: tuple[str, ...] = ()
+
+    def token(self, label: str) -> str:
+        return self.tokens[self.labels.index(label)]
 
 
 class Platform(Protocol):
@@ -62,7 +68,8 @@ class WeCom:
                 if c.ok and c.json["msgtype"] == "template_card" and c.json["touser"] == user]
         return [ShownCard(c.json["template_card"]["main_title"]["title"],
                           [b["key"] for b in c.json["template_card"].get("button_list", [])],
-                          c.response["response_code"], c.json["template_card"]["task_id"]) for c in sent]
+                          c.response["response_code"], c.json["template_card"]["task_id"],
+                          tuple(b["text"] for b in c.json["template_card"].get("button_list", []))) for c in sent]
 
     def texts(self, user: str) -> list[str]:
         return [m["text"]["content"] for m in self.fake.sent_messages(touser=user, msgtype="text")]
@@ -84,9 +91,12 @@ class DingTalk:
     def cards(self, user: str) -> list[ShownCard]:
         created = [c.body["outTrackId"] for c in self.fake.calls("/v1.0/card/instances/createAndDeliver")
                    if c.status == 200 and c.body["openSpaceId"].endswith(f".{user}")]
-        return [ShownCard(self.fake.cards[ref]["card_data"]["title"],
-                          [b["token"] for b in json.loads(self.fake.cards[ref]["card_data"]["buttons"])], ref)
-                for ref in created]
+        shown = []
+        for ref in created:
+            buttons = json.loads(self.fake.cards[ref]["card_data"]["buttons"])
+            shown.append(ShownCard(self.fake.cards[ref]["card_data"]["title"], [b["token"] for b in buttons], ref,
+                                   labels=tuple(b["text"] for b in buttons)))
+        return shown
 
     def texts(self, user: str) -> list[str]:
         return [m["msgParam"]["content"] for m in self.fake.robot_messages(user) if m["msgKey"] == "sampleText"]
@@ -156,3 +166,26 @@ def test_a_plain_command_is_answered_with_the_same_text(runtime, channel, platfo
     platform.send(lilei, "取消")
     runtime.work_once()
     assert platform.texts(lilei) == ["当前没有进行中的操作。"]
+
+
+def test_a_lead_is_asked_for_by_cards_and_saved_with_its_tag(runtime, channel, platform):
+    """Issue 5's conversation over the platform: typed fields, a button for the rest, the tagged lead saved."""
+    lilei = PLATFORM_IDS[channel]["lilei"]
+    platform.send(lilei, "新线索 华东医疗器械 医疗 预算800万 决策人王总CTO 需求阶段:方案评估")
+    runtime.work_once()
+    [asked] = platform.cards(lilei)
+    assert asked.title == "新线索 · 医院等级" and "三甲" in asked.labels
+    with Session(runtime.engine) as session:
+        assert session.exec(select(Opportunity)).all() == []  # a draft until every field is there
+
+    platform.click(lilei, asked, asked.token("三甲"))
+    runtime.work_once()
+    assert platform.cards(lilei)[-1].title == "新线索 · 设备科"
+    platform.send(lilei, "李科长 设备科长")
+    runtime.work_once()
+    assert [c.title for c in platform.cards(lilei)] == [
+        "新线索 · 医院等级", "新线索 · 设备科", "✅ 线索已保存 · 华东医疗器械"]
+    with Session(runtime.engine) as session:
+        [opportunity] = session.exec(select(Opportunity)).all()
+    assert (opportunity.stage, opportunity.owner_id, opportunity.industry) == ("线索", "lilei", "医疗")
+    assert opportunity.tags == ["医疗行业-百万级预算-CTO决策"] and opportunity.evidence == {"医院等级": "三甲"}
