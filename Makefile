@@ -16,8 +16,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e ".[dev]"
 	touch $(STAMP)
 
+# `make demo PORT=8001` when 8000 is taken.
+PORT ?= 8000
+
 demo: $(STAMP)
-	.venv/bin/liuhen demo
+	.venv/bin/liuhen demo --port $(PORT)
 
 browser:
 	@test -x $(CHROMIUM) || [ "$$(id -u)" != 0 ] || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)

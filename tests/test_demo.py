@@ -43,3 +43,16 @@ def test_demo_serves_the_simulator_where_help_lists_the_commands(demo):
         assert card["title"] == "留痕 · 可用命令"
         assert any(line.startswith("· 帮助") for line in card["lines"])
         assert client.get("/healthz").json()["database"] == "ok"
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_make_demo_takes_a_port():
+    dry = subprocess.run(["make", "-n", "demo", "PORT=8001"], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert dry.stdout.strip().splitlines()[-1] == ".venv/bin/liuhen demo --port 8001"
+
+
+def test_the_demo_scheduler_lock_is_not_left_untracked():
+    ignored = subprocess.run(["git", "check-ignore", "-q", "liuhen-demo.db.scheduler.lock"], cwd=ROOT)
+    assert ignored.returncode == 0
