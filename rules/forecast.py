@@ -7,11 +7,19 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from rules.schema import ForecastFile, Similarity
 
-HIGH_RISK = "高风险"
+
+class Risk(StrEnum):
+    """The one risk vocabulary, stored in ForecastItem.risk and shown as-is in chat, export and dashboard.
+    A forecast item without enough verified signals is HIGH; one with enough has no risk (None)."""
+
+    HIGH = "高风险"
+
+
 DECISION_ROLE = "决策人"
 
 TEXT = {
@@ -72,9 +80,9 @@ def verify(claim: Claim, rules: ForecastFile, at: datetime) -> Verdict:
     return Verdict(True)
 
 
-def risk(valid_types: Iterable[str], rules: ForecastFile) -> str | None:
-    """高风险 when fewer distinct signal types than `min_signals` are verified."""
-    return HIGH_RISK if len(set(valid_types)) < rules.min_signals else None
+def risk(valid_types: Iterable[str], rules: ForecastFile) -> Risk | None:
+    """HIGH when fewer distinct signal types than `min_signals` are verified."""
+    return Risk.HIGH if len(set(valid_types)) < rules.min_signals else None
 
 
 def lifters(valid_types: Iterable[str], rules: ForecastFile) -> list[str]:

@@ -7,6 +7,7 @@ from sqlmodel import Session, select
 
 from bot.app import create_app
 from bot.cli import main
+from bot.links import signer_for
 from scheduler import forecast as sweeps
 from store.db import session_scope
 from store.models import Alert, Forecast, ForecastItem, Opportunity, Signal, SimMessage, StageChange, Touch
@@ -162,3 +163,26 @@ def test_export_forecasts_carries_signals_and_risk(runtime, client, tmp_path, db
     assert {k: row[k] for k in ("rep", "period", "amount", "expected_close", "risk")} == {
         "rep": "lilei", "period": "2026-12", "amount": 800_000, "expected_close": "2026-12-20", "risk": "高风险"}
     assert row["signals"] == [{"type": "legal_review", "verified": False, "source": "system"}]
+
+
+def test_a_high_risk_shows_the_same_in_chat_export_and_the_managers_dashboard(runtime, client, tmp_path, db_url,
+                                                                              capsys):
+    late_stage(runtime, "华东医疗器械有限公司", entered_days_ago=20)
+    late_stage(runtime, "恒达精密机械有限公司", entered_days_ago=20)
+    asked = send(client, "预测")
+    for _ in range(12):  # both as 确定签约 at the deal's amount and date, with no more signals than the system found
+        card = last_card(asked)
+        if card["title"].startswith("✅"):
+            break
+        choices = [b["label"] for b in card["buttons"]]
+        asked = click(client, asked, next(c for c in choices if c in ("确定签约", "2026-12-20", "没有更多信号")
+                                          or c.startswith("按商机金额")))
+    done = last_card(asked)
+    assert "确定签约合计 160万元，其中高风险 2 项" in done["lines"]
+    config = tmp_path / "config.yaml"
+    config.write_text(f"database:\n  url: {db_url}\n", encoding="utf-8")
+    assert main(["export", "forecasts", "--config", str(config)]) == 0
+    assert [row["risk"] for row in json.loads(capsys.readouterr().out)] == ["高风险", "高风险"]
+    page = signer_for(runtime.settings).url("zhangwei", "home", T0).removeprefix(runtime.settings.server.public_url)
+    board = client.get(page.replace("/dash/", "/dash/api/")).json()["forecast"]
+    assert board["rows"] == [{"rep": "李雷", "commit": 1_600_000, "high_risk": 2}]

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, insert, select, update
 from sqlmodel import Session, SQLModel
 
+from rules.forecast import Risk
 from rules.health import Facts, score
 from rules.lights import idle_days
 from rules.loader import RuleSet
@@ -67,7 +68,7 @@ MESSAGES = ("王总说方案下周内部评审，价格有点高", "客户对演
             "采购在比较竞品报价，需要我们给一版ROI测算", "技术总监问能不能先做POC", "合同已进入法务审核",
             "客户说预算今年已批，希望月底前签", "对方IT担心数据迁移，约了下周技术交流")
 FEEDBACK = (("价格高", "negative"), ("流程长", "negative"), ("满意", "positive"), ("认可", "positive"))
-FORECAST_RISKS = ("low", "medium", "high")
+FORECAST_RISKS = (Risk.HIGH, None, None)  # about a third of late-stage commits lack signals
 
 
 @dataclass

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from rules.behaviors import rank
+from rules.forecast import Risk
 from rules.lights import idle_days, light
 from rules.loader import RuleSet
 from store import behaviors as behavior_store
@@ -113,7 +114,7 @@ def forecast(session: Session, owners: list[str] | None, at: datetime, tz: ZoneI
     board: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for rep, category, risk, amount in rows:
         board[rep][category] += amount or 0
-        board[rep][f"risk_{risk or 'low'}"] += 1
+        board[rep]["high_risk"] += risk == Risk.HIGH
     return {"period": label, "rows": [{"rep": names.get(r, r), **dict(v)} for r, v in sorted(board.items())]}
 
 
