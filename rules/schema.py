@@ -233,6 +233,7 @@ class LeadsFile(_Strict):
 class TouchesFile(_Strict):
     product_domains: list[str] = []  # links to these (and their subdomains) are product links
     meeting_domains: list[str] = []  # video-meeting links: 腾讯会议, 钉钉会议, 飞书, Zoom …
+    meeting_platforms: list[str] = []  # names that, with a meeting number, make an invitation without a link
     pdf_extensions: list[str] = ["pdf"]
     valid_kinds: list[str] = ["product_link", "meeting", "pdf"]
     labels: dict[str, str] = {}  # kind → what the acknowledgement calls it

@@ -15,6 +15,10 @@ PDF_MAGIC = b"%PDF"
 PDF_TYPE = "application/pdf"
 TRACKING = ("utm_", "spm", "from", "isappinstalled")
 MINUTE = timedelta(minutes=1)
+# A meeting number as the platforms print it: 876-543-210, 869 1234 5678, 123456789 (9–11 digits).
+MEETING_NUMBER = r"(?<!\d)\d{3}[ \-]?\d{3,4}[ \-]?\d{3,4}(?!\d)"
+# What precedes the number in an invitation besides the platform's name: 会议号：, 会议 ID：, Meeting ID:.
+NUMBER_LABELS = ("会议号", "会议 id", "会议id", "会议码", "meeting id")  # matched on lower-cased text
 
 
 @dataclass(frozen=True)
@@ -73,10 +77,24 @@ def classify(s: Sighting, rules: TouchesFile) -> Verdict:
     for link in links:
         if _host_in(link, rules.meeting_domains):
             return verdict("meeting", url=link)
+    if invitation_number(s.text, rules):
+        return verdict("meeting")
     for link in links:
         if _host_in(link, rules.product_domains):
             return verdict("product_link", url=link)
     return verdict("message", url=links[0] if links else None)
+
+
+def invitation_number(text: str, rules: TouchesFile) -> str | None:
+    """The meeting number of an invitation pasted without its link (#腾讯会议：876-543-210, 钉钉/飞书/Zoom invitation
+    text): a meeting platform is named and a meeting number follows its name or a number label."""
+    folded = (text or "").lower().replace("：", ":")
+    platforms = [p.lower() for p in rules.meeting_platforms]
+    if not any(p in folded for p in platforms):
+        return None
+    cues = "|".join(re.escape(c) for c in sorted({*platforms, *NUMBER_LABELS}, key=len, reverse=True))
+    found = re.search(rf"(?:{cues})[^\d\n]{{0,8}}?({MEETING_NUMBER})", folded)
+    return re.sub(r"\D", "", found.group(1)) if found else None
 
 
 def normalise_url(url: str) -> str:

@@ -161,3 +161,10 @@ def test_export_touches_shows_the_audit_fields(client, runtime, engine, huadong,
     assert main(["export", "touches", "--format", "csv", "--config", str(config)]) == 0
     header = capsys.readouterr().out.splitlines()[0]
     assert header == "id,customer,rep,kind,valid,at,source,source_msg_id,url,filename"
+
+
+def test_a_tencent_meeting_number_pasted_in_the_customer_group_is_a_valid_touch(client, runtime, engine, huadong):
+    send_event(runtime, "text", text="#腾讯会议：876-543-210 下午三点见", chat=ROOM)
+    [touch] = all_touches(engine)
+    assert (touch.kind, touch.valid, customer_of(engine, touch)) == ("meeting", True, HD)
+    assert acks(client, runtime) == ["已记录有效触达：华东医疗器械有限公司 · 视频会议"]
