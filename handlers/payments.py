@@ -9,7 +9,7 @@ from handlers.groups import private_routes
 from nlp.amounts import parse_amount
 from nlp.milestones import parse_plan
 from rules.money import yuan
-from store import dialogs
+from store import dialogs, users
 from store.models import Customer, Opportunity, PaymentMilestone
 from store.opportunities import open_opportunity
 from store.payments import record_payment
@@ -26,7 +26,10 @@ TEXT = {
     "ask_amount": "请回复「{customer}」本次回款金额（如 30万），发送「取消」放弃。",
     "amount_unclear": "没看懂金额，请回复如「30万」「120000元」，或发送「取消」。",
     "recorded": "已录入「{customer}」回款 {amount}。",
-    "settled": "{labels} 已结清，相关提成暂扣已解除。",
+    "settled": "{labels} 已结清。",
+    "released": "因逾期暂扣的提成已解除。",
+    "released_title": "✅ 回款已到，提成暂扣已解除",
+    "released_body": "{rep} 的「{customer}」{labels} 已回款 {amount}，此前因逾期暂扣的提成已解除。",
     "gone": "这个商机已不存在或已关闭。",
     "record_usage": "回款 <客户> <金额>",
     "record_help": "录入一笔回款（逾期暂扣的提成随之解除）",
@@ -95,7 +98,7 @@ def ask_receipt(event: Event, ctx: Context) -> Reply:
     return Reply.say(TEXT["ask_amount"].format(customer=customer.name))
 
 
-def take_receipt(event: Event, ctx: Context) -> Reply:
+def take_receipt(event: Event, ctx: Context) -> Reply | list[Reply]:
     assert ctx.dialog is not None
     amount = parse_amount(ctx.args)
     if amount is None:
@@ -107,14 +110,23 @@ def take_receipt(event: Event, ctx: Context) -> Reply:
     return record(ctx, found[0], found[1].name, amount, {"message": event.msg_id})
 
 
-def record(ctx: Context, opportunity: Opportunity, customer_name: str, amount: int, receipt: dict) -> Reply:
-    """Applies a receipt to the opportunity's milestones and says what it settled."""
-    settled = record_payment(ctx.session, opportunity_id=opportunity.id, rep_id=ctx.user.id, amount=amount,
-                             at=ctx.now, receipt=receipt)
+def record(ctx: Context, opportunity: Opportunity, customer_name: str, amount: int, receipt: dict) -> list[Reply]:
+    """Applies a receipt to the opportunity's milestones and says what it settled; a lifted hold is news to the
+    manager who was told of it."""
+    paid = record_payment(ctx.session, opportunity_id=opportunity.id, rep_id=ctx.user.id, amount=amount,
+                          at=ctx.now, receipt=receipt)
+    labels = "、".join(m.label for m in paid.settled)
     text = TEXT["recorded"].format(customer=customer_name, amount=yuan(amount))
-    if settled:
-        text += TEXT["settled"].format(labels="、".join(m.label for m in settled))
-    return Reply.say(text)
+    text += TEXT["settled"].format(labels=labels) if paid.settled else ""
+    if not paid.released:
+        return [Reply.say(text)]
+    replies = [Reply.say(text + TEXT["released"])]
+    manager = users.manager_of(ctx.session, ctx.user)
+    if manager is not None and manager.id != ctx.user.id:
+        body = TEXT["released_body"].format(rep=ctx.user.name, customer=customer_name, labels=labels,
+                                            amount=yuan(amount))
+        replies.append(Reply.show(Card(title=TEXT["released_title"], lines=[body]), to_user=manager.id))
+    return replies
 
 
 def record_command(event: Event, ctx: Context) -> list[Reply]:
@@ -136,7 +148,7 @@ def _record_for(ctx: Context, customer: Customer, amount: int, event: Event) -> 
     opportunity = customers.open_opportunity(ctx.session, customer) or customers.latest_won(ctx.session, customer)
     if opportunity is None:
         return [Reply.say(customers.TEXT["no_opportunity"].format(customer=customer.name))]
-    return [record(ctx, opportunity, customer.name, amount, {"message": event.msg_id})]
+    return record(ctx, opportunity, customer.name, amount, {"message": event.msg_id})
 
 
 ROUTES: list[Route] = private_routes([

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import update
 from sqlmodel import Session, select
 
 from store import alerts
@@ -21,9 +20,14 @@ def open_milestones(session: Session, opportunity_id: int) -> list[PaymentMilest
     ).all())
 
 
+class Receipt(NamedTuple):
+    settled: list[PaymentMilestone]  # milestones this payment paid in full
+    released: list[CommissionHold]  # the commission holds that lifted (only milestones that were overdue had one)
+
+
 def record_payment(session: Session, *, opportunity_id: int, rep_id: str | None, amount: int, at: datetime,
-                   receipt: dict[str, Any]) -> list[PaymentMilestone]:
-    """Pays the earliest open milestones first; returns those now fully paid (their holds are lifted)."""
+                   receipt: dict[str, Any]) -> Receipt:
+    """Pays the earliest open milestones first; the holds of those now fully paid are lifted."""
     remaining = amount
     settled: list[PaymentMilestone] = []
     first_milestone: int | None = None
@@ -42,17 +46,18 @@ def record_payment(session: Session, *, opportunity_id: int, rep_id: str | None,
     session.add(Payment(opportunity_id=opportunity_id, milestone_id=first_milestone, rep_id=rep_id, amount=amount,
                         received_at=at, receipt=receipt))
     session.flush()
-    for milestone in settled:
-        release_holds(session, milestone.id, at=at)
-    return settled
+    released = [hold for milestone in settled for hold in release_holds(session, milestone.id, at=at)]
+    return Receipt(settled, released)
 
 
-def release_holds(session: Session, milestone_id: int, *, at: datetime) -> None:
-    session.execute(
-        update(CommissionHold)
-        .where(CommissionHold.milestone_id == milestone_id, CommissionHold.released_at.is_(None))
-        .values(released_at=at)
-    )
+def release_holds(session: Session, milestone_id: int, *, at: datetime) -> list[CommissionHold]:
+    """Lifts the milestone's open holds (and resolves its payment alerts); returns the holds lifted."""
+    holds = list(session.exec(select(CommissionHold).where(CommissionHold.milestone_id == milestone_id,
+                                                           CommissionHold.released_at.is_(None))))
+    for hold in holds:
+        hold.released_at = at
+        session.add(hold)
     keys = [f"payment_due:{milestone_id}", f"payment_overdue:{milestone_id}"]
     open_ids = list(session.exec(select(Alert.id).where(Alert.dedupe_key.in_(keys), Alert.resolved_at.is_(None))))
     alerts.resolve(session, open_ids, at=at, by="system")
+    return holds

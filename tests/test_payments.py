@@ -108,7 +108,8 @@ def test_reminder_at_t_minus_15_hold_at_t_plus_1_release_on_receipt(runtime, cli
     asked = client.post("/sim/api/click", json={"user": "lilei", "key": button["key"]}).json()["messages"]
     assert asked[-1]["payload"]["text"] == "请回复「华东医疗器械有限公司」本次回款金额（如 30万），发送「取消」放弃。"
     done = client.post("/sim/api/send", json={"user": "lilei", "text": "30万"}).json()["messages"]
-    assert done[-1]["payload"]["text"] == "已录入「华东医疗器械有限公司」回款 30万元。首付款 已结清，相关提成暂扣已解除。"
+    assert done[-1]["payload"]["text"] == "已录入「华东医疗器械有限公司」回款 30万元。首付款 已结清。因逾期暂扣的提成已解除。"
+    assert chat(runtime, "zhangwei")[-1] == "✅ 回款已到，提成暂扣已解除"
     with Session(runtime.engine) as session:
         assert session.exec(select(CommissionHold)).one().released_at is not None
         assert all(a.resolved_at for a in session.exec(select(Alert)).all())
@@ -129,8 +130,9 @@ def test_payment_by_chat_command_settles_the_milestone(runtime, client):
     signed(runtime)
     client.post("/sim/api/send", json={"user": "lilei", "text": "首付30% 12月15日，尾款70% 明年3月1日"})
     reply = client.post("/sim/api/send", json={"user": "lilei", "text": "回款 华东医疗 30万"}).json()["messages"][-1]
-    assert reply["payload"]["text"] == "已录入「华东医疗器械有限公司」回款 30万元。首付款 已结清，相关提成暂扣已解除。"
+    assert reply["payload"]["text"] == "已录入「华东医疗器械有限公司」回款 30万元。首付款 已结清。"  # there was no hold
     assert [m[3] for m in milestones(runtime)] == [300_000, 0]
+    assert "✅ 回款已到，提成暂扣已解除" not in chat(runtime, "zhangwei")
     bad = client.post("/sim/api/send", json={"user": "lilei", "text": "回款 华东医疗"}).json()["messages"][-1]
     assert bad["payload"]["text"] == "请按「回款 <客户> <金额>」发送，如「回款 华东医疗 30万」。"
     other = client.post("/sim/api/send", json={"user": "hanmeimei", "text": "回款 华东医疗 30万"}).json()["messages"]
