@@ -68,6 +68,15 @@ def test_the_page_is_served_with_charts_from_the_app_and_row_links_open_one_oppo
     assert one["id"] == item["id"] and one["history"] and set(one["components"]) >= {"touches", "dwell"}
 
 
+
+def test_recent_touches_say_what_was_sent_messages_included(company, runtime):
+    items = company.get(link(runtime, "zhangwei").replace("/dash/", "/dash/api/")).json()["pipeline"]["items"]
+    touches = [t for i in items[:20] for t in company.get(i["href"].replace("/dash/", "/dash/api/")).json()["touches"]]
+    said = {t["what"] for t in touches if t["kind"] == "消息"}
+    assert said and all(said)  # the message's words, where a file or link has its name
+    assert all(t["what"] for t in touches)
+
+
 @pytest.mark.parametrize("spoil, reason", [
     (lambda url: url.replace("t=", "t=x"), "无效"),
     (lambda url: url[:-2] + ("AA" if not url.endswith("AA") else "BB"), "无效"),

@@ -32,6 +32,7 @@ from store.models import (
 REPORT_DAYS = 14
 BOARD_DAYS = 30
 TOUCHES_SHOWN = 20
+TOUCH_WORDS = 40  # characters of a message shown as what the touch was
 ROLE = {"rep": "销售", "manager": "主管", "admin": "管理员"}
 TEXT = {"own": "我的商机", "team": "{teams} 团队", "all": "全公司", "window": "近 {days} 天"}
 
@@ -151,7 +152,7 @@ def opportunity(session: Session, rules: RuleSet, opp: Opportunity, at: datetime
     comp = comps.get(opp.id or 0, {})
     history = session.execute(select(StageChange.to_stage, StageChange.at).where(StageChange.opportunity_id == opp.id)
                               .order_by(StageChange.at)).all()
-    touches = session.execute(select(Touch.kind, Touch.valid, Touch.at, Touch.filename, Touch.url)
+    touches = session.execute(select(Touch.kind, Touch.valid, Touch.at, Touch.filename, Touch.url, Touch.evidence)
                               .where(Touch.customer_id == opp.customer_id).order_by(Touch.at.desc())
                               .limit(TOUCHES_SHOWN)).all()
     labels = rules.touches.labels
@@ -163,5 +164,12 @@ def opportunity(session: Session, rules: RuleSet, opp: Opportunity, at: datetime
         "components": {k: v for k, v in comp.items() if k != "suggestions"}, "suggestions": comp.get("suggestions", []),
         "history": [{"stage": s, "at": t.astimezone(tz).strftime("%Y-%m-%d")} for s, t in history],
         "touches": [{"kind": labels.get(k, k), "valid": v, "at": t.astimezone(tz).strftime("%m-%d %H:%M"),
-                     "what": f or u or ""} for k, v, t, f, u in touches],
+                     "what": _touch_content(f, u, e)} for k, v, t, f, u, e in touches],
     }
+
+
+def _touch_content(filename: str | None, url: str | None, evidence: dict[str, Any] | None) -> str:
+    """What the touch was: the file, the link's title or address, else the words of the message."""
+    evidence = evidence or {}
+    words = " ".join(str(evidence.get("text") or "").split())
+    return filename or evidence.get("title") or url or (words[:TOUCH_WORDS] + ("…" if len(words) > TOUCH_WORDS else ""))

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from bot.links import signer_for
 from store.db import session_scope
-from store.models import Opportunity, Touch
+from store.models import Customer, Opportunity, Touch
 from tests.browser.conftest import shot
 
 PDF = b"%PDF-1.4\n% liuhen demo\n"
@@ -50,8 +50,9 @@ def test_the_dashboard_link_from_a_card_opens_the_teams_lights_on_a_phone(browse
     page.wait_for_selector(".opp .dot.escalated")
     assert "华东一组" in page.inner_text("#title")
     assert page.locator("#c-lights canvas").count() == 1
-    reps = set(page.locator("#opps small").all_inner_texts())
+    reps = set(page.locator("#opps div small").all_inner_texts())
     assert reps and all(any(name in line for name in ("李雷", "王磊", "陈静")) for line in reps)
+    assert set(page.locator("#opps .score small").all_inner_texts()) == {"健康度"}
     shot(page, "dash-team")
     page.locator(".opp").first.click()
     page.wait_for_selector("#c-components canvas")
@@ -70,6 +71,24 @@ def test_expired_and_foreign_links_are_refused_with_a_chinese_page(browser, demo
     shot(page, "dash-refused")
     answer = page.goto(signer.url("lilei", f"opportunity/{foreign}", now))
     assert answer.status == 403 and "无权" in page.inner_text("#reason")
+    page.close()
+
+
+def test_a_deal_named_after_its_customer_shows_the_name_once(browser, demo):
+    base, runtime = demo
+    signer, now = signer_for(runtime.settings), runtime.clock.now()
+    with session_scope(runtime.engine) as session:
+        deal = session.execute(select(Opportunity).where(Opportunity.owner_id == "lilei",
+                                                         Opportunity.status == "open")).scalars().first()
+        name = session.get(Customer, deal.customer_id).name
+        deal.name, deal_id = name, deal.id  # how 新线索 in chat names a deal
+    page = browser.new_page(viewport=PHONE)
+    page.goto(signer.url("lilei", f"opportunity/{deal_id}", now))
+    page.wait_for_selector("#c-components canvas")
+    assert page.inner_text("#title") == name and name not in page.inner_text("#sub")
+    page.goto(signer.url("lilei", "home", now))
+    page.wait_for_selector(".opp")
+    assert page.locator(".opp", has_text=name).first.inner_text().count(name) == 1
     page.close()
 
 
