@@ -80,3 +80,18 @@ def test_digest_after_quiet_hours_start_waits_for_the_morning(runtime, client, t
     with Session(runtime.engine) as session:
         due = {r.next_attempt_at for r in session.exec(select(Outbox).where(Outbox.dedupe_key.like("report_digest:%")))}
     assert due == {datetime(2026, 12, 2, 8, 30, tzinfo=TZ)}
+
+
+def test_fast_forward_delivers_the_evening_digest_of_the_reports_filed_before_the_jump(runtime, client):
+    seed_huadong(runtime.engine, advanced_today=False)
+    send(client, "华东医疗的王总(CIO)说价格有点高，竞品销售易在报价")
+    tap(client, cards(send(client, "日报速记"))[-1], "确认提交")
+    leap = client.post("/sim/api/clock", json={"days": 1}).json()
+    assert leap["now"].startswith("2026-12-02T10:00")
+    assert "📊 华东一组 · 日报价值雷达 · 12-01" in [c["title"] for c in cards_of(runtime, "zhangwei")]
+
+
+def cards_of(runtime, user: str) -> list[dict]:
+    with Session(runtime.engine) as session:
+        rows = session.exec(select(SimMessage).where(SimMessage.user_id == user).order_by(SimMessage.id)).all()
+    return [m.payload["card"] for m in rows if "card" in m.payload]

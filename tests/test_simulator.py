@@ -2,8 +2,14 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from bot import demo
 from bot.app import create_app
+from bot.demo import populate
+from store.db import session_scope
+from store.models import Outbox
+from tests.conftest import T0, TZ
 
 
 @pytest.fixture
@@ -58,7 +64,9 @@ def test_menu_click_runs_the_command_of_the_same_name(client):
 
 def test_unknown_user_and_oversized_text_are_refused_with_nothing_stored(client):
     assert client.post("/sim/api/send", json={"user": "ghost", "text": "帮助"}).status_code == 404
-    assert client.post("/sim/api/send", json={"user": "lilei", "text": "长" * 20_001}).status_code == 422
+    too_long = client.post("/sim/api/send", json={"user": "lilei", "text": "长" * 20_001})
+    assert too_long.status_code == 413
+    assert too_long.json()["detail"] == "消息太长：最多 20000 字，这条有 20001 字。请分几条发送。"
     assert client.get("/sim/api/messages", params={"user": "lilei"}).json()["messages"] == []
 
 
@@ -74,3 +82,22 @@ def test_healthz_and_metrics(client):
     metrics = client.get("/metrics").text
     assert 'liuhen_inbound_total{channel="local"} 1.0' in metrics
     assert 'liuhen_outbox_sent_total{channel="local"} 1.0' in metrics
+
+
+def test_fast_forward_from_the_evening_says_which_pushes_quiet_hours_held(client, runtime, engine):
+    populate(engine, runtime.rules, at=T0, tz=TZ)
+    runtime.clock.advance(timedelta(hours=12))  # 22:00, inside quiet hours (21:00–08:00)
+    leap = client.post("/sim/api/clock", json={"days": 1}).json()
+    assert leap["now"].startswith("2026-12-02T22:00")
+    assert leap["held"] > 0 and leap["pushed"] >= leap["held"]
+    assert leap["notice"].startswith("已快进 1 天，现在是 12-02 22:00。")
+    assert f"其中 {leap['held']} 条生成于免打扰时段（21:00–08:00），已顺延到 08:30 送达。" in leap["notice"]
+    with session_scope(engine) as session:
+        waiting = session.execute(select(Outbox.next_attempt_at).where(Outbox.status == "pending")).scalars().all()
+    # what the night before held went out at 08:30 on the way; tonight's wait for tomorrow's 08:30
+    assert {w.astimezone(TZ).isoformat() for w in waiting} <= {"2026-12-03T08:30:00+08:00"}
+
+
+def test_the_demo_clock_starts_at_ten_whenever_the_demo_is_run(tmp_path):
+    runtime = demo.prepare(db_path=tmp_path / "demo.db", port=8123)
+    assert runtime.clock.local_now().strftime("%H:%M") == "10:00"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, time
 from importlib.resources import as_file, files
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -16,6 +16,8 @@ from bot.runtime import Runtime
 from rules.loader import RuleSet
 from store.db import session_scope
 
+DEMO_START = time(10, 0)  # the simulated day starts at a working hour, whenever the demo is run (no quiet hours)
+
 
 def populate(engine: Engine, rules: RuleSet, *, at: datetime, tz: ZoneInfo, seed: int = company.SEED) -> company.Counts:
     """Imports the demo org and seeds its history as of `at`; both steps are idempotent."""
@@ -28,7 +30,7 @@ def populate(engine: Engine, rules: RuleSet, *, at: datetime, tz: ZoneInfo, seed
 
 
 def prepare(*, db_path: Path, port: int) -> Runtime:
-    """Builds a demo runtime on its own SQLite file, migrated and seeded (idempotent)."""
+    """Builds a demo runtime on its own SQLite file, migrated and seeded (idempotent), its clock at today's 10:00."""
     settings = load_settings(
         environ={},
         overrides={
@@ -38,6 +40,8 @@ def prepare(*, db_path: Path, port: int) -> Runtime:
         },
     )
     runtime = Runtime(settings)
+    start = datetime.combine(runtime.clock.today(), DEMO_START, runtime.clock.tz)
+    runtime.clock.advance(start - runtime.clock.now())
     runtime.migrate()
     populate(runtime.engine, runtime.rules, at=runtime.clock.now(), tz=runtime.clock.tz)
     return runtime

@@ -92,10 +92,33 @@ def test_a_deal_named_after_its_customer_shows_the_name_once(browser, demo):
     page.close()
 
 
+def test_on_a_phone_the_simulator_keeps_its_switcher_chats_and_one_line_of_controls(browser, demo):
+    base, _ = demo
+    page = open_sim(browser, base, "hanmeimei", viewport=PHONE)
+    assert page.locator("#users").is_visible() and page.locator(".chat-item").first.is_visible()
+    tops = {round(page.locator(sel).bounding_box()["y"]) for sel in ("#attach", "#linkbtn", "#text", "form > button:last-child")}
+    assert len(tops) == 1  # 文件, 链接, the input and 发送 share one line
+    widest = page.evaluate("document.documentElement.scrollWidth")
+    assert widest <= PHONE["width"]
+    page.wait_for_selector(".hint")
+    assert "可以试试" in page.inner_text(".hint") and page.locator(".hint button", has_text="帮助").count() == 1
+    page.locator(".hint button", has_text="帮助").click()
+    assert page.input_value("#text") == "帮助"
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.fill("#text", "长" * 20_001)
+    page.press("#text", "Enter")
+    page.wait_for_selector("#notice.error")
+    assert page.inner_text("#notice") == "消息太长：最多 20000 字，这条有 20001 字。请分几条发送。" and not dialogs
+    assert page.input_value("#text") == "长" * 20_001  # kept, so the rep can shorten it
+    page.close()
+
+
 def test_a_manager_fast_forwards_a_week_gets_the_escalation_and_marks_it_followed(browser, demo):
     base, _ = demo
     page = open_sim(browser, base, "zhangwei")
     page.click("button.ff[data-days='7']")
+    page.wait_for_selector("#notice:has-text('已快进 7 天')")
     page.click(".card:has-text('商机红绿灯提醒') button:has-text('逐条处理')")
     escalation = page.locator(".card:has-text('商机升级')").first
     escalation.wait_for()
