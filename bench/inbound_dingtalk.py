@@ -107,7 +107,6 @@ def main() -> None:
     parser.add_argument("--db-url", default=None, help="default: a fresh SQLite file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, FakeDingTalk() as fake:
-        DingTalkStreamClient.OPEN_CONNECTION_API = fake.open_connection_url
         url = args.db_url or f"sqlite:///{tmp}/bench.db"
         settings = load_settings(os.devnull, environ={}, overrides={"database": {"url": url}, "dingtalk": fake.liuhen_config()})
         runtime = Runtime(settings)
