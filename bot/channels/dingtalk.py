@@ -79,7 +79,7 @@ def card_params(card: dict[str, Any]) -> dict[str, str]:
 
 def fit_card(params: dict[str, str]) -> tuple[dict[str, str], str]:
     """The variables within DingTalk's 1 KB per value, and the content that did not fit (sent after the card
-    as markdown). A title is cut; buttons or a link cannot be, so a card with too many is refused."""
+    as markdown). A title is cut; buttons and a link cannot be (`_card` refuses a card whose still do not fit)."""
     fitted = dict(params)
     rest = ""
     if _size(params["content"]) > CARD_VALUE_LIMIT:
@@ -88,10 +88,13 @@ def fit_card(params: dict[str, str]) -> tuple[dict[str, str], str]:
         fitted["content"], rest = f"{head}\n\n{TEXT['continued']}", "\n\n".join(tail)
     if _size(params["title"]) > CARD_VALUE_LIMIT:
         fitted["title"] = utf8_prefix(params["title"], CARD_VALUE_LIMIT - _size(TEXT["cut"])) + TEXT["cut"]
-    for key, value in fitted.items():
+    return fitted, rest
+
+
+def check_fits(params: dict[str, str]) -> None:
+    for key, value in params.items():
         if _size(value) > CARD_VALUE_LIMIT:
             raise DeliveryError(MESSAGES["value_too_long"].format(key=key, size=_size(value)), permanent=True)
-    return fitted, rest
 
 
 def _size(value: str) -> int:
@@ -238,6 +241,7 @@ class DingTalkChannel:
         return str(answer["processQueryKey"])
 
     def _card(self, message: Outbox, address: str | None, params: dict[str, str]) -> str:
+        check_fits(params)
         robot = self.config.robot_code
         if message.chat_id:
             space = {"openSpaceId": f"dtv1.card//IM_GROUP.{message.chat_id}",
@@ -264,8 +268,10 @@ class DingTalkChannel:
         ref = payload.get("update_ref")
         if not ref or "card" not in payload:
             raise DeliveryError(MESSAGES["no_update_ref"], permanent=True)
+        params = fit_card(card_params(payload["card"]))[0]
+        check_fits(params)
         self.api.call("PUT", "/v1.0/card/instances", json={
-            "outTrackId": ref, "userIdType": 1, "cardData": {"cardParamMap": fit_card(card_params(payload["card"]))[0]},
+            "outTrackId": ref, "userIdType": 1, "cardData": {"cardParamMap": params},
             "cardUpdateOptions": {"updateCardDataByKey": False},
         })
         return str(ref)
