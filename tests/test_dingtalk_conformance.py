@@ -116,6 +116,8 @@ def test_the_help_card_fits_dingtalks_limit(runtime, fake):
     [card] = fake.cards.values()
     assert card["card_data"]["title"] == "留痕 · 可用命令"
     assert all(len(value.encode()) <= CARD_PARAM_MAX_BYTES for value in card["card_data"].values())
+    [rest] = fake.robot_messages(LILEI)  # the commands that did not fit, right after the card
+    assert rest["msgParam"]["title"] == "留痕 · 可用命令（续）" and "自动记为有效触达" in rest["msgParam"]["text"]
 
 
 def test_buttons_that_cannot_fit_are_refused_with_a_reason_and_nothing_half_sent(runtime, fake):
