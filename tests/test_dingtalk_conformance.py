@@ -3,57 +3,29 @@ cards within 1 KB per value, the monthly OpenAPI quota, `active` in user/list, a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 from dingtalk_stream import DingTalkStreamClient
 from sqlmodel import Session, select
 
-from bot import cards
 from bot.cards import Button, Card, Reply
 from bot.channels.dingtalk_api import DingTalkApi
 from bot.channels.dingtalk_org import sync_org
-from bot.config import load_settings
 from store.db import session_scope
 from store.models import Alert, Outbox, User
-from tests.conftest import DATA
 from tests.fakes.dingtalk_gateway import (
     CARD_PARAM_MAX_BYTES,
     DEFAULT_DEPARTMENTS,
     DEFAULT_USERS,
     OAPI_BUSY_ERRCODE,
     ROBOT_THROTTLE_CODES,
-    FakeDingTalk,
     quota_body,
     throttle_body,
 )
+from tests.test_dingtalk_delivery import BATCH, LILEI, fake, queue, row, settings  # noqa: F401 (fixtures)
 
-LILEI = "0123"
-BATCH = "/v1.0/robot/oToMessages/batchSend"
 CREATE = "/v1.0/card/instances/createAndDeliver"
-
-
-@pytest.fixture
-def fake() -> Iterator[FakeDingTalk]:
-    with FakeDingTalk() as fake:
-        yield fake
-
-
-@pytest.fixture
-def settings(db_url, fake):
-    return load_settings(environ={}, path=DATA / "config-test.yaml",
-                         overrides={"database": {"url": db_url}, "dingtalk": fake.liuhen_config()})
-
-
-def queue(runtime, reply: Reply, key: str = "k1") -> int:
-    with session_scope(runtime.engine) as session:
-        return cards.queue(session, reply, dedupe_key=key, now=runtime.clock.now(), channel="dingtalk")
-
-
-def row(runtime, row_id: int) -> Outbox:
-    with Session(runtime.engine) as session:
-        return session.get(Outbox, row_id)
 
 
 # -- 2. throttled robot sends wait and are delivered; only what is truly permanent fails ----------------------
