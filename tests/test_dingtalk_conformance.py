@@ -10,7 +10,7 @@ from dingtalk_stream import DingTalkStreamClient
 from sqlmodel import Session, select
 
 from bot.cards import Button, Card, Reply
-from bot.channels.dingtalk_api import DingTalkApi
+from bot.channels.dingtalk_api import DingTalkApi, DingTalkApiError
 from bot.channels.dingtalk_org import sync_org
 from store.db import session_scope
 from store.models import Alert, Outbox, User
@@ -50,13 +50,18 @@ def test_a_robot_send_refused_for_a_bad_parameter_still_fails_for_good(runtime, 
     assert failed.status == "failed" and "msgKey不合法" in failed.last_error
 
 
-def test_oapi_busy_90002_backs_off_instead_of_failing(runtime, fake):
+def test_oapi_busy_backs_off_and_the_spent_quota_is_recognised_on_oapi_too(runtime, fake):
     api = DingTalkApi(runtime.settings.dingtalk, runtime.engine, runtime.clock)
     fake.fail_next("/topapi/v2/user/list", 200, body={"errcode": OAPI_BUSY_ERRCODE, "errmsg": "服务繁忙"})
-    with pytest.raises(Exception) as busy:
-        api.oapi("/topapi/v2/user/list", json={"dept_id": 1, "cursor": 0, "size": 10})
-    assert busy.value.retry_after and not busy.value.permanent
+    fake.fail_next("/topapi/v2/user/list", 200, body=quota_body("oapi"))
+    page = {"dept_id": 1, "cursor": 0, "size": 10}
+    with pytest.raises(DingTalkApiError) as busy:
+        api.oapi("/topapi/v2/user/list", json=page)
+    with pytest.raises(DingTalkApiError) as spent:
+        api.oapi("/topapi/v2/user/list", json=page)
     api.close()
+    assert (busy.value.retry_after, busy.value.permanent, busy.value.quota_exceeded) == (2.0, False, False)
+    assert (spent.value.retry_after, spent.value.permanent, spent.value.quota_exceeded) == (3600.0, False, True)
 
 
 # -- 3. every cardParamMap value within 1 KB: the help card's long content spills into markdown ---------------
