@@ -9,6 +9,7 @@ import pytest
 from dingtalk_stream import DingTalkStreamClient
 from sqlmodel import Session, select
 
+from bot import cards
 from bot.cards import Button, Card, Reply
 from bot.channels.dingtalk_api import DingTalkApi, DingTalkApiError
 from bot.channels.dingtalk_org import sync_org
@@ -78,6 +79,20 @@ def test_a_card_over_1kb_arrives_whole_as_a_card_and_a_markdown_follow_up(runtim
     assert follow_ups and all(m["title"] == "长卡片（续）" for m in follow_ups)
     shown = card["card_data"]["content"] + "".join(m["text"] for m in follow_ups)
     assert [line for line in lines if line not in shown] == []  # nothing lost
+
+
+def test_a_handlers_long_card_update_is_cut_to_fit_as_it_sends_no_follow_up(runtime, fake):
+    shown = queue(runtime, Reply.show(Card("升级提醒", buttons=[Button("已跟进", "x:done")]), to_user="lilei"), "a")
+    runtime.dispatcher.flush()
+    ref = row(runtime, shown).platform_ref
+    lines = [f"第 {n} 行：处理结果与后续安排" for n in range(80)]
+    with session_scope(runtime.engine) as session:
+        update = cards.queue(session, Reply.update(Card("✅ 已跟进", lines=lines)), dedupe_key="b",
+                             now=runtime.clock.now(), channel="dingtalk", platform_user=LILEI, update_ref=ref)
+    runtime.dispatcher.flush()
+    content = fake.cards[ref]["card_data"]["content"]
+    assert row(runtime, update).status == "sent" and content.startswith(lines[0]) and content.endswith("…")
+    assert len(content.encode()) <= CARD_PARAM_MAX_BYTES and fake.robot_messages(LILEI) == []
 
 
 def test_the_help_card_fits_dingtalks_limit(runtime, fake):

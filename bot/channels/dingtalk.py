@@ -77,21 +77,22 @@ def card_params(card: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def fit_card(params: dict[str, str]) -> tuple[dict[str, str], str]:
-    """The variables within DingTalk's 1 KB per value, and the content that did not fit (sent after the card
-    as markdown). A title is cut; buttons and a link cannot be (`_card` refuses a card whose still do not fit)."""
+def fit_card(params: dict[str, str], *, note: str = TEXT["continued"]) -> tuple[dict[str, str], str]:
+    """The variables within DingTalk's 1 KB per value, and the content that did not fit (`note` ends the part
+    that did). A title is cut; buttons and a link cannot be: `check_fits` refuses them."""
     fitted = dict(params)
     rest = ""
     if _size(params["content"]) > CARD_VALUE_LIMIT:
-        room = CARD_VALUE_LIMIT - _size("\n\n" + TEXT["continued"])
+        room = CARD_VALUE_LIMIT - _size("\n\n" + note)
         head, *tail = split_text(params["content"], room, utf8_prefix)
-        fitted["content"], rest = f"{head}\n\n{TEXT['continued']}", "\n\n".join(tail)
+        fitted["content"], rest = f"{head}\n\n{note}", "\n\n".join(tail)
     if _size(params["title"]) > CARD_VALUE_LIMIT:
         fitted["title"] = utf8_prefix(params["title"], CARD_VALUE_LIMIT - _size(TEXT["cut"])) + TEXT["cut"]
     return fitted, rest
 
 
 def check_fits(params: dict[str, str]) -> None:
+    """DingTalk refuses the whole card for one value over 1 KB: say which, and send nothing."""
     for key, value in params.items():
         if _size(value) > CARD_VALUE_LIMIT:
             raise DeliveryError(MESSAGES["value_too_long"].format(key=key, size=_size(value)), permanent=True)
@@ -264,11 +265,11 @@ class DingTalkChannel:
 
     def _update_card(self, payload: dict[str, Any]) -> str:
         """A handler's new card replaces every variable for everyone (the click's own answer went in its ACK);
-        content over 1 KB is cut here, an update sends no follow-up message."""
+        content over 1 KB is cut, as an update sends no follow-up message."""
         ref = payload.get("update_ref")
         if not ref or "card" not in payload:
             raise DeliveryError(MESSAGES["no_update_ref"], permanent=True)
-        params = fit_card(card_params(payload["card"]))[0]
+        params = fit_card(card_params(payload["card"]), note=TEXT["cut"])[0]
         check_fits(params)
         self.api.call("PUT", "/v1.0/card/instances", json={
             "outTrackId": ref, "userIdType": 1, "cardData": {"cardParamMap": params},
