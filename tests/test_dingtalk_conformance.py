@@ -24,6 +24,7 @@ from tests.fakes.dingtalk_gateway import (
     quota_body,
     throttle_body,
 )
+from tests.test_dingtalk import stream  # noqa: F401 (fixture)
 from tests.test_dingtalk_delivery import BATCH, LILEI, fake, queue, row, settings  # noqa: F401 (fixtures)
 
 CREATE = "/v1.0/card/instances/createAndDeliver"
@@ -95,14 +96,9 @@ def test_a_handlers_long_card_update_is_cut_to_fit_as_it_sends_no_follow_up(runt
     assert len(content.encode()) <= CARD_PARAM_MAX_BYTES and fake.robot_messages(LILEI) == []
 
 
-def test_the_help_card_fits_dingtalks_limit(runtime, fake):
-    runtime.dingtalk.listen(runtime.inbox.ingest_many, runtime.wake)
-    try:
-        fake.wait_for_connection()
-        fake.wait_for_ack(fake.deliver_chatbot(fake.chatbot_text(LILEI, "帮助")))
-        runtime.work_once()
-    finally:
-        runtime.dingtalk.close()
+def test_the_help_card_fits_dingtalks_limit(runtime, fake, stream):
+    fake.wait_for_ack(fake.deliver_chatbot(fake.chatbot_text(LILEI, "帮助")))
+    runtime.work_once()
     [created] = [c for c in fake.calls(CREATE)]
     assert created.status == 200, created.response
     [card] = fake.cards.values()
@@ -140,14 +136,8 @@ def test_an_invited_rep_who_has_not_activated_is_not_a_leaver_and_a_missing_memb
 
 # -- 5. the Stream opens at `api_base`, and the SDK's own constant is left as it is --------------------------
 
-def test_the_stream_connects_at_api_base_without_touching_the_sdk(runtime, fake):
-    before = DingTalkStreamClient.OPEN_CONNECTION_API
-    runtime.dingtalk.listen(runtime.inbox.ingest_many, runtime.wake)
-    try:
-        fake.wait_for_connection()
-    finally:
-        runtime.dingtalk.close()
-    assert DingTalkStreamClient.OPEN_CONNECTION_API == before == "https://api.dingtalk.com/v1.0/gateway/connections/open"
+def test_the_stream_connects_at_api_base_without_touching_the_sdk(runtime, fake, stream):
+    assert DingTalkStreamClient.OPEN_CONNECTION_API == "https://api.dingtalk.com/v1.0/gateway/connections/open"
     assert fake.calls("/v1.0/gateway/connections/open")[0].status == 200
 
 
