@@ -22,8 +22,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dingtalk_stream import AckMessage, CallbackHandler, Credential, DingTalkStreamClient  # noqa: E402
+from dingtalk_stream import AckMessage, CallbackHandler, Credential  # noqa: E402
 
+from bot.channels.dingtalk_stream import StreamClient  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.runtime import Runtime  # noqa: E402
 from tests.fakes.dingtalk_gateway import TOPIC_CHATBOT, FakeDingTalk  # noqa: E402
@@ -37,10 +38,11 @@ class AckOnly(CallbackHandler):
 
 
 class BareClient:
-    """The SDK with one ACK-only handler, on its own thread and loop (the baseline)."""
+    """The SDK (liuhen's subclass, for the open call at `api_base`) with one ACK-only handler, on its own thread
+    and loop (the baseline)."""
 
     def __init__(self, fake: FakeDingTalk) -> None:
-        self.client = DingTalkStreamClient(Credential(fake.client_id, fake.client_secret))
+        self.client = StreamClient(Credential(fake.client_id, fake.client_secret), api_base=fake.api_base)
         self.client.register_callback_handler(TOPIC_CHATBOT, AckOnly())
         self.stop_event = threading.Event()
         self.thread = threading.Thread(target=lambda: asyncio.run(self._main()), daemon=True)
@@ -107,7 +109,6 @@ def main() -> None:
     parser.add_argument("--db-url", default=None, help="default: a fresh SQLite file")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, FakeDingTalk() as fake:
-        DingTalkStreamClient.OPEN_CONNECTION_API = fake.open_connection_url
         url = args.db_url or f"sqlite:///{tmp}/bench.db"
         settings = load_settings(os.devnull, environ={}, overrides={"database": {"url": url}, "dingtalk": fake.liuhen_config()})
         runtime = Runtime(settings)

@@ -27,6 +27,10 @@ class Metrics:
             "liuhen_outbox_failed_total", "Messages given up after the last attempt", ["channel"],
             registry=self.registry,
         )
+        self.platform_quota_exceeded = Counter(
+            "liuhen_platform_quota_exceeded_total", "Months a platform's API quota ran out", ["channel"],
+            registry=self.registry,
+        )
         self.outbox_pending = Gauge("liuhen_outbox_pending", "Messages waiting to be sent", registry=self.registry)
         self.handle_seconds = Histogram(
             "liuhen_handle_seconds", "Time to process one inbound event", registry=self.registry

@@ -64,7 +64,8 @@ class Runtime:
             self.channels["wecom"] = WeComChannel(WeComApi(settings.wecom, self.engine, self.clock))
         self.dingtalk: DingTalkChannel | None = None
         if settings.dingtalk.enabled:
-            self.dingtalk = self.channels["dingtalk"] = DingTalkChannel(settings.dingtalk, self.engine, self.clock)
+            self.dingtalk = self.channels["dingtalk"] = DingTalkChannel(settings.dingtalk, self.engine, self.clock,
+                                                                           metrics=self.metrics)
         if settings.local.enabled:
             self.channels["local"] = LocalChannel(self.clock)
         # SQLite has one writer: acknowledgements of both channels go before the worker's transactions.

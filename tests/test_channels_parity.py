@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import pytest
-from dingtalk_stream import DingTalkStreamClient
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -102,7 +101,11 @@ class DingTalk:
         return [m["msgParam"]["content"] for m in self.fake.robot_messages(user) if m["msgKey"] == "sampleText"]
 
     def updated(self) -> list[str]:
-        return [c.body["outTrackId"] for c in self.fake.calls("/v1.0/card/instances") if c.status == 200]
+        """Cards changed for someone: through the update API, or in a click's ACK (the clicker's own view)."""
+        by_api = [c.body["outTrackId"] for c in self.fake.calls("/v1.0/card/instances") if c.status == 200]
+        by_click = [ref for ref, card in self.fake.cards.items()
+                    if any(self.fake.seen_by(ref, user) != card["card_data"] for user in card["private_data"])]
+        return by_api + [ref for ref in by_click if ref not in by_api]
 
 
 @pytest.fixture(params=["wecom", "dingtalk"])
@@ -111,13 +114,12 @@ def channel(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def fake(channel: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeWeCom | FakeDingTalk]:
+def fake(channel: str) -> Iterator[FakeWeCom | FakeDingTalk]:
     if channel == "wecom":
         with FakeWeCom() as wecom:
             yield wecom
         return
     with FakeDingTalk() as dingtalk:
-        monkeypatch.setattr(DingTalkStreamClient, "OPEN_CONNECTION_API", dingtalk.open_connection_url)
         yield dingtalk
 
 

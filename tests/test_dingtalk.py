@@ -27,10 +27,8 @@ BATCH = "/v1.0/robot/oToMessages/batchSend"
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDingTalk]:
-    """The SDK is imported already: its connection URL is the class constant it reads."""
+def fake() -> Iterator[FakeDingTalk]:
     with FakeDingTalk() as fake:
-        monkeypatch.setattr(DingTalkStreamClient, "OPEN_CONNECTION_API", fake.open_connection_url)
         yield fake
 
 
@@ -72,13 +70,15 @@ def test_help_card_click_sends_it_again_and_updates_the_card_with_workers_runnin
         [button] = card_buttons(fake, card_id)
         assert button["text"] == "再看一遍" and button["token"] != "help:again"
 
-        fake.wait_for_ack(fake.deliver_card_callback(card_id, LILEI, {"token": button["token"]}))
+        ack = fake.wait_for_ack(fake.deliver_card_callback(card_id, LILEI, {"token": button["token"]}))
+        assert fake.seen_by(card_id, LILEI)["buttons"] == "[]"  # answered in the ACK, at once
+        assert fake.seen_by(card_id, LILEI)["status"] == "已处理"
+        assert json.loads(ack["data"])["response"]["cardUpdateOptions"] == {"updatePrivateDataByKey": True}
         again = fake.wait_for_calls(CREATE, 2)[1]
-        [update] = fake.wait_for_calls(UPDATE)
         assert fake.cards[again.body["outTrackId"]]["card_data"]["title"] == "留痕 · 可用命令"
-        assert update.method == "PUT" and update.body["outTrackId"] == card_id
-        assert card["private_data"][LILEI] == {"buttons": "[]", "status": "已处理"}  # what the clicker sees
+        assert fake.calls(UPDATE) == [] and fake.card_updates_during_click == []  # no update API for a click
         assert card_buttons(fake, card_id) == [button]  # a group card stays usable for the others
+        assert fake.seen_by(card_id, "0101")["buttons"] == card["card_data"]["buttons"]
         assert runtime.health()["channels"]["dingtalk"] == "connected"
     finally:
         runtime.stop()

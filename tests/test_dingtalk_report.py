@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from dingtalk_stream import DingTalkStreamClient
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -27,9 +26,8 @@ DAY = ["华东医疗王总说价格有点高，竞品销售易也在报价", "�
 
 
 @pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDingTalk]:
+def fake() -> Iterator[FakeDingTalk]:
     with FakeDingTalk() as fake:
-        monkeypatch.setattr(DingTalkStreamClient, "OPEN_CONNECTION_API", fake.open_connection_url)
         yield fake
 
 

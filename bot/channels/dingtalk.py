@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -11,27 +12,46 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bot import cards
+from bot.cards import Reply
 from bot.channels import dingtalk_report
 from bot.channels.base import DeliveryError
-from bot.channels.dingtalk_api import DingTalkApi
+from bot.channels.dingtalk_api import DingTalkApi, DingTalkApiError
 from bot.channels.dingtalk_events import CHANNEL
 from bot.channels.dingtalk_stream import StreamListener, StreamState
-from bot.channels.parts import Step, char_prefix, head_and_tail, remaining, send_parts, split_text
+from bot.channels.parts import (
+    Step,
+    char_prefix,
+    head_and_tail,
+    remaining,
+    send_parts,
+    split_text,
+    utf8_prefix,
+)
 from bot.clock import Clock
 from bot.config import DingTalkConfig
 from bot.events import Event
 from bot.group_commit import AcksFirst
-from store import outbox
-from store.db import session_scope
-from store.models import Outbox, User
+from bot.metrics import Metrics
+from store import alerts, users
+from store.models import Alert, Outbox, User
+
+log = logging.getLogger(__name__)
 
 FLOW_CONTROLLED_SECONDS = 60.0  # batchSend's flowControlledStaffIdList: this member gets too many right now
 PER_RECIPIENT_PER_MINUTE = 20  # robot messages to one group (DingTalk's documented robot limit), kept for 1:1 too
 # Characters per robot text/markdown: DingTalk's own connector sends 2 000-character chunks, markdown past ~3 500
 # stops rendering, and a robot body must stay under 20 000 bytes (2 000 CJK characters JSON-escaped ≈ 12 000).
 TEXT_LIMIT = 2000
+CARD_VALUE_LIMIT = 1024  # UTF-8 bytes per cardParamMap value ("1 KB"; bytes is the stricter reading)
 
-TEXT = {"answered": "已处理"}
+TEXT = {
+    "continued": "（内容较长，其余见下一条消息）",
+    "continued_title": "{title}（续）",
+    "cut": "…",
+    "quota": "钉钉本月的开放接口调用量已用完（{code}），钉钉消息暂停发送，每小时重试一次，"
+             "下月初或升级钉钉版本后自动恢复。请管理员在钉钉开发者后台「资源管理」查看用量。",
+}
 MESSAGES = {
     "no_address": "收件人没有钉钉账号",
     "unknown_kind": "钉钉渠道不支持的消息类型：{kind}",
@@ -39,6 +59,7 @@ MESSAGES = {
     "flow_controlled": "钉钉对收件人 {users} 限流",
     "not_delivered": "钉钉卡片投递失败：{errors}",
     "no_update_ref": "要更新的卡片没有 outTrackId",
+    "value_too_long": "卡片变量 {key} 超过钉钉的 1KB 上限（{size} 字节），无法发送",
 }
 
 
@@ -56,11 +77,36 @@ def card_params(card: dict[str, Any]) -> dict[str, str]:
     }
 
 
-def card_markdown(card: dict[str, Any]) -> dict[str, str]:
-    """sampleMarkdown's parameters for a card, when no card template is configured."""
+def fit_card(params: dict[str, str], *, note: str = TEXT["continued"]) -> tuple[dict[str, str], str]:
+    """The variables within DingTalk's 1 KB per value, and the content that did not fit (`note` ends the part
+    that did). A title is cut; buttons and a link cannot be: `check_fits` refuses them."""
+    fitted = dict(params)
+    rest = ""
+    if _size(params["content"]) > CARD_VALUE_LIMIT:
+        room = CARD_VALUE_LIMIT - _size("\n\n" + note)
+        head, *tail = split_text(params["content"], room, utf8_prefix)
+        fitted["content"], rest = f"{head}\n\n{note}", "\n\n".join(tail)
+    if _size(params["title"]) > CARD_VALUE_LIMIT:
+        fitted["title"] = utf8_prefix(params["title"], CARD_VALUE_LIMIT - _size(TEXT["cut"])) + TEXT["cut"]
+    return fitted, rest
+
+
+def check_fits(params: dict[str, str]) -> None:
+    """DingTalk refuses the whole card for one value over 1 KB: say which, and send nothing."""
+    for key, value in params.items():
+        if _size(value) > CARD_VALUE_LIMIT:
+            raise DeliveryError(MESSAGES["value_too_long"].format(key=key, size=_size(value)), permanent=True)
+
+
+def _size(value: str) -> int:
+    return len(value.encode("utf-8"))
+
+
+def card_markdown(card: dict[str, Any]) -> str:
+    """A card as one markdown text, when no card template is configured."""
     params = card_params(card)
     link = f"\n\n[{params['link_text']}]({params['link_url']})" if params["link_url"] else ""
-    return {"title": params["title"], "text": f"#### {params['title']}\n\n{params['content']}{link}"}
+    return f"#### {params['title']}\n\n{params['content']}{link}"
 
 
 def markdown_title(text: str) -> str:
@@ -75,11 +121,12 @@ class DingTalkChannel:
     name = CHANNEL
     per_minute = PER_RECIPIENT_PER_MINUTE
 
-    def __init__(self, config: DingTalkConfig, engine: Engine, clock: Clock, *, api: DingTalkApi | None = None
-                 ) -> None:
+    def __init__(self, config: DingTalkConfig, engine: Engine, clock: Clock, *, api: DingTalkApi | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.config = config
         self.engine = engine
         self.clock = clock
+        self.metrics = metrics
         self.api = api or DingTalkApi(config, engine, clock)
         self.stream: StreamListener | None = None
 
@@ -92,13 +139,8 @@ class DingTalkChannel:
         """ACKs what `ingest_many` committed (or spooled); the steps after the commit cannot hold the ACK back."""
 
         def after_commit(events: list[Event], stored: list[bool]) -> None:
-            try:
-                for event in events:
-                    if event.kind == "card_action" and event.card_ref:
-                        self._mark_answered(event)
-            finally:
-                if any(stored):
-                    wake()
+            if any(stored):
+                wake()
 
         self.stream = StreamListener(self.config, ingest_many, self.clock, after=after_commit, gate=gate)
         self.stream.start()
@@ -107,15 +149,6 @@ class DingTalkChannel:
         if self.stream:
             self.stream.stop()
             self.stream = None
-
-    def _mark_answered(self, event: Event) -> None:
-        """The click spent the card's tokens: clear the buttons in the clicker's view (their private data, so a
-        bystander's click on a group card hides nothing from the others, and a handler's own update still wins)."""
-        with session_scope(self.engine) as session:
-            outbox.enqueue(
-                session, dedupe_key=f"{CHANNEL}:answered:{event.msg_id}", kind="card_update", now=self.clock.now(),
-                payload={"update_ref": event.card_ref}, channel=CHANNEL, platform_user=event.sender,
-            )
 
     # -- outbound ----------------------------------------------------------------------------------
 
@@ -133,8 +166,32 @@ class DingTalkChannel:
         return remaining(message, self._steps(message, address))
 
     def deliver(self, session: Session, message: Outbox, address: str | None) -> str | None:
+        try:
+            return self._deliver(session, message, address)
+        except DingTalkApiError as exc:
+            if exc.quota_exceeded:
+                self._quota_spent(session, exc)
+            raise
+
+    def _quota_spent(self, session: Session, exc: DingTalkApiError) -> None:
+        """Once a month: a log line, the metric, an alert and one message to each admin (which waits with the
+        rest when the admin is on DingTalk only)."""
+        now = self.clock.now()
+        key = f"{CHANNEL}:quota:{now:%Y-%m}"
+        if alerts.exists(session, key):
+            return
+        notice = TEXT["quota"].format(code=exc.code)
+        log.error("dingtalk: the organisation's monthly OpenAPI quota is spent (%s); sends wait and retry hourly",
+                  exc.code)
+        if self.metrics:
+            self.metrics.platform_quota_exceeded.labels(CHANNEL).inc()
+        session.add(Alert(kind="platform_quota", level="warning", dedupe_key=key, message=notice, created_at=now))
+        for admin in users.admins(session):
+            cards.queue(session, Reply.say(notice, to_user=admin.id), dedupe_key=f"{key}:admin:{admin.id}", now=now)
+
+    def _deliver(self, session: Session, message: Outbox, address: str | None) -> str | None:
         if message.kind == "card_update":
-            return self._update_card(message.payload, address)
+            return self._update_card(message.payload)
         if message.kind == dingtalk_report.KIND:  # a 日志 filed for the rep, not a robot message
             return dingtalk_report.file_report(self.api, message.payload, address)
         if not address and not message.chat_id:
@@ -147,15 +204,23 @@ class DingTalkChannel:
             return self._text_steps(message, address, payload.get("text", ""))
         if message.kind == "markdown":
             text = payload.get("text", "")
-            return [partial(self._robot, message, address, "sampleMarkdown", {"title": markdown_title(text),
-                                                                               "text": piece})
-                    for piece in split_text(text, TEXT_LIMIT, char_prefix)]
+            return self._markdown_steps(message, address, markdown_title(text), text)
+        if message.kind == "card" and not self.config.card_template_id:  # the content arrives, without buttons
+            card = payload["card"]
+            return self._markdown_steps(message, address, card["title"][:30], card_markdown(card))
         if message.kind == "card":
-            return [partial(self._card, message, address)]
+            params, rest = fit_card(card_params(payload["card"]))
+            title = TEXT["continued_title"].format(title=params["title"][:26])
+            return [partial(self._card, message, address, params)] + self._markdown_steps(message, address, title,
+                                                                                          rest)
         if message.kind == "image":
             return [partial(self._image, message, address)] + self._text_steps(message, address,
                                                                                payload.get("text", ""))
         raise DeliveryError(MESSAGES["unknown_kind"].format(kind=message.kind), permanent=True)
+
+    def _markdown_steps(self, message: Outbox, address: str | None, title: str, text: str) -> list[Step]:
+        return [partial(self._robot, message, address, "sampleMarkdown", {"title": title, "text": piece})
+                for piece in split_text(text, TEXT_LIMIT, char_prefix)]
 
     def _text_steps(self, message: Outbox, address: str | None, text: str) -> list[Step]:
         return [partial(self._robot, message, address, "sampleText", {"content": piece})
@@ -176,10 +241,8 @@ class DingTalkChannel:
                                 retry_after=FLOW_CONTROLLED_SECONDS)
         return str(answer["processQueryKey"])
 
-    def _card(self, message: Outbox, address: str | None) -> str:
-        card = message.payload["card"]
-        if not self.config.card_template_id:  # no template set up yet: the content still arrives, without buttons
-            return self._robot(message, address, "sampleMarkdown", card_markdown(card))
+    def _card(self, message: Outbox, address: str | None, params: dict[str, str]) -> str:
+        check_fits(params)
         robot = self.config.robot_code
         if message.chat_id:
             space = {"openSpaceId": f"dtv1.card//IM_GROUP.{message.chat_id}",
@@ -192,7 +255,7 @@ class DingTalkChannel:
         out_track_id = message.payload["card_id"]
         answer = self.api.call("POST", "/v1.0/card/instances/createAndDeliver", json={
             "cardTemplateId": self.config.card_template_id, "outTrackId": out_track_id, "callbackType": "STREAM",
-            "cardData": {"cardParamMap": card_params(card)}, "userIdType": 1, **space,
+            "cardData": {"cardParamMap": params}, "userIdType": 1, **space,
         })
         failed = [r.get("errorMsg") or r.get("spaceId") for r in (answer.get("result") or {}).get("deliverResults", [])
                   if not r.get("success")]
@@ -200,22 +263,18 @@ class DingTalkChannel:
             raise DeliveryError(MESSAGES["not_delivered"].format(errors="; ".join(map(str, failed))), permanent=True)
         return str(out_track_id)
 
-    def _update_card(self, payload: dict[str, Any], address: str | None) -> str:
-        """A handler's new card replaces every variable for everyone; the bare answered mark only clears the
-        buttons the clicker sees."""
+    def _update_card(self, payload: dict[str, Any]) -> str:
+        """A handler's new card replaces every variable for everyone (the click's own answer went in its ACK);
+        content over 1 KB is cut, as an update sends no follow-up message."""
         ref = payload.get("update_ref")
-        if not ref:
+        if not ref or "card" not in payload:
             raise DeliveryError(MESSAGES["no_update_ref"], permanent=True)
-        body: dict[str, Any] = {"outTrackId": ref, "userIdType": 1}
-        if "card" in payload:
-            body["cardData"] = {"cardParamMap": card_params(payload["card"])}
-            body["cardUpdateOptions"] = {"updateCardDataByKey": False}
-        elif address:
-            body["privateData"] = {address: {"cardParamMap": {"buttons": "[]", "status": TEXT["answered"]}}}
-            body["cardUpdateOptions"] = {"updatePrivateDataByKey": True}
-        else:
-            raise DeliveryError(MESSAGES["no_address"], permanent=True)
-        self.api.call("PUT", "/v1.0/card/instances", json=body)
+        params = fit_card(card_params(payload["card"]), note=TEXT["cut"])[0]
+        check_fits(params)
+        self.api.call("PUT", "/v1.0/card/instances", json={
+            "outTrackId": ref, "userIdType": 1, "cardData": {"cardParamMap": params},
+            "cardUpdateOptions": {"updateCardDataByKey": False},
+        })
         return str(ref)
 
     def _image(self, message: Outbox, address: str | None) -> str:

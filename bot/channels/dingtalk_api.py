@@ -27,8 +27,16 @@ THROTTLE_SECONDS = 2.0  # DingTalk's limits are per second: the next second is f
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
 TOKEN_CODES = frozenset({"InvalidAuthentication", "40001", "40014", "42001"})
 CONFIG_CODES = frozenset({"invalidClientIdOrSecret", "40089", "40096"})
-OAPI_THROTTLE = frozenset({90018})
+OAPI_THROTTLE = frozenset({90018, 90002})  # 90018 over the rate limit, 90002 busy: both say "back off"
 OAPI_RETRYABLE = frozenset({-1})
+# Robot sends throttled: HTTP 400 with these codes; seconds to wait (the burst limits clear within a second or
+# two, the per-group/per-member counts within a minute). docs/dingtalk.md lists the sources.
+ROBOT_THROTTLE_SECONDS = {"send.too.fast": THROTTLE_SECONDS, "send.byToken.tooFast": THROTTLE_SECONDS,
+                          "too.many.people": 60.0, "too.many.group": 60.0, "toomuch.msg": 60.0}
+# The organisation's monthly OpenAPI quota is spent (standard edition): metered calls fail until the month
+# ends or the plan grows, so messages wait an hour at a time rather than being lost.
+QUOTA_CODES = frozenset({"Forbidden.AccessDenied.ApiCountLimitForOrg", "90020"})
+QUOTA_RETRY_SECONDS = 3600.0
 
 MESSAGES = {
     "http": "钉钉 {path} 返回 HTTP {status}：{code} {message}",
@@ -53,6 +61,10 @@ class DingTalkApiError(DeliveryError):
     @property
     def token_rejected(self) -> bool:
         return self.code in TOKEN_CODES
+
+    @property
+    def quota_exceeded(self) -> bool:
+        return self.code in QUOTA_CODES
 
 
 class DingTalkApi:
@@ -116,12 +128,16 @@ class DingTalkApi:
         if not errcode:
             return answer
         code = str(answer.get("sub_code") or errcode) if errcode == 88 else str(errcode)
-        throttled = errcode in OAPI_THROTTLE
-        raise DingTalkApiError(
-            MESSAGES["errcode"].format(path=path, code=code, message=answer.get("sub_msg") or answer.get("errmsg", "")),
-            code=code, retry_after=THROTTLE_SECONDS if throttled else None,
-            permanent=not (throttled or errcode in OAPI_RETRYABLE or code in TOKEN_CODES),
-        )
+        message = MESSAGES["errcode"].format(path=path, code=code,
+                                             message=answer.get("sub_msg") or answer.get("errmsg", ""))
+        if code in QUOTA_CODES:
+            wait = QUOTA_RETRY_SECONDS
+        elif errcode in OAPI_THROTTLE:
+            wait = THROTTLE_SECONDS
+        else:
+            raise DingTalkApiError(message, code=code,
+                                   permanent=not (errcode in OAPI_RETRYABLE or code in TOKEN_CODES))
+        raise DingTalkApiError(message, code=code, retry_after=wait)
 
     @staticmethod
     def _send(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -141,7 +157,8 @@ def _json(response: httpx.Response, path: str) -> dict[str, Any]:
 
 
 def _http_error(response: httpx.Response, path: str) -> DingTalkApiError:
-    """403 QPS limit and 429 wait a moment, 5xx backs off, a refused token is replaced, other 4xx are final."""
+    """403 QPS limit, 429 and robot throttling (400) wait, the spent monthly quota waits an hour, 5xx and
+    `systemError` (sometimes a 400) back off, a refused token is replaced, other 4xx are final."""
     try:
         body = response.json()
     except ValueError:
@@ -151,7 +168,11 @@ def _http_error(response: httpx.Response, path: str) -> DingTalkApiError:
     message = MESSAGES["http"].format(path=path, status=status, code=code, message=body.get("message", ""))
     if (status == 403 and "QpsLimit" in code) or status == 429:
         return DingTalkApiError(message, code=code, retry_after=_retry_after(response))
-    retryable = status >= 500 or code in TOKEN_CODES
+    if code in ROBOT_THROTTLE_SECONDS:
+        return DingTalkApiError(message, code=code, retry_after=ROBOT_THROTTLE_SECONDS[code])
+    if code in QUOTA_CODES:
+        return DingTalkApiError(message, code=code, retry_after=QUOTA_RETRY_SECONDS)
+    retryable = status >= 500 or code in TOKEN_CODES or code == "systemError"
     return DingTalkApiError(message, code=code or None, permanent=not retryable)
 
 

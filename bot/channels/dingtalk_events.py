@@ -11,6 +11,13 @@ from bot.events import Event, EventKind, stable_msg_id
 CHANNEL = "dingtalk"
 GROUP = "2"  # conversationType of a group chat; "1" is a 1:1 chat with the robot
 CONTACT_CHANGES = {"user_add_org": "create_user", "user_modify_org": "update_user", "user_leave_org": "delete_user"}
+TEXT = {"answered": "已处理"}
+# A card callback's answer (the ACK's `response`): the clicker's private view loses its buttons and shows the
+# status. Only variables marked 私有 in the template take private data (docs/dingtalk.md, step 4).
+CLICK_ANSWER = {
+    "userPrivateData": {"cardParamMap": {"buttons": "[]", "status": TEXT["answered"]}},
+    "cardUpdateOptions": {"updatePrivateDataByKey": True},
+}
 # msgtype → our kind, for the messages whose content sits in `content` with a downloadCode.
 MEDIA_KINDS: dict[str, EventKind] = {"picture": "image", "file": "file", "audio": "voice", "video": "video"}
 

@@ -22,6 +22,7 @@ class SyncSummary:
     teams: int
     users: int
     created: int
+    left: int = 0  # had a dingtalk_userid, missing from the address book now: deactivated
 
 
 def departments(api: DingTalkApi, parent: int = ROOT_DEPT) -> Iterator[dict[str, Any]]:
@@ -41,7 +42,10 @@ def members(api: DingTalkApi, dept_id: int) -> Iterator[dict[str, Any]]:
 
 
 def sync_org(api: DingTalkApi, session: Session, *, now: datetime) -> SyncSummary:
-    """Leaders become managers (an admin stays admin) and their team's manager; running it twice changes nothing."""
+    """Leaders become managers (an admin stays admin) and their team's manager; running it twice changes nothing.
+
+    Everyone in the address book is employed: user/list's `active` only says whether they have activated
+    DingTalk yet, so an invited rep is not a leaver. Who is missing from this full sync has left."""
     teams: dict[int, Team] = {}
     for dept in departments(api):
         name = str(dept["name"])
@@ -61,12 +65,17 @@ def sync_org(api: DingTalkApi, session: Session, *, now: datetime) -> SyncSummar
     for userid, person in people.items():
         team = next((teams[int(d)] for d in person.get("dept_id_list") or [] if int(d) in teams), None)
         member = Member(userid=userid, name=str(person.get("name") or userid), leader=userid in leading,
-                        team_id=team.id if team else None, active=bool(person.get("active", True)))
+                        team_id=team.id if team else None, active=True)
         rows[userid], new = upsert_member(session, "dingtalk", member, now=now)
         created += new
     session.flush()
+    synced = session.exec(select(User).where(User.dingtalk_userid.is_not(None))).all()  # type: ignore[union-attr]
+    gone = [user for user in synced if user.active and user.dingtalk_userid not in people]
+    for user in gone:
+        user.active = False
+        session.add(user)
     for dept_id, ids in leaders.items():
         if dept_id in teams:
             teams[dept_id].manager_id = rows[ids[0]].id
             session.add(teams[dept_id])
-    return SyncSummary(teams=len(teams), users=len(people), created=created)
+    return SyncSummary(teams=len(teams), users=len(people), created=created, left=len(gone))

@@ -14,7 +14,7 @@ from dingtalk_stream.frames import CallbackMessage, EventMessage
 from dingtalk_stream.version import VERSION_STRING
 from websockets.protocol import State
 
-from bot.channels.dingtalk_events import from_card_callback, from_chatbot, from_event
+from bot.channels.dingtalk_events import CLICK_ANSWER, from_card_callback, from_chatbot, from_event
 from bot.clock import Clock
 from bot.config import DingTalkConfig
 from bot.events import Event
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 TOPIC_CHATBOT = "/v1.0/im/bot/messages/get"
 TOPIC_CARD_CALLBACK = "/v1.0/card/instances/callback"
+OPEN_CONNECTION_PATH = "/v1.0/gateway/connections/open"
 RESTART_SECONDS = 5.0  # pause before running the SDK's loop again if it ever ends
 OPEN_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 StreamState = Literal["connecting", "connected", "disconnected"]
@@ -33,11 +34,16 @@ Sink = Callable[[list[Event]], list[bool]]
 AfterCommit = Callable[[list[Event], list[bool]], None]
 
 
-class _Client(DingTalkStreamClient):
-    """The SDK keeps no connection state; these two hooks are where it opens and gets a socket."""
+class StreamClient(DingTalkStreamClient):
+    """The SDK keeps no connection state; these two hooks are where it opens and gets a socket. The open call
+    goes to `api_base` (a private deployment or proxy): the SDK's own URL is fixed when it is imported."""
 
     phase: StreamState = "connecting"
     _socket: Any = None
+
+    def __init__(self, credential: Credential, *, api_base: str) -> None:
+        super().__init__(credential, logger=log)
+        self.open_url = api_base.rstrip("/") + OPEN_CONNECTION_PATH
 
     def open_connection(self) -> dict[str, Any] | None:
         """The SDK's request with a timeout: its own `requests.post` has none, so a gateway that never answers
@@ -48,7 +54,7 @@ class _Client(DingTalkStreamClient):
         body = {"clientId": self.credential.client_id, "clientSecret": self.credential.client_secret,
                 "subscriptions": topics, "ua": f"dingtalk-sdk-python/v{VERSION_STRING}-union", "localIp": ""}
         try:
-            answer = httpx.post(DingTalkStreamClient.OPEN_CONNECTION_API, json=body, timeout=OPEN_TIMEOUT,
+            answer = httpx.post(self.open_url, json=body, timeout=OPEN_TIMEOUT,
                                 headers={"User-Agent": f"DingTalkStream/1.0 SDK/{VERSION_STRING} liuhen"})
             answer.raise_for_status()
             return dict(answer.json())
@@ -80,7 +86,7 @@ class _Writer:
         self.commits = GroupCommit(sink, gate=gate)
         self.after = after
 
-    async def store(self, events: list[Event]) -> tuple[int, str]:
+    async def store(self, events: list[Event]) -> tuple[int, Any]:
         stored = await asyncio.gather(*(self.commits.store(event) for event in events))  # raises: no ACK
         if self.after:
             try:
@@ -102,9 +108,14 @@ class _Chatbot(CallbackHandler):
 
 
 class _CardClicks(_Chatbot):
-    async def process(self, message: CallbackMessage) -> tuple[int, str]:
+    """The ACK of a stored click carries the clicker's view of the card (buttons gone, 已处理): DingTalk applies
+    it at once, and no update call may race the callback. A handler's new card follows later, by the outbox."""
+
+    async def process(self, message: CallbackMessage) -> tuple[int, Any]:
         now = self.writer.clock.now()
-        return await self.writer.store([from_card_callback(message.data, message.headers.message_id, received_at=now)])
+        status, _ = await self.writer.store([from_card_callback(message.data, message.headers.message_id,
+                                                                received_at=now)])
+        return status, CLICK_ANSWER
 
 
 class _Events(EventHandler):
@@ -127,7 +138,7 @@ class StreamListener:
                  gate: AcksFirst | None = None, restart_seconds: float = RESTART_SECONDS) -> None:
         self.restart_seconds = restart_seconds
         self.writer = _Writer(sink, clock, after, gate)
-        self.client = _Client(Credential(config.client_id, config.client_secret), logger=log)
+        self.client = StreamClient(Credential(config.client_id, config.client_secret), api_base=config.api_base)
         self.client.register_callback_handler(TOPIC_CHATBOT, _Chatbot(self.writer))
         self.client.register_callback_handler(TOPIC_CARD_CALLBACK, _CardClicks(self.writer))
         self.client.register_all_event_handler(_Events(self.writer))

@@ -6,16 +6,15 @@ Three loopback listeners, one background thread with its own asyncio loop:
   * `oapi_base` (oapi.dingtalk.com): gettoken, topapi contacts/report (create, template by name),
     media/upload and session webhooks.
 
-Pointing dingtalk-stream 0.24.3 at the fake: `dingtalk_stream/utils.py` reads the env var
-`DINGTALK_OPENAPI_ENDPOINT` once, at import; `stream.py` bakes it into the class constant
-`DingTalkStreamClient.OPEN_CONNECTION_API` and `chatbot.py`/`card_replier.py` copy it too. So
-  * a fresh process (e.g. `liuhen serve` in a subprocess): set `DINGTALK_OPENAPI_ENDPOINT=fake.api_base`
-    in its environment (`fake.sdk_env()`) before it imports the SDK;
-  * in-process, after import: assign `DingTalkStreamClient.OPEN_CONNECTION_API = fake.open_connection_url`
-    on the base class (`open_connection` reads `DingTalkStreamClient.OPEN_CONNECTION_API`, so a subclass
-    attribute is ignored). SDK OpenAPI helpers (`reply_card`, `CardReplier`, `get_access_token`) keep
-    the import-time host: call the OpenAPI with our own HTTP client against `api_base` instead.
-`reply_text`/`reply_markdown` follow the payload's `sessionWebhook`, which the builders point here.
+Pointing liuhen at the fake: `liuhen_config()` sets `api_base`/`oapi_base`; liuhen opens the Stream
+connection at `api_base` itself (the SDK's own `DINGTALK_OPENAPI_ENDPOINT` constant is never touched).
+
+Strict where DingTalk is (each has a self-test in test_dingtalk_fake.py):
+  * cards: the template must be published (`card_templates`); each cardParamMap value ≤ 1 KB
+    (`CARD_PARAM_MAX_BYTES`); private data shows only in variables the template marks 私有 (`seen_by`);
+    a card whose click is not yet ACKed is not updated through the API (answer in the ACK instead).
+  * faults: `throttle_body(code)` for robot throttling (HTTP 400 `send.too.fast` …), `quota_body()` for the
+    monthly OpenAPI quota (403 `ApiCountLimitForOrg`, oapi 90020), oapi 90002 / 90018 bodies.
 
 SDK behaviour this fake was checked against (0.24.3, websockets 17):
   * `start()` reconnects forever: at once after a clean close (a `disconnect` SYSTEM frame, or a close
@@ -70,6 +69,15 @@ MSG_KEYS = frozenset(
     | {f"sampleActionCard{i}" for i in range(2, 7)}
 )
 BATCH_SEND_MAX_USERS = 20
+CARD_TEMPLATE_ID = "liuhen-card.schema"
+# The liuhen template as docs/dingtalk.md step 4 builds it: private data only reaches variables marked 私有.
+DEFAULT_CARD_TEMPLATES: Mapping[str, frozenset[str]] = {CARD_TEMPLATE_ID: frozenset({"buttons", "status"})}
+CARD_PARAM_MAX_BYTES = 1024  # each cardParamMap value: "1 KB" in the card data instructions, counted as UTF-8
+# Robot send throttling: HTTP 400 with these codes (batchSend / groupMessages/send error tables).
+ROBOT_THROTTLE_CODES = ("send.too.fast", "send.byToken.tooFast", "too.many.people", "too.many.group", "toomuch.msg")
+QUOTA_CODE = "Forbidden.AccessDenied.ApiCountLimitForOrg"  # v1.0: the organisation's monthly OpenAPI quota is spent
+OAPI_QUOTA_ERRCODE = 90020  # the same on oapi
+OAPI_BUSY_ERRCODE = 90002  # oapi: the service is busy, back off
 # 日志 templates as `report/template/getbyname` answers them; the fields are DingTalk's stock 日报.
 DEFAULT_REPORT_TEMPLATES: tuple[Mapping[str, Any], ...] = (
     {"id": "tmpl-daily", "name": "日报", "fields": [
@@ -174,6 +182,19 @@ def _oapi_auth_error(sub_code: str, sub_msg: str) -> web.Response:
     )
 
 
+def throttle_body(code: str) -> dict[str, Any]:
+    """The body of a throttled robot send (HTTP 400), e.g. `throttle_body("send.too.fast")`."""
+    return {"code": code, "requestid": _rid(), "message": "发送太快，请稍后重试"}
+
+
+def quota_body(host: str = "api") -> dict[str, Any]:
+    """The monthly OpenAPI quota spent: v1.0 answers HTTP 403 with this body, oapi HTTP 200 with errcode 90020."""
+    message = "您的企业本月api调用量已超过限制，调用量：10001次，额度：10000次，请登录开发者后台-资源管理-查看用量明细"
+    if host == "oapi":
+        return {"errcode": OAPI_QUOTA_ERRCODE, "errmsg": message}
+    return {"code": QUOTA_CODE, "requestid": _rid(), "message": message}
+
+
 def _default_fault_body(host: str, status: int) -> Any:
     """Bodies seen from the real platform: v1.0 throttling is HTTP 403, oapi errors are errcode + HTTP 200."""
     if host == "oapi":
@@ -241,6 +262,7 @@ class FakeDingTalk:
         token_ttl: int = 7200,
         departments: Iterable[Mapping[str, Any]] = DEFAULT_DEPARTMENTS,
         users: Iterable[Mapping[str, Any]] = DEFAULT_USERS,
+        card_templates: Mapping[str, Iterable[str]] = DEFAULT_CARD_TEMPLATES,
     ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
@@ -284,6 +306,10 @@ class FakeDingTalk:
         self.files: dict[str, tuple[str, bytes]] = {}
         self.media: dict[str, tuple[str, bytes]] = {}  # media_id → (filename, bytes) uploaded via media/upload
         self.cards: dict[str, dict[str, Any]] = {}
+        # published card templates: template id → the variables marked 私有 (private)
+        self.card_templates: dict[str, frozenset[str]] = {k: frozenset(v) for k, v in card_templates.items()}
+        self.card_updates_during_click: list[str] = []  # outTrackIds updated through the API while a click was unanswered
+        self._clicks_pending: dict[str, str] = {}  # messageId of an un-ACKed card callback → its outTrackId
         self.robot_sent: list[dict[str, Any]] = []
         self.reports: list[dict[str, Any]] = []
         self.report_templates: dict[str, dict[str, Any]] = {t["name"]: dict(t) for t in DEFAULT_REPORT_TEMPLATES}
@@ -342,17 +368,13 @@ class FakeDingTalk:
     def open_connection_url(self) -> str:
         return self.api_base + OPEN_CONNECTION_PATH
 
-    def liuhen_config(self, card_template_id: str = "liuhen-card.schema") -> dict[str, Any]:
+    def liuhen_config(self, card_template_id: str = CARD_TEMPLATE_ID) -> dict[str, Any]:
         """The `dingtalk:` config section that points liuhen at this fake."""
         return {
             "enabled": True, "client_id": self.client_id, "client_secret": self.client_secret,
             "robot_code": self.robot_code, "api_base": self.api_base, "oapi_base": self.oapi_base,
             "card_template_id": card_template_id,
         }
-
-    def sdk_env(self) -> dict[str, str]:
-        """Environment for a process that imports dingtalk-stream after it starts."""
-        return {"DINGTALK_OPENAPI_ENDPOINT": self.api_base}
 
     def _base(self, name: str, scheme: str) -> str:
         if not self._ports[name]:
@@ -475,7 +497,10 @@ class FakeDingTalk:
             "outTrackId": out_track_id,
             "value": private,
         }
-        return self._deliver("CALLBACK", TOPIC_CARD_CALLBACK, data, message_id)
+        mid = message_id or str(uuid.uuid4())
+        with self._cond:
+            self._clicks_pending[mid] = out_track_id
+        return self._deliver("CALLBACK", TOPIC_CARD_CALLBACK, data, mid)
 
     def deliver_event(self, event_type: str, data: Mapping[str, Any], message_id: str | None = None) -> str:
         """Pushes an EVENT frame (e.g. `user_add_org` with `contact_event(...)`); the event fields travel
@@ -667,6 +692,7 @@ class FakeDingTalk:
                 if mid in self._outbox:
                     self._outbox.remove(mid)
                 self._apply_card_response(mid, frame)
+                self._clicks_pending.pop(mid, None)
             self._cond.notify_all()
 
     def _apply_card_response(self, mid: str, ack: dict[str, Any]) -> None:
@@ -681,8 +707,22 @@ class FakeDingTalk:
             return
         self._update_card(card, response.get("cardData"), response.get("cardUpdateOptions"))
         private = (response.get("userPrivateData") or {}).get("cardParamMap")
-        if private is not None:
-            card["private_data"][click["userId"]] = private
+        if isinstance(private, dict):
+            self._set_private(card, click["userId"], private, response.get("cardUpdateOptions"))
+
+    @staticmethod
+    def _set_private(card: dict[str, Any], user: str, params: dict[str, Any], options: Any) -> None:
+        by_key = isinstance(options, dict) and options.get("updatePrivateDataByKey")
+        card["private_data"][user] = {**card["private_data"].get(user, {}), **params} if by_key else dict(params)
+
+    def seen_by(self, out_track_id: str, user_id: str) -> dict[str, Any]:
+        """The card's variables as `user_id` sees them: their private data overrides only the variables the
+        template marks 私有; private data for an ordinary variable changes nothing on screen."""
+        with self._cond:
+            card = self.cards[out_track_id]
+            private = self.card_templates.get(card["template_id"], frozenset())
+            mine = card["private_data"].get(user_id, {})
+            return {**card["card_data"], **{k: v for k, v in mine.items() if k in private}}
 
     @property
     def connected(self) -> bool:
@@ -886,7 +926,8 @@ class FakeDingTalk:
     def fail_next(self, path: str, status: int = 403, *, times: int = 1, body: Any = None) -> None:
         """The next `times` calls to `path` answer `status` with `body`, by default the platform's:
         v1.0 403 = QPS limit (`Forbidden.AccessDenied.QpsLimitForAppkeyAndApi`), other = `systemError`;
-        oapi 200 = errcode 90018 (throttled), other = errcode -1."""
+        oapi 200 = errcode 90018 (throttled), other = errcode -1. Other menu items: `throttle_body(code)`,
+        `quota_body(host)`, `{"errcode": 90002, …}` (oapi busy)."""
         with self._cond:
             self._faults.setdefault(path, []).append(_Fault(status, body, times))
 
@@ -1104,11 +1145,27 @@ class FakeDingTalk:
             return web.Response(status=404)
         return web.Response(body=found[1], content_type="application/octet-stream")
 
+    @staticmethod
+    def _oversized(body: dict[str, Any]) -> web.Response | None:
+        """Every cardParamMap value (public and private) is at most 1 KB."""
+        maps = [(body.get("cardData") or {}).get("cardParamMap") or {}]
+        maps += [(data or {}).get("cardParamMap") or {} for data in (body.get("privateData") or {}).values()]
+        for params in maps:
+            for key, value in params.items():
+                if len(str(value).encode()) > CARD_PARAM_MAX_BYTES:
+                    return _api_error(400, "InvalidParameter", f"cardParamMap 的值超过 1KB：{key}")
+        return None
+
     async def _card_create_and_deliver(self, request: web.Request) -> web.Response:
         body = self._body(request)
         for name in ("cardTemplateId", "outTrackId", "openSpaceId"):
             if not body.get(name):
                 return _api_error(400, "MissingParameter", f"缺少参数：{name}")
+        if body["cardTemplateId"] not in self.card_templates:
+            return _api_error(400, "InvalidParameter", "卡片模板不存在或未发布")
+        oversized = self._oversized(body)
+        if oversized is not None:
+            return oversized
         if not body["openSpaceId"].startswith("dtv1.card//"):
             return _api_error(400, "InvalidParameter", "openSpaceId不合法")
         results = []
@@ -1149,9 +1206,15 @@ class FakeDingTalk:
             card = self.cards.get(body.get("outTrackId", ""))
             if card is None:
                 return _api_error(400, "InvalidParameter", "卡片实例不存在")
+            if body["outTrackId"] in self._clicks_pending.values():  # answer a click in its ACK, not by update
+                self.card_updates_during_click.append(body["outTrackId"])
+                return _api_error(400, "InvalidParameter", "卡片回调处理中，请在回调应答中返回更新")
+            oversized = self._oversized(body)
+            if oversized is not None:
+                return oversized
             self._update_card(card, body.get("cardData"), body.get("cardUpdateOptions"))
             for user, data in (body.get("privateData") or {}).items():
-                card["private_data"][user] = data.get("cardParamMap", {})
+                self._set_private(card, user, data.get("cardParamMap", {}), body.get("cardUpdateOptions"))
         return _json({"success": True, "result": True})
 
     @staticmethod

@@ -23,20 +23,32 @@ from dingtalk_stream import (
     ChatbotHandler,
     ChatbotMessage,
     Credential,
-    DingTalkStreamClient,
     EventHandler,
     EventMessage,
 )
 from websockets.exceptions import InvalidStatus
 
-from .dingtalk_gateway import OPEN_CONNECTION_PATH, TOPIC_CARD_CALLBACK, TOPIC_CHATBOT, FakeDingTalk
+from bot.channels.dingtalk_stream import StreamClient
+
+from .dingtalk_gateway import (
+    CARD_PARAM_MAX_BYTES,
+    CARD_TEMPLATE_ID,
+    OPEN_CONNECTION_PATH,
+    ROBOT_THROTTLE_CODES,
+    TOPIC_CARD_CALLBACK,
+    TOPIC_CHATBOT,
+    FakeDingTalk,
+    quota_body,
+    throttle_body,
+)
 
 REP = "0123"  # 李雷 in the default org
 MANAGER = "0101"  # 张伟, manager of 华东一组 (dept 2)
 
 
 class SdkClient:
-    """The real DingTalkStreamClient on its own thread and event loop, as the app runs it."""
+    """The real DingTalkStreamClient (liuhen's subclass, which opens its connection at `api_base`) on its own
+    thread and event loop, as the app runs it."""
 
     def __init__(
         self,
@@ -44,7 +56,7 @@ class SdkClient:
         callbacks: Mapping[str, CallbackHandler],
         events: EventHandler | None = None,
     ) -> None:
-        self.client = DingTalkStreamClient(Credential(fake.client_id, fake.client_secret))
+        self.client = StreamClient(Credential(fake.client_id, fake.client_secret), api_base=fake.api_base)
         for topic, handler in callbacks.items():
             self.client.register_callback_handler(topic, handler)
         if events is not None:
@@ -139,13 +151,6 @@ def fake() -> Iterator[FakeDingTalk]:
         yield fake
 
 
-@pytest.fixture
-def redirected(fake: FakeDingTalk, monkeypatch: pytest.MonkeyPatch) -> FakeDingTalk:
-    """The SDK is imported already, so the env var is too late: set the class constant it reads."""
-    monkeypatch.setattr(DingTalkStreamClient, "OPEN_CONNECTION_API", fake.open_connection_url)
-    return fake
-
-
 def api_token(fake: FakeDingTalk) -> str:
     answer = httpx.post(
         fake.api_base + "/v1.0/oauth2/accessToken",
@@ -155,8 +160,8 @@ def api_token(fake: FakeDingTalk) -> str:
     return str(answer.json()["accessToken"])
 
 
-def test_chatbot_text_reaches_the_handler_and_is_acked(redirected: FakeDingTalk) -> None:
-    fake, inbox = redirected, Inbox()
+def test_chatbot_text_reaches_the_handler_and_is_acked(fake: FakeDingTalk) -> None:
+    inbox = Inbox()
     with SdkClient(fake, {TOPIC_CHATBOT: inbox}):
         fake.wait_for_connection()
         payload = fake.chatbot_text(REP, "新线索 华东医疗 预算一千万")
@@ -175,8 +180,8 @@ def test_chatbot_text_reaches_the_handler_and_is_acked(redirected: FakeDingTalk)
     assert message.conversation_id == fake.single_conversation_id(REP)
 
 
-def test_a_raising_handler_sends_no_ack(redirected: FakeDingTalk) -> None:
-    fake, inbox = redirected, Inbox(failures={"boom": 1})
+def test_a_raising_handler_sends_no_ack(fake: FakeDingTalk) -> None:
+    inbox = Inbox(failures={"boom": 1})
     with SdkClient(fake, {TOPIC_CHATBOT: inbox}):
         fake.wait_for_connection()
         failed = fake.deliver_chatbot(fake.chatbot_text(REP, "boom"))
@@ -187,9 +192,9 @@ def test_a_raising_handler_sends_no_ack(redirected: FakeDingTalk) -> None:
     assert fake.deliveries(failed) == 1  # robot messages are pushed once
 
 
-def test_drop_before_ack_reconnects_and_redelivers(redirected: FakeDingTalk) -> None:
+def test_drop_before_ack_reconnects_and_redelivers(fake: FakeDingTalk) -> None:
     """graceful=True closes with code 1000, so the SDK reconnects at once; an abrupt drop costs 10 s."""
-    fake, inbox = redirected, Inbox()
+    inbox = Inbox()
     with SdkClient(fake, {TOPIC_CHATBOT: inbox}):
         fake.wait_for_connection()
         fake.drop_before_ack(graceful=True)
@@ -202,8 +207,7 @@ def test_drop_before_ack_reconnects_and_redelivers(redirected: FakeDingTalk) -> 
     assert [m.message_id for m in seen] == [payload["msgId"]] * 2
 
 
-def test_an_abruptly_dropped_client_waits_and_still_stops_cleanly(redirected: FakeDingTalk) -> None:
-    fake = redirected
+def test_an_abruptly_dropped_client_waits_and_still_stops_cleanly(fake: FakeDingTalk) -> None:
     with SdkClient(fake, {TOPIC_CHATBOT: Inbox()}):
         fake.wait_for_connection()
         fake.drop_connection()
@@ -211,8 +215,8 @@ def test_an_abruptly_dropped_client_waits_and_still_stops_cleanly(redirected: Fa
     assert fake.connection_count == 1  # it was sleeping its 10 s when we stopped it
 
 
-def test_disconnect_and_gateway_restart_reconnect_at_once(redirected: FakeDingTalk) -> None:
-    fake, inbox = redirected, Inbox()
+def test_disconnect_and_gateway_restart_reconnect_at_once(fake: FakeDingTalk) -> None:
+    inbox = Inbox()
     with SdkClient(fake, {TOPIC_CHATBOT: inbox}):
         fake.wait_for_connection()
         bye = fake.send_disconnect()
@@ -225,16 +229,16 @@ def test_disconnect_and_gateway_restart_reconnect_at_once(redirected: FakeDingTa
     assert fake.sent[-1][0] == 3
 
 
-def test_frames_queued_while_offline_arrive_on_connect(redirected: FakeDingTalk) -> None:
-    fake, inbox = redirected, Inbox()
+def test_frames_queued_while_offline_arrive_on_connect(fake: FakeDingTalk) -> None:
+    inbox = Inbox()
     mid = fake.deliver_chatbot(fake.chatbot_text(REP, "早上好"))
     with SdkClient(fake, {TOPIC_CHATBOT: inbox}):
         fake.wait_for_ack(mid)
     assert inbox.wait_for(1)[0].text.content == "早上好"
 
 
-def test_redelivery_policy_retries_until_acked(redirected: FakeDingTalk) -> None:
-    fake, inbox = redirected, Inbox(failures={"retry": 1})
+def test_redelivery_policy_retries_until_acked(fake: FakeDingTalk) -> None:
+    inbox = Inbox(failures={"retry": 1})
     fake.redeliver_unacked_after(0.05)
     with SdkClient(fake, {TOPIC_CHATBOT: inbox}):
         fake.wait_for_connection()
@@ -243,15 +247,15 @@ def test_redelivery_policy_retries_until_acked(redirected: FakeDingTalk) -> None
     assert fake.deliveries(mid) == 2 and len(inbox.wait_for(2)) == 2
 
 
-def test_card_callback_on_its_topic_updates_the_card(redirected: FakeDingTalk) -> None:
-    fake, clicks = redirected, CardClicks()
+def test_card_callback_on_its_topic_updates_the_card(fake: FakeDingTalk) -> None:
+    clicks = CardClicks()
     with SdkClient(fake, {TOPIC_CARD_CALLBACK: clicks}):
         fake.wait_for_connection()
         created = httpx.post(
             fake.api_base + "/v1.0/card/instances/createAndDeliver",
             headers={"x-acs-dingtalk-access-token": api_token(fake)},
             json={
-                "cardTemplateId": "liuhen-stage.schema",
+                "cardTemplateId": CARD_TEMPLATE_ID,
                 "outTrackId": "card-1",
                 "callbackType": "STREAM",
                 "cardData": {"cardParamMap": {"status": "待确认", "customer": "华东医疗"}},
@@ -279,8 +283,72 @@ def test_card_callback_on_its_topic_updates_the_card(redirected: FakeDingTalk) -
     assert fake.cards["card-1"]["card_data"] == {"status": "已确认", "customer": "华东医疗"}
 
 
-def test_events_and_system_ping(redirected: FakeDingTalk) -> None:
-    fake, events = redirected, Events()
+def create_card(fake: FakeDingTalk, out_track_id: str, params: dict[str, str],
+                template: str = CARD_TEMPLATE_ID) -> httpx.Response:
+    return httpx.post(
+        fake.api_base + "/v1.0/card/instances/createAndDeliver",
+        headers={"x-acs-dingtalk-access-token": api_token(fake)},
+        json={"cardTemplateId": template, "outTrackId": out_track_id, "callbackType": "STREAM",
+              "cardData": {"cardParamMap": params}, "openSpaceId": f"dtv1.card//IM_ROBOT.{REP}",
+              "imRobotOpenDeliverModel": {"spaceType": "IM_ROBOT"}, "userIdType": 1},
+    )
+
+
+def update_card(fake: FakeDingTalk, body: dict[str, Any]) -> httpx.Response:
+    return httpx.put(fake.api_base + "/v1.0/card/instances", json={"userIdType": 1, **body},
+                     headers={"x-acs-dingtalk-access-token": api_token(fake)})
+
+
+def test_a_card_value_over_1kb_or_an_unpublished_template_is_refused(fake: FakeDingTalk) -> None:
+    at_limit = "钉" * (CARD_PARAM_MAX_BYTES // 3) + "x" * (CARD_PARAM_MAX_BYTES % 3)
+    assert create_card(fake, "ok", {"content": at_limit}).status_code == 200
+    over = create_card(fake, "big", {"content": at_limit + "x"})
+    assert (over.status_code, over.json()["code"]) == (400, "InvalidParameter") and "content" in over.json()["message"]
+    unknown = create_card(fake, "other", {"title": "x"}, template="never-published.schema")
+    assert unknown.status_code == 400 and "big" not in fake.cards and "other" not in fake.cards
+    too_private = update_card(fake, {"outTrackId": "ok", "privateData": {REP: {"cardParamMap": {"status": at_limit + "x"}}}})
+    assert too_private.status_code == 400
+
+
+def test_private_data_shows_only_in_variables_the_template_marks_private(fake: FakeDingTalk) -> None:
+    fake.card_templates["plain.schema"] = frozenset()  # the template docs/dingtalk.md used to describe
+    for template in (CARD_TEMPLATE_ID, "plain.schema"):
+        assert create_card(fake, template, {"buttons": "[1]", "status": ""}, template=template).status_code == 200
+        private = {REP: {"cardParamMap": {"buttons": "[]", "status": "已处理"}}}
+        assert update_card(fake, {"outTrackId": template, "privateData": private,
+                                  "cardUpdateOptions": {"updatePrivateDataByKey": True}}).status_code == 200
+    assert fake.seen_by(CARD_TEMPLATE_ID, REP) == {"buttons": "[]", "status": "已处理"}
+    assert fake.seen_by(CARD_TEMPLATE_ID, "0101") == {"buttons": "[1]", "status": ""}  # others: unchanged
+    assert fake.seen_by("plain.schema", REP) == {"buttons": "[1]", "status": ""}  # ordinary variables: nothing
+
+
+def test_a_card_is_not_updated_through_the_api_while_its_click_is_unanswered(fake: FakeDingTalk) -> None:
+    assert create_card(fake, "card-1", {"status": ""}).status_code == 200
+    fake.deliver_card_callback("card-1", REP, {"token": "t"})  # no client: the click waits for its ACK
+    refused = update_card(fake, {"outTrackId": "card-1", "cardData": {"cardParamMap": {"status": "x"}}})
+    assert refused.status_code == 400 and fake.card_updates_during_click == ["card-1"]
+    assert fake.cards["card-1"]["card_data"] == {"status": ""}
+
+
+@pytest.mark.parametrize("code", ROBOT_THROTTLE_CODES)
+def test_the_fault_menu_serves_robot_throttling_and_the_spent_quota(fake: FakeDingTalk, code: str) -> None:
+    path = "/v1.0/robot/oToMessages/batchSend"
+    fake.fail_next(path, 400, body=throttle_body(code))
+    fake.fail_next(path, 403, body=quota_body())
+    fake.fail_next("/topapi/v2/user/list", 200, body=quota_body("oapi"))
+    body = {"robotCode": fake.robot_code, "userIds": [REP], "msgKey": "sampleText", "msgParam": "{}"}
+    headers = {"x-acs-dingtalk-access-token": api_token(fake)}
+    throttled = httpx.post(fake.api_base + path, json=body, headers=headers)
+    spent = httpx.post(fake.api_base + path, json=body, headers=headers)
+    oapi = httpx.post(fake.oapi_base + "/topapi/v2/user/list", json={"dept_id": 1})
+    assert (throttled.status_code, throttled.json()["code"]) == (400, code)
+    assert (spent.status_code, spent.json()["code"]) == (403, "Forbidden.AccessDenied.ApiCountLimitForOrg")
+    assert (oapi.status_code, oapi.json()["errcode"]) == (200, 90020)
+    assert fake.robot_messages(REP) == []  # nothing was delivered
+
+
+def test_events_and_system_ping(fake: FakeDingTalk) -> None:
+    events = Events()
     with SdkClient(fake, {}, events=events):
         fake.wait_for_connection()
         mid = fake.deliver_event("user_add_org", fake.contact_event([REP]))
@@ -295,8 +363,8 @@ def test_events_and_system_ping(redirected: FakeDingTalk) -> None:
     assert pong["data"] == fake.sent[-1][1]["data"]  # the opaque value comes back
 
 
-def test_reply_text_posts_to_the_session_webhook(redirected: FakeDingTalk) -> None:
-    fake, inbox = redirected, Inbox(echo=True)
+def test_reply_text_posts_to_the_session_webhook(fake: FakeDingTalk) -> None:
+    inbox = Inbox(echo=True)
     with SdkClient(fake, {TOPIC_CHATBOT: inbox}):
         fake.wait_for_connection()
         fake.wait_for_ack(fake.deliver_chatbot(fake.chatbot_text(REP, "帮助")))
@@ -490,10 +558,10 @@ asyncio.run(client.start())
 
 
 def test_env_var_redirects_a_fresh_process(fake: FakeDingTalk) -> None:
-    """How `liuhen serve` in a subprocess is pointed at the fake: DINGTALK_OPENAPI_ENDPOINT before import."""
+    """The unmodified SDK reaches the fake too, by its own env var read at import (liuhen needs no env var)."""
     process = subprocess.Popen(
         [sys.executable, "-c", SDK_PROCESS, fake.client_id, fake.client_secret],
-        env={**os.environ, **fake.sdk_env()},
+        env={**os.environ, "DINGTALK_OPENAPI_ENDPOINT": fake.api_base},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 
 import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
-from dingtalk_stream import DingTalkStreamClient
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func
 from sqlmodel import Session, select
@@ -267,9 +266,8 @@ class TestWeComCallback:
 
 class TestDingTalkFrames:
     @pytest.fixture
-    def fake(self, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeDingTalk]:
+    def fake(self) -> Iterator[FakeDingTalk]:
         with FakeDingTalk() as fake:
-            monkeypatch.setattr(DingTalkStreamClient, "OPEN_CONNECTION_API", fake.open_connection_url)
             yield fake
 
     @pytest.fixture

@@ -55,7 +55,7 @@ def test_wecom_1000_callbacks_each_redelivered_three_times_are_stored_and_answer
 
 def test_dingtalk_1000_stream_frames_are_stored_acknowledged_and_answered_once(
         dingtalk, dingtalk_config, seeded_db, servers):
-    server = servers(dingtalk_config, env=dingtalk.sdk_env()).start().wait_warm()
+    server = servers(dingtalk_config).start().wait_warm()
     dingtalk.wait_for_connection(timeout=60)
     senders = [dingtalk_id(n % REPS) for n in range(N)]
     payloads = [dingtalk.chatbot_text(staff, TEXTS[n % len(TEXTS)]) for n, staff in enumerate(senders)]

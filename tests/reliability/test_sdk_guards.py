@@ -6,7 +6,6 @@ import hmac
 from datetime import timedelta
 
 import pytest
-from dingtalk_stream import DingTalkStreamClient
 from fastapi.testclient import TestClient
 
 from bot.app import create_app
@@ -103,9 +102,7 @@ def test_processes_share_the_wecom_token_through_the_database(runtime, wecom):
 
 # -- dingtalk-stream's reply_* ignore error bodies: we send through the OpenAPI and check the answer ----------------
 
-def test_replies_to_a_dingtalk_message_go_through_the_openapi_not_the_session_webhook(runtime, dingtalk,
-                                                                                      monkeypatch):
-    monkeypatch.setattr(DingTalkStreamClient, "OPEN_CONNECTION_API", dingtalk.open_connection_url)
+def test_replies_to_a_dingtalk_message_go_through_the_openapi_not_the_session_webhook(runtime, dingtalk):
     runtime.dingtalk.listen(runtime.inbox.ingest_many, runtime.wake)
     try:
         dingtalk.wait_for_connection()
