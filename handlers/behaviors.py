@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+from rapidfuzz import fuzz
+
 from bot.cards import Button, Card, Reply
 from bot.events import Context, Event, Route, on_action, on_command
 from handlers import customers
@@ -21,7 +23,9 @@ TEXT = {
     "log_help": "记录一次高价值销售行为（不推进阶段）",
     "log_format": "请按「行为 <客户> <行为名>」发送，如「行为 华东医疗 定制化解决方案」。",
     "which_behavior": "「{customer}」这次是哪类行为？",
-    "which_behavior_line": "选择本次行动对应的行为，积分计入您的能力成长值。",
+    "which_behavior_line": "选择本次行动对应的行为，积分计入您的能力成长值；也可以直接回复行为名称，如「痛点访谈」。",
+    "which_category": "「{customer}」这次是哪类行为？请先选类别。",
+    "more": "其他行为…",
     "unknown_behavior": "没有「{name}」这个行为。",
     "logged": "✅ 已记录行为：{name} +{points} 分（{category}），绑定商机「{customer}」。本月累计 {month} 分。",
     "board_usage": "排行榜",
@@ -51,18 +55,39 @@ TEXT = {
 }
 
 
+LIKELY_SHOWN = 4  # behaviors on the first card, beside 其他行为… (WeCom cards take at most 6 buttons)
+MORE = "*"  # the view listing the categories
+BROWSE = "view:"  # an answer that moves the behavior card one step instead of choosing
+NEAR_NAME = 70.0  # a typed name this close (rapidfuzz ratio) to one behavior's name means it…
+NEAR_MARGIN = 8.0  # …when no other name is as close
+
+
 def current_version(ctx: Context) -> BehaviorVersion:
     return ctx.rules.behaviors.version_at(ctx.today)
 
 
-def find_behavior(version: BehaviorVersion, text: str) -> Behavior | None:
-    """By code or name; a unique partial name also counts (定制方案 → 定制化解决方案 is too loose: exact first)."""
-    text = text.strip()
-    exact = next((b for b in version.behaviors if text in (b.code, b.name)), None)
+def find_behavior(version: BehaviorVersion, text: str, aliases: dict[str, str] | None = None) -> Behavior | None:
+    """By code, name or alias (an onboarding task's name: 客户痛点访谈), a unique partial name, else the one near name
+    clearly closer than the rest (痛点访谈 → 痛点深度访谈); a guess below NEAR_NAME is no answer."""
+    text = text.strip().removesuffix(" +").strip()
+    if not text:
+        return None
+    code = (aliases or {}).get(text)
+    exact = next((b for b in version.behaviors if text in (b.code, b.name) or b.code == code), None)
     if exact:
         return exact
-    partial = [b for b in version.behaviors if text and (text in b.name or b.name in text)]
-    return partial[0] if len(partial) == 1 else None
+    partial = [b for b in version.behaviors if text in b.name or b.name in text]
+    if len(partial) == 1:
+        return partial[0]
+    scored = sorted(((fuzz.ratio(text, b.name), b) for b in version.behaviors), key=lambda sb: -sb[0])
+    best, runner_up = scored[0], scored[1] if len(scored) > 1 else (0.0, None)
+    return best[1] if best[0] >= NEAR_NAME and best[0] - runner_up[0] >= NEAR_MARGIN else None
+
+
+def task_aliases(ctx: Context) -> dict[str, str]:
+    """New-rep task names → the behavior they count (the task says 客户痛点访谈, the value map 痛点深度访谈)."""
+    onboarding = ctx.rules.behaviors.onboarding
+    return {task.name: task.behavior for task in onboarding.tasks} if onboarding else {}
 
 
 def record(ctx: Context, opportunity: Opportunity | None, behavior: Behavior | None) -> list[Reply]:
@@ -81,14 +106,29 @@ def record(ctx: Context, opportunity: Opportunity | None, behavior: Behavior | N
     return replies + advance_onboarding(ctx)
 
 
-def behavior_card(ctx: Context, customer: str, stage: str | None, button: Callable[[Behavior], Button]) -> Card:
-    """The likely behaviors for the stage first, then the rest of the value map."""
+def likely(ctx: Context, stage: str | None) -> list[Behavior]:
+    """The few a rep most probably means: the stage's own behaviors, then the ones this rep logs most."""
     version = current_version(ctx)
-    likely = ctx.rules.behaviors.stage_behaviors.get(stage or "", [])
-    ordered = [b for code in likely if (b := version.get(code))] + [
-        b for b in version.behaviors if b.code not in likely]
-    return Card(title=TEXT["which_behavior"].format(customer=customer), lines=[TEXT["which_behavior_line"]],
-                buttons=[button(b) for b in ordered])
+    for_stage = ctx.rules.behaviors.stage_behaviors.get(stage or "", [])
+    logged = ledger.count_logged(ctx.session, rep_id=ctx.user.id, codes=[b.code for b in version.behaviors])
+    habits = sorted(logged, key=lambda code: -logged[code])
+    codes = list(dict.fromkeys([*for_stage, *habits]))
+    return [b for code in codes if (b := version.get(code))][:LIKELY_SHOWN]
+
+
+def behavior_card(ctx: Context, customer: str, stage: str | None, view: str | None,
+                  button: Callable[[Behavior], Button], browse: Callable[[str, str], Button]) -> Card:
+    """A phone-sized choice in steps: the likely few and 其他行为…, then the categories, then one category's
+    behaviors. `view` is None (the first step), MORE (the categories) or a category's name."""
+    version = current_version(ctx)
+    title, line = TEXT["which_behavior"].format(customer=customer), TEXT["which_behavior_line"]
+    if view == MORE:
+        categories = list(dict.fromkeys(b.category for b in version.behaviors))
+        return Card(title=TEXT["which_category"].format(customer=customer), lines=[line],
+                    buttons=[browse(c, c) for c in categories])
+    if view:
+        return Card(title=title, lines=[line], buttons=[button(b) for b in version.behaviors if b.category == view])
+    return Card(title=title, lines=[line], buttons=[*map(button, likely(ctx, stage)), browse(MORE, TEXT["more"])])
 
 
 class BehaviorStep:
@@ -105,11 +145,16 @@ class BehaviorStep:
         return None if data.get("behavior") else "choose"
 
     def ask(self, ctx: Context, data: Data, key: str) -> Card:
-        return behavior_card(ctx, data["customer"], data.get("to"),
-                             lambda b: answer_button(self.flow, f"{self.name}:{key}", f"{b.name} +{b.points}", b.code))
+        answer = f"{self.name}:{key}"
+        return behavior_card(ctx, data["customer"], data.get("to"), data.get("behavior_view"),
+                             lambda b: answer_button(self.flow, answer, f"{b.name} +{b.points}", b.code),
+                             lambda view, label: answer_button(self.flow, answer, label, BROWSE + view))
 
     def answer(self, ctx: Context, data: Data, key: str, value: str) -> str | None:
-        behavior = find_behavior(current_version(ctx), value)
+        if value.startswith(BROWSE):  # 其他行为… or a category: the same question, one step further
+            data["behavior_view"] = value.removeprefix(BROWSE)
+            return None
+        behavior = find_behavior(current_version(ctx), value, task_aliases(ctx))
         if behavior is None:
             return TEXT["unknown_behavior"].format(name=value)
         data["behavior"] = behavior.code
@@ -133,11 +178,26 @@ def _log_for(ctx: Context, customer: Customer, name: str) -> list[Reply]:
     opportunity = customers.opportunity_for(ctx, customer)
     if isinstance(opportunity, list):
         return opportunity
-    behavior = find_behavior(current_version(ctx), name)
+    behavior = find_behavior(current_version(ctx), name, task_aliases(ctx))
     if behavior is None:
-        return [Reply.show(behavior_card(ctx, customer.name, opportunity.stage, lambda b: Button(
-            f"{b.name} +{b.points}", "behaviors:log", {"opportunity": opportunity.id, "code": b.code})))]
+        return [Reply.show(_log_card(ctx, customer, opportunity, None))]
     return record(ctx, opportunity, behavior)
+
+
+def _log_card(ctx: Context, customer: Customer, opportunity: Opportunity, view: str | None) -> Card:
+    return behavior_card(
+        ctx, customer.name, opportunity.stage, view,
+        lambda b: Button(f"{b.name} +{b.points}", "behaviors:log", {"opportunity": opportunity.id, "code": b.code}),
+        lambda next_view, label: Button(label, "behaviors:browse", {"opportunity": opportunity.id, "view": next_view}))
+
+
+def browse_button(event: Event, ctx: Context) -> list[Reply]:
+    """其他行为… or a category on the `行为` card: the next step of the same choice."""
+    opportunity = ctx.session.get(Opportunity, ctx.action_data.get("opportunity"))
+    customer = ctx.session.get(Customer, opportunity.customer_id) if opportunity else None
+    if opportunity is None or customer is None or opportunity.owner_id != ctx.user.id:
+        return [Reply.say(TEXT["unknown_behavior"].format(name=ctx.action_data.get("view")))]
+    return [Reply.show(_log_card(ctx, customer, opportunity, str(ctx.action_data.get("view") or "")))]
 
 
 def log_button(event: Event, ctx: Context) -> list[Reply]:
@@ -282,6 +342,7 @@ ROUTES: list[Route] = private_routes([
     on_command("行为", log_command, usage=TEXT["log_usage"], help=TEXT["log_help"]),
     on_action("behaviors:pick", picked_customer),
     on_action("behaviors:log", log_button),
+    on_action("behaviors:browse", browse_button),
     on_command("排行榜", board, usage=TEXT["board_usage"], help=TEXT["board_help"]),
     on_command("兑换", redeem, usage=TEXT["redeem_usage"], help=TEXT["redeem_help"]),
     on_action("rewards:approve", approve),

@@ -40,14 +40,45 @@ def test_logging_a_behavior_binds_points_to_the_opportunity(runtime, client):
     assert [(log.rep_id, log.opportunity_id, log.points) for log in logs] == [("lilei", opp, 12), ("lilei", opp, 5)]
 
 
-def test_unknown_behavior_offers_the_value_map_with_the_stage_first(runtime, client):
+def tap(client, card, label, user="lilei"):
+    [key] = [b["key"] for b in card["buttons"] if b["label"] == label]
+    return client.post("/sim/api/click", json={"user": user, "key": key}).json()["messages"]
+
+
+def buttons(messages):
+    return [b["label"] for b in messages[-1]["payload"]["card"]["buttons"]]
+
+
+def test_unknown_behavior_offers_the_likely_few_then_the_rest_by_category(runtime, client):
     opportunity(runtime.engine, customer="华东医疗器械有限公司", at=T0)
-    card = say(client, "lilei", "行为 华东医疗器械有限公司 喝茶")[-1]["payload"]["card"]
-    labels = [b["label"] for b in card["buttons"]]
-    assert labels[:3] == ["定制化解决方案 +12", "产品演示 +6", "技术方案攻坚 +10"]  # 方案演示's likely ones
-    assert len(labels) == 22
-    clicked = client.post("/sim/api/click", json={"user": "lilei", "key": card["buttons"][0]["key"]}).json()
-    assert clicked["messages"][-1]["payload"]["text"].startswith("✅ 已记录行为：定制化解决方案 +12 分")
+    asked = say(client, "lilei", "行为 华东医疗器械有限公司 喝茶")
+    assert buttons(asked) == ["定制化解决方案 +12", "产品演示 +6", "技术方案攻坚 +10", "其他行为…"]  # 方案演示's own
+    categories = tap(client, asked[-1]["payload"]["card"], "其他行为…")
+    assert buttons(categories) == ["客户洞察", "方案设计", "关系推进", "生态协同", "商务推进"]
+    relations = tap(client, categories[-1]["payload"]["card"], "关系推进")
+    assert buttons(relations) == ["跨部门共识会 +18", "高层拜访 +10", "技术总监答疑 +8", "标杆客户参访 +12"]
+    done = tap(client, relations[-1]["payload"]["card"], "高层拜访 +10")
+    assert done[-1]["payload"]["text"].startswith("✅ 已记录行为：高层拜访 +10 分（关系推进）")
+    with Session(runtime.engine) as session:
+        assert [log.points for log in session.exec(select(BehaviorLog)).all()] == [10]
+
+
+def test_the_behaviors_a_rep_logs_most_come_first_after_the_stages_own(runtime, client):
+    opportunity(runtime.engine, customer="华东医疗器械有限公司", at=T0)
+    for _ in range(2):
+        say(client, "lilei", "行为 华东医疗器械有限公司 标杆客户参访")
+    assert buttons(say(client, "lilei", "行为 华东医疗器械有限公司 喝茶")) == [
+        "定制化解决方案 +12", "产品演示 +6", "技术方案攻坚 +10", "标杆客户参访 +12", "其他行为…"]
+
+
+@pytest.mark.parametrize(("typed", "logged"), [
+    ("痛点访谈", "痛点深度访谈"),  # a near name
+    ("客户痛点访谈", "痛点深度访谈"),  # the new-rep task's name for it
+    ("ROI测算", "ROI测算模型"),  # a unique part
+])
+def test_a_behavior_typed_by_a_near_name_is_logged(runtime, client, typed, logged):
+    opportunity(runtime.engine, customer="华东医疗器械有限公司", at=T0)
+    assert last_text(say(client, "lilei", f"行为 华东医疗器械有限公司 {typed}")).startswith(f"✅ 已记录行为：{logged} +")
 
 
 def test_quarter_switch_keeps_points_earned_under_the_old_version(runtime, client, tmp_path):

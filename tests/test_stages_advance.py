@@ -148,7 +148,7 @@ def test_advance_is_held_until_a_behavior_is_chosen_and_binds_its_points(client,
     from store.models import BehaviorLog
 
     card = last_card(say(client, "推进 华东医疗 到 方案演示"))
-    assert labels(card)[:3] == ["定制化解决方案 +12", "产品演示 +6", "技术方案攻坚 +10"]
+    assert labels(card) == ["定制化解决方案 +12", "产品演示 +6", "技术方案攻坚 +10", "其他行为…"]
     assert load(engine, opportunity_id).stage == "线索"  # held
     assert texts(say(client, "喝茶")) == ["没有「喝茶」这个行为。"]
     assert load(engine, opportunity_id).stage == "线索"
@@ -170,3 +170,17 @@ def test_with_the_behaviors_module_off_the_advance_asks_nothing(runtime, opportu
     plain = Runtime(settings, clock=runtime.clock, engine=runtime.engine)
     with TestClient(create_app(plain, start_workers=False)) as other:
         assert texts(say(other, "推进 华东医疗 到 方案演示")) == ["✅ 已推进「华东医疗器械有限公司」：线索 → 方案演示"]
+
+
+def test_the_behavior_of_an_advance_can_be_typed_by_a_near_name_or_found_by_category(client, engine, opportunity_id):
+    from store.models import BehaviorLog
+
+    card = last_card(say(client, "推进 华东医疗 到 方案演示"))
+    categories = last_card(click(client, card, "其他行为…"))
+    assert labels(categories) == ["客户洞察", "方案设计", "关系推进", "生态协同", "商务推进"]
+    assert load(engine, opportunity_id).stage == "线索"  # still asking
+    said = texts(say(client, "痛点访谈"))
+    assert said[0] == "✅ 已推进「华东医疗器械有限公司」：线索 → 方案演示"
+    assert said[1].startswith("✅ 已记录行为：痛点深度访谈 +5 分（客户洞察）")
+    with Session(engine) as session:
+        assert [log.points for log in session.exec(select(BehaviorLog)).all()] == [5]
