@@ -303,6 +303,7 @@ class FakeWeCom:
         self._expired_tokens: set[str] = set()
         self._media: dict[str, UploadedPart] = {}
         self._menu: dict[str, Any] | None = None
+        self._trusted_ip = True
         self._codes: dict[str, _ResponseCode] = {}
         self._cards: dict[tuple[str, str], CardView] = {}  # (userid, task_id) → what that member sees
         self._departments: dict[int, dict[str, Any]] = {}
@@ -449,6 +450,12 @@ class FakeWeCom:
                     rules.clear()
                 else:
                     rules.pop(api_path(path), None)
+
+    def refuse_untrusted_ip(self) -> None:
+        """As for an app created since 2022 whose 企业可信IP list lacks this server: gettoken still works, every
+        other call answers 60020."""
+        with self._lock:
+            self._trusted_ip = False
 
     def expire_tokens(self) -> None:
         """Every issued token answers 42001 from now on; the next gettoken issues a fresh one."""
@@ -628,6 +635,8 @@ class FakeWeCom:
                 return _error(42001)
             if token not in self._valid_tokens:
                 return _error(40014)
+            if not self._trusted_ip:
+                return _error(60020)
         return route(request)
 
     # -- endpoints ---------------------------------------------------------------------------------
