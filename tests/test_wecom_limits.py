@@ -3,12 +3,12 @@
 import logging
 from datetime import timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot import cards
 from bot.cards import Reply
 from store import outbox as store_outbox
-from store.models import Outbox
+from store.models import Alert, Outbox
 from tests.wecom_helpers import fake, outbox, settings  # noqa: F401 (fixtures)
 
 
@@ -71,3 +71,41 @@ def test_a_member_with_1000_messages_in_the_last_hour_waits_for_the_oldest_to_ag
     runtime.dispatcher.run_once()
     [sent] = fake.sent_messages(touser="lilei")
     assert "第 1001 条" in sent["text"]["content"]
+
+
+def seed_sent(runtime, count, *, to="hanmeimei", prefix="day"):
+    """`count` member-messages WeCom accepted a minute ago."""
+    at = runtime.clock.now() - timedelta(minutes=1)
+    with Session(runtime.engine) as session:
+        for n in range(count):
+            row_id = store_outbox.enqueue(session, dedupe_key=f"{prefix}:{n}", kind="text", payload={"text": "旧"},
+                                          now=at, channel="wecom", platform_user=to)
+            store_outbox.mark_sent(session, session.get(Outbox, row_id), now=at, platform_ref="m", messages=1)
+        session.commit()
+
+
+def test_near_the_daily_cap_the_admins_are_warned_once_and_metrics_show_it(runtime, fake):
+    """Three members on WeCom: the cap is 600 member-messages a day, the warning comes at 480."""
+    seed_sent(runtime, 470)
+    queue(runtime, Reply.say("一", to_user="lilei"), key="a")
+    runtime.dispatcher.run_once()
+    with Session(runtime.engine) as session:
+        assert session.exec(select(Alert)).all() == []
+    runtime.refresh_gauges()
+    assert runtime.metrics.registry.get_sample_value("liuhen_wecom_daily_cap") == 600
+    assert runtime.metrics.registry.get_sample_value("liuhen_wecom_daily_sent") == 470
+
+    seed_sent(runtime, 10, prefix="more")
+    runtime.clock.advance(timedelta(minutes=5))
+    queue(runtime, Reply.say("二", to_user="lilei"), key="b")
+    runtime.dispatcher.run_once()
+    runtime.clock.advance(timedelta(minutes=5))
+    queue(runtime, Reply.say("三", to_user="lilei"), key="c")
+    runtime.dispatcher.run_once()
+    with Session(runtime.engine) as session:
+        [alert] = session.exec(select(Alert)).all()
+    assert alert.kind == "wecom_daily_cap" and "600" in alert.message
+    warnings = [r for r in outbox(runtime.engine) if r.user_id == "boss"]
+    assert [r.payload["text"] for r in warnings] == [alert.message]  # once, however many sends follow
+    runtime.refresh_gauges()
+    assert runtime.metrics.registry.get_sample_value("liuhen_wecom_daily_sent") == 482

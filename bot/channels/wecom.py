@@ -12,6 +12,7 @@ from sqlmodel import Session, col, select
 from bot.channels.base import DeliveryError
 from bot.channels.parts import Step, head_and_tail, remaining, send_parts, split_text
 from bot.channels.wecom_api import WeComApi
+from bot.channels.wecom_quota import DailyCap
 from store.models import Message, Outbox, User
 
 # Bytes one app message/send takes (doc 90236): text is cut beyond, markdown refused (40058). 4096 is only the
@@ -89,6 +90,7 @@ class WeComChannel:
     def __init__(self, api: WeComApi) -> None:
         self.api = api
         self.agent_id = api.config.agent_id
+        self.daily_cap = DailyCap(api.clock)
 
     def address_of(self, user: User) -> str | None:
         return user.wecom_userid
@@ -108,7 +110,9 @@ class WeComChannel:
             return self._update_card(session, message, address)
         if not address:
             raise DeliveryError(MESSAGES["no_group" if message.chat_id else "no_address"], permanent=True)
-        return ",".join(send_parts(session, message, self._steps(message, address)))[:200] or None
+        refs = ",".join(send_parts(session, message, self._steps(message, address)))[:200] or None
+        self.daily_cap.check(session)
+        return refs
 
     def _steps(self, message: Outbox, address: str) -> list[Step]:
         payload = message.payload
