@@ -24,7 +24,7 @@ TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # wechatpy has none: a hung WeCom wo
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})  # bad or expired token: fetch a new one, retry once
 RATE_LIMITS = {45009: 60.0, 45033: 5.0}  # errcode → seconds to wait before the next attempt
 # Retrying cannot help these: the message itself, its recipients or the server's standing are wrong.
-PERMANENT = frozenset({40003, 40008, 40058, 44004, 45002, 47001, 60020, 60111, 81013})
+PERMANENT = frozenset({40003, 40008, 40058, 42045, 44004, 45002, 47001, 60020, 60111, 81013})
 # gettoken answers that mean the configuration is wrong, not the network.
 CONFIG_ERRORS = frozenset({40001, 40013, 40056, 41002, 41004})
 

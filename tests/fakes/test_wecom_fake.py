@@ -546,16 +546,18 @@ def test_a_click_code_is_new_per_click_and_expires_after_72_hours(fake: FakeWeCo
     assert seen.content == new_card and not seen.clickable
 
 
-@pytest.mark.parametrize("card", [
-    {"card_type": "text_notice", "main_title": {"title": "无跳转"}, "task_id": "t-2"},  # card_action is required
-    {"card_type": "button_interaction", "main_title": {"title": "无按钮"}, "task_id": "t-3", "button_list": []},
-    {"card_type": "button_interaction", "main_title": {"title": "七个按钮"}, "task_id": "t-4",
-     "button_list": [{"text": str(n), "key": str(n)} for n in range(7)]},
+@pytest.mark.parametrize(("card", "errcode"), [
+    ({"card_type": "text_notice", "main_title": {"title": "无跳转"}, "task_id": "t-2"}, 42045),  # card_action needed
+    ({"card_type": "button_interaction", "main_title": {"title": "无按钮"}, "task_id": "t-3", "button_list": []},
+     47001),
+    ({"card_type": "button_interaction", "main_title": {"title": "七个按钮"}, "task_id": "t-4",
+      "button_list": [{"text": str(n), "key": str(n)} for n in range(7)]}, 47001),
 ])
-def test_template_cards_wecom_refuses(fake: FakeWeCom, client: FakeBackedClient, card: dict[str, Any]) -> None:
+def test_template_cards_wecom_refuses(fake: FakeWeCom, client: FakeBackedClient, card: dict[str, Any],
+                                      errcode: int) -> None:
     with pytest.raises(WeChatClientException) as refused:
         client.message.send(fake.agent_id, "lilei", msg={"msgtype": "template_card", "template_card": card})
-    assert refused.value.errcode == 47001 and fake.sent_messages() == []
+    assert refused.value.errcode == errcode and fake.sent_messages() == []
 
 
 def test_greying_buttons_is_refused_on_a_card_without_buttons(fake: FakeWeCom, client: FakeBackedClient) -> None:

@@ -45,6 +45,7 @@ ERRMSG: dict[int, str] = {
     41005: "media data missing",
     40058: "invalid Request Parameter",
     42001: "access_token expired",
+    42045: "Template_Card.card_action invalid",
     44004: "empty content",
     45009: "api freq out of limit",
     45033: "api concurrent out of limit",
@@ -829,12 +830,12 @@ class FakeWeCom:
 
 def _card_refusal(content: dict[str, Any]) -> _Answer | None:
     """A template card WeCom would refuse (doc 90236): an unknown type, a text_notice without its required
-    card_action, a button card without 1–6 buttons."""
+    card_action (42045 in the global error codes, doc 96213), a button card without 1–6 buttons."""
     card_type = content.get("card_type")
     if card_type not in {"text_notice", "news_notice", *CALLBACK_CARD_TYPES}:
         return _error(47001)
     if card_type == "text_notice" and not content.get("card_action"):
-        return _error(47001, "template_card.card_action missing")
+        return _error(42045)
     if card_type == "button_interaction" and not 1 <= len(content.get("button_list") or []) <= 6:
         return _error(47001, "template_card.button_list size invalid")
     return None
