@@ -60,9 +60,8 @@ class Receiver:
                     receiver.release.wait(10)
                     return
                 self.send_response(500 if action == "500" else 200)
-                self.send_header("Content-Length", "7")
+                self.send_header("Content-Length", "0")  # WeCom's acknowledgement: an empty body
                 self.end_headers()
-                self.wfile.write(b"success")
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
