@@ -32,6 +32,10 @@ class Metrics:
             registry=self.registry,
         )
         self.outbox_pending = Gauge("liuhen_outbox_pending", "Messages waiting to be sent", registry=self.registry)
+        self.wecom_daily_sent = Gauge("liuhen_wecom_daily_sent", "WeCom member-messages sent today (last check)",
+                                      registry=self.registry)
+        self.wecom_daily_cap = Gauge("liuhen_wecom_daily_cap", "WeCom's daily cap: known members × 200",
+                                     registry=self.registry)
         self.handle_seconds = Histogram(
             "liuhen_handle_seconds", "Time to process one inbound event", registry=self.registry
         )

@@ -1,6 +1,7 @@
 """The dispatcher: the only code that calls platform APIs, one outbox row at a time.
 
-Per member or group it keeps under the platform's messages-per-minute limit (WeCom drops the excess silently);
+Per member or group it keeps under the platform's messages-per-minute limit, and per-hour limit where there is
+one (WeCom drops the excess of either silently);
 what does not fit is folded into one digest sent when the window has room. A rate-limit answer pauses the
 channel without spending the row's attempts.
 """
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 STALE_SENDING = timedelta(minutes=5)
 WINDOW = timedelta(minutes=1)  # the platforms' per-recipient limits are per minute
+HOUR = timedelta(hours=1)  # and WeCom's also per hour
 DIGEST_PREFIX = "digest:"
 MORE_PREFIX = "more:"  # the rest of a text longer than one minute's allowance, sent after it
 APP_WIDE_LIMITS = (WeComApiError, DingTalkApiError)  # their rate limits are the app's: pause the whole channel
@@ -56,6 +58,32 @@ class Throttled(Protocol):
 
     def split_off(self, message: Outbox, parts: int) -> tuple[str, str]:
         """A text or markdown row's text cut after its first `parts` messages."""
+
+
+@runtime_checkable
+class HourlyThrottled(Protocol):
+    """A throttled channel whose platform also caps the messages one recipient may get per hour."""
+
+    per_hour: int
+
+
+def _limits(channel: Throttled) -> list[tuple[timedelta, int]]:
+    hourly = [(HOUR, channel.per_hour)] if isinstance(channel, HourlyThrottled) else []
+    return [(WINDOW, channel.per_minute), *hourly]
+
+
+def _room_at(sends: list[tuple[datetime, int]], needed: int, window: timedelta, limit: int, now: datetime
+             ) -> datetime | None:
+    """When `needed` more messages fit in `window` after `sends` (oldest first), or None if they fit now."""
+    used = sum(count for _, count in sends)
+    if not used or used + needed <= limit:
+        return None
+    excess, freed = min(used + needed - limit, used), 0
+    for sent_at, count in sends:
+        freed += count
+        if freed >= excess:
+            return sent_at + window
+    return now + window
 
 
 def _foldable(row: Outbox, needed: int) -> bool:
@@ -236,23 +264,21 @@ class Dispatcher:
 
     def _throttle(self, session: Session, row: Outbox, channel: Throttled, address: str | None, needed: int
                   ) -> bool:
-        """True when this recipient's minute is full: the row joins the digest, or waits for room."""
+        """True when this recipient's minute (or hour) is full: the row joins the digest, or waits for room."""
         now = self.clock.now()
         recipient = row.chat_id or address
         assert recipient is not None
+        limits = _limits(channel)
+        longest = max(window for window, _ in limits)
         with session.no_autoflush:  # a rendered chart stays unwritten: no write lock held while the API is called
             sends = outbox.recent_sends(session, channel=channel.name, recipient=recipient,
-                                        group=bool(row.chat_id), since=now - WINDOW,
-                                        claimed_after=now - WINDOW - STALE_SENDING)
-        used = sum(count for _, count in sends)
-        if not used or used + needed <= channel.per_minute:
+                                        group=bool(row.chat_id), since=now - longest,
+                                        claimed_after=now - longest - STALE_SENDING)
+        rooms = [_room_at([s for s in sends if s[0] > now - window], needed, window, limit, now)
+                 for window, limit in limits]
+        room_at = max((room for room in rooms if room is not None), default=None)
+        if room_at is None:
             return False
-        excess, freed, room_at = min(used + needed - channel.per_minute, used), 0, now + WINDOW
-        for sent_at, count in sends:
-            freed += count
-            if freed >= excess:
-                room_at = sent_at + WINDOW
-                break
         if _foldable(row, needed):
             self._fold(session, row, channel.name, recipient, address, room_at)
         else:

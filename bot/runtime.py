@@ -183,3 +183,7 @@ class Runtime:
     def refresh_gauges(self) -> None:
         with session_scope(self.engine) as session:
             self.metrics.outbox_pending.set(outbox.pending_count(session))
+        wecom = self.channels.get("wecom")
+        if isinstance(wecom, WeComChannel):
+            self.metrics.wecom_daily_sent.set(wecom.daily_cap.sent)
+            self.metrics.wecom_daily_cap.set(wecom.daily_cap.cap)

@@ -180,14 +180,6 @@ def test_markdown_and_image_replies(runtime, fake):
     assert texts(fake) == ["趋势图"]
 
 
-def test_card_update_greys_out_the_clicked_card(runtime, fake):
-    queue(runtime, Reply(kind="card_update", card=Card(title="已处理"), to_user="lilei"), update_ref="rc-123")
-    runtime.dispatcher.run_once()
-    [update] = fake.card_updates()
-    assert update["response_code"] == "rc-123" and update["button"] == {"replace_name": "已处理"}
-    assert update["userids"] == ["lilei"] and update["agentid"] == fake.agent_id
-
-
 def test_invalid_user_in_an_ok_answer_is_a_permanent_failure(runtime, fake):
     queue(runtime, Reply.say("你好", to_user="lilei"))
     fake.set_org([{"id": 1, "name": "总部"}], [{"userid": "other", "name": "其他", "department": [1]}])

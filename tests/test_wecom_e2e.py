@@ -40,7 +40,7 @@ def test_help_and_its_card_button_round_trip_over_the_real_protocol(runtime, fak
     sender = sender_for(fake)
     stamp = int(runtime.clock.now().timestamp())
     [answer] = sender.post(base + URL, sender.text_xml("lilei", "帮助"), timestamp=stamp)
-    assert (answer.status_code, answer.text) == (200, "success")
+    assert (answer.status_code, answer.text) == (200, "")
 
     [card] = fake.wait_for_messages(1, touser="lilei", msgtype="template_card")
     content = card["template_card"]
@@ -52,7 +52,7 @@ def test_help_and_its_card_button_round_trip_over_the_real_protocol(runtime, fak
     click = sender.template_card_event_xml("lilei", button["key"], content["task_id"],
                                            response_code=sent.response["response_code"])
     [answer] = sender.post(base + URL, click, timestamp=stamp)
-    assert (answer.status_code, answer.text) == (200, "success")
+    assert (answer.status_code, answer.text) == (200, "")
 
     cards = fake.wait_for_messages(2, touser="lilei", msgtype="template_card")
     assert cards[1]["template_card"]["main_title"]["title"] == "留痕 · 可用命令"
@@ -85,6 +85,6 @@ def test_wecom_published_vectors_verify_and_decrypt(db_url, engine, clock, fake)
         message = vectors["message"]
         params = {k: message[k] for k in ("msg_signature", "timestamp", "nonce")}
         answer = client.post(URL, params=params, content=message["body"])
-        assert (answer.status_code, answer.text) == (200, "success")
+        assert (answer.status_code, answer.text) == (200, "")
     [row] = inbox(engine)
     assert (row.kind, row.sender, row.text) == ("text", "mycreate", "hello")

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import base64
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from bot.channels.base import DeliveryError
 from bot.channels.parts import Step, head_and_tail, remaining, send_parts, split_text
 from bot.channels.wecom_api import WeComApi
-from store.models import Outbox, User
+from bot.channels.wecom_quota import DailyCap
+from store.models import Message, Outbox, User
 
-SIZE_LIMITS = {"text": 2048, "markdown": 4096}  # bytes WeCom accepts in one message/send (doc 90236)
-PER_MEMBER_PER_MINUTE = 30  # app messages beyond this to one member are dropped silently, errcode 0
+# Bytes one app message/send takes (doc 90236): text is cut beyond, markdown refused (40058). 4096 is only the
+# group robot webhook's markdown limit.
+SIZE_LIMITS = {"text": 2048, "markdown": 2048}
+PER_MEMBER_PER_MINUTE = 30  # app messages beyond these to one member are dropped silently, errcode 0
+PER_MEMBER_PER_HOUR = 1000
+RESPONSE_CODE_TTL = timedelta(hours=72)  # a ResponseCode updates a card once, within 72 h (doc 94888)
+HANDLER_WAIT = 1.0  # seconds between looks at whether the click's handler has run
 MAX_LIST = 6  # buttons and horizontal fields one template card may carry
 BUTTON_STYLES = {"primary": 1, "default": 2, "danger": 3}
 
@@ -25,7 +32,10 @@ MESSAGES = {
     "unknown_kind": "企业微信渠道不支持的消息类型：{kind}",
     "invalid_user": "企业微信拒收，收件人无效：{users}",
     "no_update_ref": "要更新的卡片没有 response_code",
+    "code_expired": "卡片的 response_code 已超过 72 小时，企业微信不再接受更新",
+    "handler_pending": "等待卡片点击处理完成后再更新卡片",
 }
+SUPERSEDED = "superseded"  # platform_ref of a click's marker whose handler sent the new card instead
 
 
 def card_markdown(card: dict[str, Any]) -> str:
@@ -60,15 +70,27 @@ def template_card(card: dict[str, Any], task_id: str) -> dict[str, Any]:
     return content
 
 
+def updated_card(card: dict[str, Any], task_id: str) -> dict[str, Any]:
+    """The 「更新为新的卡片」 form: a card with buttons or a link as sent; any other as a button card whose one
+    button shows grey `replace_text` (a text_notice needs a link, a button card at least one button)."""
+    content = template_card(card, task_id)
+    if content["card_type"] == "text_notice" and "card_action" not in content:
+        content.update(card_type="button_interaction", replace_text=TEXT["done"],
+                       button_list=[{"text": TEXT["done"], "style": BUTTON_STYLES["default"], "key": f"{task_id}:done"}])
+    return content
+
+
 class WeComChannel:
     """Sends through `message/send`; a row that needs several messages remembers which ones went out."""
 
     name = "wecom"
     per_minute = PER_MEMBER_PER_MINUTE
+    per_hour = PER_MEMBER_PER_HOUR
 
     def __init__(self, api: WeComApi) -> None:
         self.api = api
         self.agent_id = api.config.agent_id
+        self.daily_cap = DailyCap(api.clock)
 
     def address_of(self, user: User) -> str | None:
         return user.wecom_userid
@@ -85,10 +107,12 @@ class WeComChannel:
 
     def deliver(self, session: Session, message: Outbox, address: str | None) -> str | None:
         if message.kind == "card_update":
-            return self._update_card(message, address)
+            return self._update_card(session, message, address)
         if not address:
             raise DeliveryError(MESSAGES["no_group" if message.chat_id else "no_address"], permanent=True)
-        return ",".join(send_parts(session, message, self._steps(message, address)))[:200] or None
+        refs = ",".join(send_parts(session, message, self._steps(message, address)))[:200] or None
+        self.daily_cap.check(session)
+        return refs
 
     def _steps(self, message: Outbox, address: str) -> list[Step]:
         payload = message.payload
@@ -126,15 +150,41 @@ class WeComChannel:
                                files={"media": (filename, image, mime)})
         return str(answer["media_id"])
 
-    def _update_card(self, message: Outbox, address: str | None) -> str | None:
-        """Greys out the clicked card's buttons (WeCom accepts one update per response_code)."""
-        response_code = message.payload.get("update_ref")
+    def _update_card(self, session: Session, message: Outbox, address: str | None) -> str | None:
+        """Spends the click's ResponseCode exactly once: on the handler's new card when it returned one (the
+        「更新为新的卡片」 form), else on the click's marker (`answers`), which greys the buttons out."""
+        payload = message.payload
+        response_code = payload.get("update_ref")
         if not response_code:
             raise DeliveryError(MESSAGES["no_update_ref"], permanent=True)
-        body: dict[str, Any] = {
-            "agentid": self.agent_id, "response_code": response_code, "button": {"replace_name": TEXT["done"]},
-        }
+        if self.api.clock.now() - message.created_at > RESPONSE_CODE_TTL:
+            raise DeliveryError(MESSAGES["code_expired"], permanent=True)
+        body: dict[str, Any] = {"agentid": self.agent_id, "response_code": response_code}
         if address:
             body["userids"] = [address]
+        if "answers" in payload:
+            if not _handled(session, payload["answers"]):
+                raise DeliveryError(MESSAGES["handler_pending"], retry_after=HANDLER_WAIT)
+            if _handler_update(session, message):
+                return SUPERSEDED
+            body["button"] = {"replace_name": TEXT["done"]}
+        else:
+            body["template_card"] = updated_card(payload["card"], payload["card_id"])
         self.api.call("POST", "message/update_template_card", json=body)
         return None
+
+
+def _handled(session: Session, msg_id: str) -> bool:
+    """Whether the inbox has processed the click (its replies, a card update among them, are then queued)."""
+    found = session.exec(select(Message.id).where(Message.channel == WeComChannel.name, Message.msg_id == msg_id,
+                                                   col(Message.processed_at).is_not(None)))
+    return found.first() is not None
+
+
+def _handler_update(session: Session, marker: Outbox) -> bool:
+    """Whether a handler queued its own update of the card the marker's click came from (same ResponseCode)."""
+    since = marker.created_at - RESPONSE_CODE_TTL
+    rows = session.exec(select(Outbox).where(Outbox.kind == "card_update", Outbox.id != marker.id,
+                                             col(Outbox.created_at) >= since, Outbox.status != "failed"))
+    return any(row.payload.get("update_ref") == marker.payload["update_ref"] and "answers" not in row.payload
+               for row in rows)

@@ -23,17 +23,28 @@ logging.getLogger("httpx").setLevel(logging.WARNING)
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # wechatpy has none: a hung WeCom would hang the dispatcher
 TOKEN_ERRORS = frozenset({40001, 40014, 42001})  # bad or expired token: fetch a new one, retry once
 RATE_LIMITS = {45009: 60.0, 45033: 5.0}  # errcode → seconds to wait before the next attempt
-# Retrying cannot help these: the message itself or its recipients are wrong.
-PERMANENT = frozenset({40003, 40008, 44004, 47001, 60111, 81013})
+# Retrying cannot help these: the message itself, its recipients or the server's standing are wrong.
+PERMANENT = frozenset({40003, 40008, 40058, 42045, 44004, 45002, 47001, 60020, 60111, 81013})
 # gettoken answers that mean the configuration is wrong, not the network.
 CONFIG_ERRORS = frozenset({40001, 40013, 40056, 41002, 41004})
 
 MESSAGES = {
     "errcode": "企业微信 {path} 返回错误 {errcode}：{errmsg}",
+    "reason": "企业微信 {path} 返回错误 {errcode}（{reason}）：{errmsg}",
     "http": "企业微信 {path} 返回 HTTP {status}",
     "network": "连接企业微信 {path} 失败：{error}",
     "not_json": "企业微信 {path} 的应答不是 JSON",
 }
+
+
+# What an operator must know about a permanent refusal, logged with it (WeCom's errmsg alone does not say).
+REASONS = {
+    40058: "参数不合法：内容超长（应用 markdown 最多 2048 字节）或 response_code 已用过、已过期，不再重试",
+    45002: "消息内容超过大小上限，不再重试",
+    60020: "服务器出口 IP 不在应用的「企业可信IP」列表，请在应用详情 → 开发者接口中添加，不再重试",
+}
+
+log = logging.getLogger(__name__)
 
 
 class WeComApiError(DeliveryError):
@@ -55,6 +66,7 @@ class WeComApi:
     def __init__(self, config: WeComConfig, engine: Engine, clock: Clock, *,
                  timeout: httpx.Timeout = TIMEOUT) -> None:
         self.config = config
+        self.clock = clock
         self._http = httpx.Client(base_url=config.api_base.rstrip("/") + "/cgi-bin/", timeout=timeout)
         self._token = SharedToken(engine, clock, f"wecom:{config.corp_id}:{config.agent_id}", self._fetch)
 
@@ -99,9 +111,13 @@ class WeComApi:
         except ValueError:
             raise WeComApiError(MESSAGES["not_json"].format(path=path)) from None
         errcode = int(answer.get("errcode") or 0)
-        if errcode:
-            raise WeComApiError(
-                MESSAGES["errcode"].format(path=path, errcode=errcode, errmsg=answer.get("errmsg", "")),
-                errcode=errcode, retry_after=RATE_LIMITS.get(errcode), permanent=errcode in PERMANENT,
-            )
-        return answer
+        if not errcode:
+            return answer
+        errmsg = answer.get("errmsg", "")
+        if errcode in REASONS:
+            message = MESSAGES["reason"].format(path=path, errcode=errcode, reason=REASONS[errcode], errmsg=errmsg)
+            log.error("%s", message)
+        else:
+            message = MESSAGES["errcode"].format(path=path, errcode=errcode, errmsg=errmsg)
+        raise WeComApiError(message, errcode=errcode, retry_after=RATE_LIMITS.get(errcode),
+                            permanent=errcode in PERMANENT)

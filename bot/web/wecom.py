@@ -8,12 +8,11 @@ from typing import TYPE_CHECKING
 from fastapi import APIRouter, BackgroundTasks, Request
 from fastapi.responses import PlainTextResponse
 
-from bot import cards
-from bot.cards import Card, Reply
 from bot.channels.wecom_crypto import MAX_BODY, CallbackCrypto, Rejected
 from bot.channels.wecom_events import CHANNEL, to_event
 from bot.events import Event
 from bot.group_commit import GroupCommit
+from store import outbox
 from store.db import session_scope
 
 if TYPE_CHECKING:  # not imported at run time, so the bench's bare endpoint can use read_body alone
@@ -21,9 +20,8 @@ if TYPE_CHECKING:  # not imported at run time, so the bench's bare endpoint can 
 
 log = logging.getLogger(__name__)
 
-ACK = "success"
+ACK = ""  # WeCom's documented acknowledgement is an empty 200 body; `success` is the Official Account's
 UNAVAILABLE = "unavailable"
-TEXT = {"answered": "已处理"}
 
 
 async def read_body(request: Request, limit: int = MAX_BODY) -> bytes:
@@ -59,11 +57,12 @@ def router(runtime: Runtime) -> APIRouter:
         return PlainTextResponse(exc.reason, status_code=exc.status)
 
     def mark_answered(event: Event) -> None:
-        """A clicked WeCom card stays clickable until updated; the click's token is spent, so grey it out."""
+        """A clicked WeCom card stays clickable until updated, though the click's token is spent: this marker
+        greys its buttons out, unless the click's handler sends a new card with the same ResponseCode."""
         with session_scope(runtime.engine) as session:
-            cards.queue(session, Reply.update(Card(title=TEXT["answered"])),
-                        dedupe_key=f"wecom:answered:{event.msg_id}", now=runtime.clock.now(), channel=CHANNEL, platform_user=event.sender,
-                        update_ref=event.card_ref)
+            outbox.enqueue(session, dedupe_key=f"wecom:answered:{event.msg_id}", kind="card_update",
+                           payload={"update_ref": event.card_ref, "answers": event.msg_id},
+                           now=runtime.clock.now(), channel=CHANNEL, platform_user=event.sender)
         runtime.wake()
 
     @api.get("/wecom/callback")

@@ -60,9 +60,8 @@ class Receiver:
                     receiver.release.wait(10)
                     return
                 self.send_response(500 if action == "500" else 200)
-                self.send_header("Content-Length", "7")
+                self.send_header("Content-Length", "0")  # WeCom's acknowledgement: an empty body
                 self.end_headers()
-                self.wfile.write(b"success")
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -487,3 +486,93 @@ def test_wait_for_messages_sent_from_another_thread(fake: FakeWeCom, client: Fak
     worker.start()
     assert fake.wait_for_messages(1, touser="zhangwei")[0]["text"]["content"] == "日报汇总"
     worker.join()
+
+
+# -- documented limits (doc 90236 message/send, doc 94888 update_template_card; wechatpy's send_markdown docstring:
+# "markdown内容，最长不超过2048个字节") --------------------------------------------------------------------------
+
+BUTTON_CARD = {
+    "card_type": "button_interaction",
+    "main_title": {"title": "推进到方案阶段？"},
+    "task_id": "t-1",
+    "button_list": [{"text": "确认", "key": "advance:7"}],
+}
+
+
+def test_app_markdown_over_2048_bytes_is_refused_with_40058(fake: FakeWeCom, client: FakeBackedClient) -> None:
+    exactly = "汉" * 682 + "ab"  # 2048 bytes in UTF-8
+    client.message.send_markdown(fake.agent_id, "lilei", exactly)
+    with pytest.raises(WeChatClientException) as refused:
+        client.message.send_markdown(fake.agent_id, "lilei", exactly + "c")
+    assert refused.value.errcode == 40058 and "exceed max length 2048" in refused.value.errmsg
+    assert [m["markdown"]["content"] for m in fake.sent_messages(msgtype="markdown")] == [exactly]
+
+
+def test_app_text_over_2048_bytes_is_cut_as_wecom_cuts_it(fake: FakeWeCom, client: FakeBackedClient) -> None:
+    client.message.send_text(fake.agent_id, "lilei", "汉" * 700)  # 2100 bytes: accepted, the member reads 682
+    [sent] = fake.sent_messages(msgtype="text")
+    assert sent["text"]["content"] == "汉" * 682
+
+
+def test_a_response_code_updates_once(fake: FakeWeCom, client: FakeBackedClient) -> None:
+    sent = client.message.send(fake.agent_id, "lilei", msg={"msgtype": "template_card", "template_card": BUTTON_CARD})
+    update = {"userids": ["lilei"], "agentid": fake.agent_id, "response_code": sent["response_code"],
+              "button": {"replace_name": "已确认"}}
+    client.post("message/update_template_card", data=update)
+    with pytest.raises(WeChatClientException) as refused:
+        client.post("message/update_template_card", data={**update, "button": {"replace_name": "再次"}})
+    assert refused.value.errcode == 40058
+    seen = fake.card_view("lilei", "t-1")
+    assert seen.button_text == "已确认" and not seen.clickable
+
+
+def test_a_click_code_is_new_per_click_and_expires_after_72_hours(fake: FakeWeCom, client: FakeBackedClient) -> None:
+    client.message.send(fake.agent_id, "lilei", msg={"msgtype": "template_card", "template_card": BUTTON_CARD})
+    fresh, stale = fake.click("lilei", "t-1"), fake.click("lilei", "t-1", age=72 * 3600 + 1)
+    assert fresh != stale
+    with pytest.raises(WeChatClientException) as refused:
+        client.post("message/update_template_card", data={"userids": ["lilei"], "agentid": fake.agent_id,
+                                                          "response_code": stale, "button": {"replace_name": "x"}})
+    assert refused.value.errcode == 40058 and fake.card_view("lilei", "t-1").clickable
+    with pytest.raises(WeChatClientException):  # a code WeCom never issued
+        client.post("message/update_template_card", data={"userids": ["lilei"], "agentid": fake.agent_id,
+                                                          "response_code": "made-up", "button": {"replace_name": "x"}})
+    new_card = {"card_type": "text_notice", "main_title": {"title": "已确认"}, "task_id": "t-1b",
+                "card_action": {"type": 1, "url": "https://liuhen.example/"}}
+    client.post("message/update_template_card", data={"userids": ["lilei"], "agentid": fake.agent_id,
+                                                      "response_code": fresh, "template_card": new_card})
+    seen = fake.card_view("lilei", "t-1")
+    assert seen.content == new_card and not seen.clickable
+
+
+@pytest.mark.parametrize(("card", "errcode"), [
+    ({"card_type": "text_notice", "main_title": {"title": "无跳转"}, "task_id": "t-2"}, 42045),  # card_action needed
+    ({"card_type": "button_interaction", "main_title": {"title": "无按钮"}, "task_id": "t-3", "button_list": []},
+     47001),
+    ({"card_type": "button_interaction", "main_title": {"title": "七个按钮"}, "task_id": "t-4",
+      "button_list": [{"text": str(n), "key": str(n)} for n in range(7)]}, 47001),
+])
+def test_template_cards_wecom_refuses(fake: FakeWeCom, client: FakeBackedClient, card: dict[str, Any],
+                                      errcode: int) -> None:
+    with pytest.raises(WeChatClientException) as refused:
+        client.message.send(fake.agent_id, "lilei", msg={"msgtype": "template_card", "template_card": card})
+    assert refused.value.errcode == errcode and fake.sent_messages() == []
+
+
+def test_greying_buttons_is_refused_on_a_card_without_buttons(fake: FakeWeCom, client: FakeBackedClient) -> None:
+    card = {"card_type": "text_notice", "main_title": {"title": "通知"}, "task_id": "t-5",
+            "card_action": {"type": 1, "url": "https://liuhen.example/"}, "action_menu": {"desc": "更多",
+                                                                                          "action_list": []}}
+    sent = client.message.send(fake.agent_id, "lilei", msg={"msgtype": "template_card", "template_card": card})
+    with pytest.raises(WeChatClientException) as refused:
+        client.post("message/update_template_card", data={"userids": ["lilei"], "agentid": fake.agent_id,
+                                                          "response_code": sent["response_code"],
+                                                          "button": {"replace_name": "x"}})
+    assert refused.value.errcode == 47001
+
+
+def test_untrusted_ip_answers_60020(fake: FakeWeCom, client: FakeBackedClient) -> None:
+    fake.refuse_untrusted_ip()
+    with pytest.raises(WeChatClientException) as refused:
+        client.message.send_text(fake.agent_id, "lilei", "x")
+    assert refused.value.errcode == 60020 and "not allow to access from your ip" in refused.value.errmsg

@@ -43,14 +43,25 @@ ERRMSG: dict[int, str] = {
     41002: "corpid missing",
     41004: "corpsecret missing",
     41005: "media data missing",
+    40058: "invalid Request Parameter",
     42001: "access_token expired",
+    42045: "Template_Card.card_action invalid",
     44004: "empty content",
     45009: "api freq out of limit",
     45033: "api concurrent out of limit",
     47001: "data format error",
     60003: "department not found",
+    60020: "not allow to access from your ip",
     81013: "user & party & tag all invalid",
 }
+# message/send content limits for an app (doc 90236): markdown is refused over 2048 bytes (errcode 40058;
+# 4096 is the group robot's limit), text is cut at 2048 bytes.
+MARKDOWN_MAX_BYTES = 2048
+TEXT_MAX_BYTES = 2048
+# A response_code updates a card once, within 72 hours (doc 94888). The errcode for a spent or expired code is
+# not documented; the fake answers 40058 (invalid parameter), which a client must not retry either way.
+RESPONSE_CODE_TTL = 72 * 3600
+BUTTON_CARD_TYPES = frozenset({"button_interaction", "vote_interaction", "multiple_interaction"})
 
 MSG_TYPES = frozenset(
     {
@@ -165,8 +176,32 @@ class _Fault:
         return _Answer(status, {"errcode": self.errcode, "errmsg": wecom_errmsg(self.errcode, self.errmsg)})
 
 
-def _error(errcode: int) -> _Answer:
-    return _Answer(200, {"errcode": errcode, "errmsg": wecom_errmsg(errcode)})
+def _error(errcode: int, text: str | None = None) -> _Answer:
+    return _Answer(200, {"errcode": errcode, "errmsg": wecom_errmsg(errcode, text)})
+
+
+@dataclass
+class _ResponseCode:
+    """A code that may update the cards of `users` under `task_id` once (`spent`), until 72 h after `issued_at`."""
+
+    users: list[str]
+    task_id: str
+    issued_at: float
+    spent: bool = False
+
+
+@dataclass
+class CardView:
+    """A template card as one member sees it: the content last sent or updated, and whether its buttons still
+    answer a click (`button_text` is the grey text an update put in their place)."""
+
+    content: dict[str, Any]
+    button_text: str | None = None
+
+    @property
+    def clickable(self) -> bool:
+        return bool(self.content.get("button_list")) and self.button_text is None and not self.content.get(
+            "replace_text")
 
 
 def _take(rules: dict[str, list[_Fault]], path: str) -> _Fault | None:
@@ -269,6 +304,9 @@ class FakeWeCom:
         self._expired_tokens: set[str] = set()
         self._media: dict[str, UploadedPart] = {}
         self._menu: dict[str, Any] | None = None
+        self._trusted_ip = True
+        self._codes: dict[str, _ResponseCode] = {}
+        self._cards: dict[tuple[str, str], CardView] = {}  # (userid, task_id) → what that member sees
         self._departments: dict[int, dict[str, Any]] = {}
         self._users: dict[str, dict[str, Any]] = {}
         self._routes: dict[tuple[str, str], Callable[[RecordedRequest], _Answer]] = {
@@ -414,6 +452,12 @@ class FakeWeCom:
                 else:
                     rules.pop(api_path(path), None)
 
+    def refuse_untrusted_ip(self) -> None:
+        """As for an app created since 2022 whose 企业可信IP list lacks this server: gettoken still works, every
+        other call answers 60020."""
+        with self._lock:
+            self._trusted_ip = False
+
     def expire_tokens(self) -> None:
         """Every issued token answers 42001 from now on; the next gettoken issues a fresh one."""
         with self._lock:
@@ -471,6 +515,22 @@ class FakeWeCom:
     def card_updates(self) -> list[dict[str, Any]]:
         """Accepted update_template_card bodies."""
         return [r.json for r in self.calls("message/update_template_card") if r.ok]
+
+    def click(self, userid: str, task_id: str, *, age: float = 0.0) -> str:
+        """The ResponseCode WeCom puts in the callback when `userid` clicks card `task_id`, issued `age` seconds
+        ago; it updates that member's card once. Raises when the member was never sent that card."""
+        with self._lock:
+            if (userid, task_id) not in self._cards:
+                raise AssertionError(f"{userid} has no card {task_id}")
+            code = secrets.token_urlsafe(48)
+            self._codes[code] = _ResponseCode([userid], task_id, time.time() - age)
+            return code
+
+    def card_view(self, userid: str, task_id: str) -> CardView:
+        """What `userid` now sees of card `task_id` (after any accepted update)."""
+        with self._lock:
+            view = self._cards[(userid, task_id)]
+            return CardView(json.loads(json.dumps(view.content)), view.button_text)
 
     def uploads(self) -> list[UploadedPart]:
         """The `media` part of every accepted media/upload, in order."""
@@ -576,6 +636,8 @@ class FakeWeCom:
                 return _error(42001)
             if token not in self._valid_tokens:
                 return _error(40014)
+            if not self._trusted_ip:
+                return _error(60020)
         return route(request)
 
     # -- endpoints ---------------------------------------------------------------------------------
@@ -611,6 +673,11 @@ class FakeWeCom:
             return _error(47001)
         if msgtype in ("text", "markdown") and not content.get("content"):
             return _error(44004)
+        size = len(str(content.get("content", "")).encode("utf-8"))
+        if msgtype == "markdown" and size > MARKDOWN_MAX_BYTES:
+            return _error(40058, f"markdown.content exceed max length {MARKDOWN_MAX_BYTES}. invalid Request Parameter")
+        if msgtype == "text" and size > TEXT_MAX_BYTES:  # WeCom cuts it; what the member reads is the cut text
+            content["content"] = str(content["content"]).encode("utf-8")[:TEXT_MAX_BYTES].decode("utf-8", "ignore")
         users = [u for u in str(body.get("touser") or "").split("|") if u]
         parties = [p for p in str(body.get("toparty") or "").split("|") if p]
         tags = [t for t in str(body.get("totag") or "").split("|") if t]
@@ -627,10 +694,15 @@ class FakeWeCom:
             "unlicenseduser": "",
             "msgid": secrets.token_urlsafe(24),
         }
-        if msgtype == "template_card" and (
-            content.get("card_type") in CALLBACK_CARD_TYPES or "action_menu" in content
-        ):
-            answer["response_code"] = secrets.token_urlsafe(48)
+        if msgtype == "template_card":
+            if refusal := _card_refusal(content):
+                return refusal
+            good = [u for u in (self._users if "@all" in users else users) if u not in bad_users]
+            for user in good:
+                self._cards[(user, str(content.get("task_id", "")))] = CardView(json.loads(json.dumps(content)))
+            if content.get("card_type") in CALLBACK_CARD_TYPES or "action_menu" in content:
+                answer["response_code"] = code = secrets.token_urlsafe(48)
+                self._codes[code] = _ResponseCode(good, str(content.get("task_id", "")), time.time())
         return _Answer(200, answer)
 
     def _update_template_card(self, request: RecordedRequest) -> _Answer:
@@ -639,6 +711,27 @@ class FakeWeCom:
             return _error(47001)
         if str(body.get("agentid")) != str(self.agent_id):
             return _error(40056)
+        code = self._codes.get(str(body["response_code"]))
+        if code is None or code.spent:
+            return _error(40058, "response_code is invalid or already used. invalid Request Parameter")
+        if time.time() - code.issued_at > RESPONSE_CODE_TTL:
+            return _error(40058, "response_code expired. invalid Request Parameter")
+        users = code.users if body.get("atall") else [u for u in body.get("userids") or [] if u in code.users]
+        views = [self._cards[(u, code.task_id)] for u in users if (u, code.task_id) in self._cards]
+        if "template_card" in body:
+            new = body["template_card"]
+            if not isinstance(new, dict) or (refusal := _card_refusal(new)):
+                return refusal or _error(47001)
+            for view in views:
+                view.content, view.button_text = json.loads(json.dumps(new)), None
+        elif isinstance(body.get("button"), dict) and body["button"].get("replace_name"):
+            if any(view.content.get("card_type") not in BUTTON_CARD_TYPES for view in views):
+                return _error(47001)
+            for view in views:
+                view.button_text = str(body["button"]["replace_name"])
+        else:
+            return _error(47001)
+        code.spent = True
         return _Answer(200, {"errcode": 0, "errmsg": "ok", "invaliduser": []})
 
     def _media_upload(self, request: RecordedRequest) -> _Answer:
@@ -733,6 +826,19 @@ class FakeWeCom:
             return _error(47001)
         self._menu = body
         return _Answer(200, {"errcode": 0, "errmsg": "ok"})
+
+
+def _card_refusal(content: dict[str, Any]) -> _Answer | None:
+    """A template card WeCom would refuse (doc 90236): an unknown type, a text_notice without its required
+    card_action (42045 in the global error codes, doc 96213), a button card without 1–6 buttons."""
+    card_type = content.get("card_type")
+    if card_type not in {"text_notice", "news_notice", *CALLBACK_CARD_TYPES}:
+        return _error(47001)
+    if card_type == "text_notice" and not content.get("card_action"):
+        return _error(42045)
+    if card_type == "button_interaction" and not 1 <= len(content.get("button_list") or []) <= 6:
+        return _error(47001, "template_card.button_list size invalid")
+    return None
 
 
 # -- callbacks -------------------------------------------------------------------------------------

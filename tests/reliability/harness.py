@@ -306,7 +306,7 @@ class CallbackSender:
 
 
 async def _exchange(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], request: bytes) -> int:
-    """One request/response on a keep-alive connection: the status, 200 only for the body `success`."""
+    """One request/response on a keep-alive connection: the status, 200 only for WeCom's empty ack body."""
     reader, writer = conn
     writer.write(request)
     head = await reader.readuntil(b"\r\n\r\n")
@@ -317,7 +317,7 @@ async def _exchange(conn: tuple[asyncio.StreamReader, asyncio.StreamWriter], req
             length = int(value)
     body = await reader.readexactly(length)
     status = int(head.split(b" ", 2)[1])
-    return status if status != 200 or body == b"success" else 299  # 299: a 200 that is not WeCom's ack
+    return status if status != 200 or body == b"" else 299  # 299: a 200 that is not WeCom's (empty) ack
 
 
 def p99(latencies: list[float]) -> float:
