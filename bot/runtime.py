@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from datetime import datetime
+from functools import cached_property
 
 from sqlalchemy import Engine, text
 
@@ -44,7 +46,6 @@ class Runtime:
         self.clock = clock or Clock(settings.tz)
         self.engine = engine or make_engine(settings.database.url)
         self.rules = load_rules(settings.rules_dir)
-        links.install(links.signer_for(settings))  # cards queued by handlers and sweeps carry signed links
         self.router = Router(enabled_routes(settings.modules))
         self.metrics = Metrics()
         self.channels: dict[str, Channel] = {}
@@ -59,7 +60,7 @@ class Runtime:
         self.ack_gate = AcksFirst(self.engine) if self.engine.dialect.name == "sqlite" else None
         self.inbox = InboxProcessor(self.engine, self.router, self.rules, self.clock, self.metrics,
                                     modules=frozenset(name for name, on in settings.modules if on))
-        self.dispatcher = Dispatcher(self.engine, self.channels, self.clock, self.metrics)
+        self.dispatcher = Dispatcher(self.engine, self.channels, self.clock, self.metrics, sign_link=self.sign_link)
         jobs = [job for job in JOBS.values() if is_enabled(settings.modules, job.module)]
         self.jobs = with_provider(jobs, provider_from(settings.company_data, self.clock.today))
         self.scheduler = SweepScheduler(self.engine, self.jobs, self.rules, self.clock.tz, self.clock.now, self.wake)
@@ -68,6 +69,14 @@ class Runtime:
         self._worker: threading.Thread | None = None
         self._warm = threading.Event()  # set once the worker has loaded jieba
         self._scheduling = False
+
+    @cached_property
+    def signer(self) -> links.LinkSigner:
+        """Built on first use, once the database (which may hold the generated secret) has been migrated."""
+        return links.signer_for(self.settings, self.engine)
+
+    def sign_link(self, target: str, viewer: str | None, now: datetime) -> str:
+        return self.signer.resolve(target, viewer, now)
 
     def migrate(self) -> None:
         migrate.upgrade(self.engine)
