@@ -146,7 +146,9 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
+    from bot.clock import Clock
     from bot.modules import is_enabled
+    from bot.runtime import scheduled_jobs
     from rules.loader import load_rules
     from scheduler.registry import JOBS
     from scheduler.runner import run_sweep
@@ -165,7 +167,9 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
         raise UsageError(TEXT["bad_instant"].format(value=args.at))
     if not is_enabled(settings.modules, job.module):
         raise UsageError(TEXT["module_off"].format(name=job.name, module=job.module))
-    count = run_sweep(make_engine(settings.database.url), job, at, load_rules(settings.rules_dir), settings.tz, now=now)
+    scheduled = {each.name: each for each in scheduled_jobs(settings, Clock(settings.tz).today)}  # as serve runs it
+    count = run_sweep(make_engine(settings.database.url), scheduled[job.name], at, load_rules(settings.rules_dir),
+                      settings.tz, now=now)
     print(TEXT["job_done"].format(name=job.name, at=at.isoformat(), count=count))
     return 0
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from datetime import datetime
+from collections.abc import Callable
+from datetime import date, datetime
 from functools import cached_property
 
 from sqlalchemy import Engine, text
@@ -27,7 +28,7 @@ from bot.modules import enabled_routes, is_enabled
 from bot.outbox import Dispatcher
 from bot.router import Router
 from rules.loader import load_rules
-from scheduler.registry import JOBS
+from scheduler.registry import JOBS, Job
 from scheduler.runner import SweepScheduler, run_sweep
 from store import migrate, outbox
 from store.db import make_engine, session_scope
@@ -36,6 +37,13 @@ log = logging.getLogger(__name__)
 
 IDLE_WAIT_SECONDS = 1.0
 RECOVER_EVERY_SECONDS = 60.0  # sends left in `sending` by a crash (older than STALE_SENDING) go back to pending
+
+
+def scheduled_jobs(settings: Settings, today: Callable[[], date]) -> list[Job]:
+    """The enabled jobs as the scheduler runs them (`company_events` fetching first when a provider is set); what
+    `liuhen jobs run` runs too."""
+    jobs = [job for job in JOBS.values() if is_enabled(settings.modules, job.module)]
+    return with_provider(jobs, provider_from(settings.company_data, today))
 
 
 class Runtime:
@@ -61,8 +69,7 @@ class Runtime:
         self.inbox = InboxProcessor(self.engine, self.router, self.rules, self.clock, self.metrics,
                                     modules=frozenset(name for name, on in settings.modules if on))
         self.dispatcher = Dispatcher(self.engine, self.channels, self.clock, self.metrics, sign_link=self.sign_link)
-        jobs = [job for job in JOBS.values() if is_enabled(settings.modules, job.module)]
-        self.jobs = with_provider(jobs, provider_from(settings.company_data, self.clock.today))
+        self.jobs = scheduled_jobs(settings, self.clock.today)
         self.scheduler = SweepScheduler(self.engine, self.jobs, self.rules, self.clock.tz, self.clock.now, self.wake)
         self._wake = threading.Event()
         self._stop = threading.Event()

@@ -15,8 +15,9 @@ from scheduler.registry import JOBS
 from scheduler.runner import run_sweep
 from store import server_secrets
 from store.db import session_scope
-from store.models import Outbox
+from store.models import CompanyEvent, Outbox
 from tests.conftest import DATA, T0, TZ, daytime_zone
+from tests.fakes.company_data_server import CompanyDataServer
 from tests.pipeline_helpers import opportunity
 from tests.wecom_helpers import AES_KEY, TOKEN, fake  # noqa: F401 (fixture)
 
@@ -93,3 +94,19 @@ def test_the_scheduler_queues_at_its_own_instant_as_before(runtime, engine):
         [row] = session.exec(select(Outbox)).all()
     assert row.next_attempt_at.astimezone(TZ) == (T0 + 6 * DAY).replace(hour=8, minute=30)
 
+
+
+def test_jobs_run_company_events_fetches_from_the_provider_first_as_the_scheduler_does(tmp_path, db_url, engine,
+                                                                                    capsys):
+    org(engine)
+    opportunity(engine, customer="华东医疗器械有限公司", stage="商务谈判", at=T0)
+    with CompanyDataServer() as provider:
+        provider.company("华东医疗器械有限公司", "c1",
+                         {"id": "e1", "kind": "高管变动", "title": "CTO变更：王强→赵敏", "date": "2026-11-30"})
+        config = tmp_path / "config.yaml"
+        config.write_text(yaml.safe_dump({"database": {"url": db_url}, "company_data": {
+            "provider": "tianyancha", "base_url": provider.base_url, "token": "test-token"}}), encoding="utf-8")
+        assert main(["jobs", "run", "company_events", "--at", T0.isoformat(), "--config", str(config)]) == 0
+    assert capsys.readouterr().out.strip().endswith("写入 1 条。")
+    with Session(engine) as session:
+        assert [e.title for e in session.exec(select(CompanyEvent))] == ["CTO变更：王强→赵敏"]
