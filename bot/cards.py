@@ -9,7 +9,6 @@ from typing import Any, Literal
 
 from sqlmodel import Session
 
-from bot import links
 from store import actions, outbox
 
 CARD_TTL = timedelta(days=7)
@@ -31,7 +30,7 @@ class Card:
     lines: list[str] = field(default_factory=list)
     fields: list[tuple[str, str]] = field(default_factory=list)
     buttons: list[Button] = field(default_factory=list)
-    link: tuple[str, str] | None = None  # (label, url or `dash:PAGE`, signed for the recipient when queued)
+    link: tuple[str, str] | None = None  # (label, url or `dash:PAGE`, signed for the recipient when delivered)
     note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
@@ -86,8 +85,8 @@ class Reply:
         return cls(kind="card_update", card=card)
 
 
-def render_card(card: Card, tokens: list[str], link: tuple[str, str] | None) -> dict[str, Any]:
-    """The client-side form: button actions replaced by tokens, the link resolved for the recipient."""
+def render_card(card: Card, tokens: list[str]) -> dict[str, Any]:
+    """The client-side form: button actions replaced by tokens; a `dash:PAGE` link stays unsigned until sent."""
     return {
         "title": card.title,
         "lines": list(card.lines),
@@ -95,7 +94,7 @@ def render_card(card: Card, tokens: list[str], link: tuple[str, str] | None) -> 
         "buttons": [
             {"label": b.label, "key": token, "style": b.style} for b, token in zip(card.buttons, tokens, strict=True)
         ],
-        "link": list(link) if link else None,
+        "link": list(card.link) if card.link else None,
         "note": card.note,
     }
 
@@ -111,8 +110,7 @@ def payload_of(session: Session, reply: Reply, *, recipient: str | None, now: da
             )
             for b in reply.card.buttons
         ]
-        link = (reply.card.link[0], links.resolve(reply.card.link[1], recipient, now)) if reply.card.link else None
-        return {"card": render_card(reply.card, tokens, link), "card_id": card_id}
+        return {"card": render_card(reply.card, tokens), "card_id": card_id}
     if reply.kind == "image" and reply.chart is not None:
         return {"chart": reply.chart, "text": reply.text}
     if reply.kind == "image":

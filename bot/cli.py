@@ -146,26 +146,30 @@ def cmd_jobs_list(args: argparse.Namespace) -> int:
 
 
 def cmd_jobs_run(args: argparse.Namespace) -> int:
+    from bot.clock import Clock
     from bot.modules import is_enabled
+    from bot.runtime import scheduled_jobs
     from rules.loader import load_rules
     from scheduler.registry import JOBS
-    from store.db import make_engine, session_scope
+    from scheduler.runner import run_sweep
+    from store.db import make_engine
 
     settings = _settings(args)
     job = JOBS.get(args.name)
     if job is None:
         raise UsageError(TEXT["unknown_job"].format(name=args.name, known=", ".join(JOBS) or "-"))
+    now = datetime.now(settings.tz)
     try:
-        at = datetime.fromisoformat(args.at) if args.at else datetime.now(settings.tz)
+        at = datetime.fromisoformat(args.at) if args.at else now
     except ValueError:
         raise UsageError(TEXT["bad_instant"].format(value=args.at)) from None
     if at.tzinfo is None:
         raise UsageError(TEXT["bad_instant"].format(value=args.at))
     if not is_enabled(settings.modules, job.module):
         raise UsageError(TEXT["module_off"].format(name=job.name, module=job.module))
-    rules = load_rules(settings.rules_dir)
-    with session_scope(make_engine(settings.database.url)) as session:
-        count = job.run(session, at, rules, settings.tz)
+    scheduled = {each.name: each for each in scheduled_jobs(settings, Clock(settings.tz).today)}  # as serve runs it
+    count = run_sweep(make_engine(settings.database.url), scheduled[job.name], at, load_rules(settings.rules_dir),
+                      settings.tz, now=now)
     print(TEXT["job_done"].format(name=job.name, at=at.isoformat(), count=count))
     return 0
 
@@ -263,11 +267,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from bot import logs
     from bot.app import create_app
-    from bot.links import require_secret
     from bot.runtime import Runtime
 
     settings = _settings(args)
-    require_secret(settings)
     logs.install(settings)
     runtime = Runtime(settings)
     runtime.migrate()

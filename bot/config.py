@@ -55,7 +55,7 @@ class ServerConfig(_Section):
     host: str = "127.0.0.1"
     port: int = 8000
     public_url: str = "http://127.0.0.1:8000"
-    link_secret: str = ""  # signs dashboard links (bot.links); empty: a random one per process (demo only)
+    link_secret: str = ""  # signs dashboard links (bot.links); empty: generated once, kept in the database
 
 
 class WeComConfig(_Section):

@@ -6,16 +6,17 @@ import base64
 import hashlib
 import hmac
 import json
-import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.config import ConfigError, Settings
+from sqlalchemy import Engine
+
+from bot.config import Settings
+from store import server_secrets
+from store.db import session_scope
 
 TTL = timedelta(days=7)
-DASH = "dash:"  # card links to a dashboard page, signed per recipient when queued (see resolve)
-PROCESS_SECRET = secrets.token_bytes(32)  # the demo's: links die with the process, which is what a demo wants
-TEXT = {"secret_required": "config.yaml: server.link_secret: 企业微信或钉钉已启用，看板链接需要签名密钥"}
+DASH = "dash:"  # a card's link to a dashboard page, signed for its recipient when delivered (LinkSigner.resolve)
 
 
 class LinkRefused(Exception):
@@ -58,6 +59,12 @@ class LinkSigner:
     def url(self, viewer: str, page: str, now: datetime) -> str:
         return f"{self.base_url}/dash/{page}?t={self.token(viewer, page, now)}"
 
+    def resolve(self, target: str, viewer: str | None, now: datetime) -> str:
+        """A card link written as `dash:PAGE` by code that knows no settings becomes the viewer's signed URL."""
+        if not target.startswith(DASH) or viewer is None:
+            return target
+        return self.url(viewer, target.removeprefix(DASH), now)
+
     def verify(self, token: str, page: str, now: datetime) -> Grant:
         body, _, mac = token.partition(".")
         if not mac or not hmac.compare_digest(mac, self._mac(body)):
@@ -74,34 +81,11 @@ class LinkSigner:
         return Grant(str(viewer), page, expires_at)
 
 
-def signer_for(settings: Settings) -> LinkSigner:
-    secret = settings.server.link_secret.encode("utf-8") or PROCESS_SECRET
-    return LinkSigner(secret, settings.server.public_url)
-
-
-def require_secret(settings: Settings) -> None:
-    """`serve` with a platform on must have a stable secret: links in chat outlive a process."""
-    if (settings.wecom.enabled or settings.dingtalk.enabled) and not settings.server.link_secret:
-        raise ConfigError([TEXT["secret_required"]])
-
-
-_installed: LinkSigner | None = None
-
-
-def install(signer: LinkSigner) -> None:
-    """The app's signer, for the `看板` command (handlers get no settings); set once by create_app."""
-    global _installed
-    _installed = signer
-
-
-def installed() -> LinkSigner:
-    if _installed is None:
-        raise RuntimeError("bot.links.install() was not called")
-    return _installed
-
-
-def resolve(target: str, viewer: str | None, now: datetime) -> str:
-    """A card link written as `dash:PAGE` by code that knows no settings becomes the recipient's signed URL."""
-    if not target.startswith(DASH) or viewer is None:
-        return target
-    return installed().url(viewer, target.removeprefix(DASH), now)
+def signer_for(settings: Settings, engine: Engine) -> LinkSigner:
+    """The configured secret wins; without one, the secret generated once and kept in the database, so links
+    outlive a restart and open on every process behind a load balancer."""
+    secret = settings.server.link_secret
+    if not secret:
+        with session_scope(engine) as session:
+            secret = server_secrets.get_or_create(session, server_secrets.LINK_SECRET)
+    return LinkSigner(secret.encode("utf-8"), settings.server.public_url)

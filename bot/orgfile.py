@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,6 +16,7 @@ from store.models import Team, User
 ROLES = ("rep", "manager", "admin")
 USER_KEYS = {"id", "name", "role", "team", "wecom_userid", "dingtalk_userid", "hired_on"}
 TEAM_KEYS = {"name", "manager", "region"}
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 TEXT = {
     "bad_yaml": "不是合法的 YAML：{error}",
@@ -99,8 +101,11 @@ def parse(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             user_ids.add(str(user["id"]))
         if user.get("team") and str(user["team"]) not in team_names:
             problem(user, "team", TEXT["unknown_team"].format(value=user["team"]))
-        if user.get("hired_on") is not None and not isinstance(user["hired_on"], date):
-            problem(user, "hired_on", TEXT["bad_date"].format(value=user["hired_on"]))
+        if user.get("hired_on") is not None:
+            hired_on = _day(user["hired_on"])
+            if hired_on is None:
+                problem(user, "hired_on", TEXT["bad_date"].format(value=user["hired_on"]))
+            user["hired_on"] = hired_on
         for key, seen in platform_ids.items():
             if user.get(key):
                 if str(user[key]) in seen:
@@ -112,6 +117,18 @@ def parse(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     if problems:
         raise OrgFileError(problems)
     return teams, users
+
+
+def _day(value: object) -> date | None:
+    """`2024-06-03` as YAML reads it (a date) or as a quoted string, which HR exports and YAML writers produce."""
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and ISO_DAY.fullmatch(value.strip()):
+        try:
+            return date.fromisoformat(value.strip())
+        except ValueError:
+            return None
+    return None
 
 
 def _items(data: dict[str, Any], key: str, label: str, problems: list[str]) -> list[dict[str, Any]]:

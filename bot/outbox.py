@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Protocol, runtime_checkable
 
@@ -36,6 +36,8 @@ HOUR = timedelta(hours=1)  # and WeCom's also per hour
 DIGEST_PREFIX = "digest:"
 MORE_PREFIX = "more:"  # the rest of a text longer than one minute's allowance, sent after it
 APP_WIDE_LIMITS = (WeComApiError, DingTalkApiError)  # their rate limits are the app's: pause the whole channel
+
+SignLink = Callable[[str, str | None, datetime], str]  # (`dash:PAGE` or url, our user id, now) → the URL to send
 
 TEXT = {
     "digest": "另有 {n} 条提醒（一分钟内消息太多，合并发送）：",
@@ -128,13 +130,14 @@ class Dispatcher:
 
     def __init__(
         self, engine: Engine, channels: Mapping[str, Channel], clock: Clock, metrics: Metrics,
-        *, max_attempts: int = MAX_ATTEMPTS,
+        *, max_attempts: int = MAX_ATTEMPTS, sign_link: SignLink | None = None,
     ) -> None:
         self.engine = engine
         self.channels = channels
         self.clock = clock
         self.metrics = metrics
         self.max_attempts = max_attempts
+        self.sign_link = sign_link
         self._paused: dict[str, datetime] = {}  # channel → end of a rate-limit pause (this process)
 
     def run_once(self, *, limit: int = 100) -> int:
@@ -192,6 +195,7 @@ class Dispatcher:
             row = session.get(Outbox, row_id)
             assert row is not None
             channel_name = row.channel or "auto"
+            unsigned: list[str] | None = None
             try:
                 channel, address = self._route(session, row)
                 channel_name = channel.name
@@ -200,6 +204,7 @@ class Dispatcher:
                 if self._after_predecessor(session, row):
                     return True
                 _render_chart(row)
+                unsigned = self._sign(row)
                 messages = 0
                 if isinstance(channel, Throttled):
                     messages = channel.messages_needed(row, address)
@@ -221,10 +226,28 @@ class Dispatcher:
                 log.exception("outbox %s: unexpected error from %s", row_id, channel_name)
                 self._failed(session, row, channel_name, DeliveryError(f"{type(exc).__name__}: {exc}"))
                 return True
+            finally:
+                self._unsign(row, unsigned)  # the row keeps `dash:PAGE`: a retry signs it afresh
             self._pin_route(row, channel_name, address)
             outbox.mark_sent(session, row, now=self.clock.now(), platform_ref=ref, messages=messages)
             self.metrics.outbox_sent.labels(channel_name).inc()
             return True
+
+    def _sign(self, row: Outbox) -> list[str] | None:
+        """A card's `dash:PAGE` link signed for its recipient as it goes out (so it expires a week after it was
+        received); returns the unsigned link, which the row keeps (_unsign)."""
+        card = row.payload.get("card") if row.kind in ("card", "card_update") else None
+        link = card.get("link") if card else None
+        if not link or self.sign_link is None:
+            return None
+        signed = [link[0], self.sign_link(link[1], row.user_id, self.clock.now())]
+        row.payload = {**row.payload, "card": {**card, "link": signed}}
+        return list(link)
+
+    @staticmethod
+    def _unsign(row: Outbox, unsigned: list[str] | None) -> None:
+        if unsigned is not None:
+            row.payload = {**row.payload, "card": {**row.payload["card"], "link": unsigned}}
 
     @staticmethod
     def _pin_route(row: Outbox, channel_name: str, address: str | None) -> None:

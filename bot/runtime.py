@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import cached_property
 
 from sqlalchemy import Engine, text
 
@@ -28,7 +30,7 @@ from bot.outbox import Dispatcher
 from bot.router import Router
 from rules.loader import load_rules
 from rules.notify import delivery_time
-from scheduler.registry import JOBS
+from scheduler.registry import JOBS, Job
 from scheduler.runner import SweepScheduler, fire_times, run_sweep
 from store import migrate, outbox
 from store.db import make_engine, session_scope
@@ -39,7 +41,6 @@ IDLE_WAIT_SECONDS = 1.0
 RECOVER_EVERY_SECONDS = 60.0  # sends left in `sending` by a crash (older than STALE_SENDING) go back to pending
 
 
-
 @dataclass(frozen=True)
 class Leap:
     """What a 快进 did: where the clock is now, the pushes the sweeps wrote, and how many quiet hours held."""
@@ -47,6 +48,14 @@ class Leap:
     now: datetime
     pushed: int
     held: int
+
+
+def scheduled_jobs(settings: Settings, today: Callable[[], date]) -> list[Job]:
+    """The enabled jobs as the scheduler runs them (`company_events` fetching first when a provider is set); what
+    `liuhen jobs run` runs too."""
+    jobs = [job for job in JOBS.values() if is_enabled(settings.modules, job.module)]
+    return with_provider(jobs, provider_from(settings.company_data, today))
+
 
 class Runtime:
     """The app's parts; `start()` runs the inbox and outbox workers in one background thread."""
@@ -56,7 +65,6 @@ class Runtime:
         self.clock = clock or Clock(settings.tz)
         self.engine = engine or make_engine(settings.database.url)
         self.rules = load_rules(settings.rules_dir)
-        links.install(links.signer_for(settings))  # cards queued by handlers and sweeps carry signed links
         self.router = Router(enabled_routes(settings.modules))
         self.metrics = Metrics()
         self.channels: dict[str, Channel] = {}
@@ -72,15 +80,22 @@ class Runtime:
         self.ack_gate = AcksFirst(self.engine) if self.engine.dialect.name == "sqlite" else None
         self.inbox = InboxProcessor(self.engine, self.router, self.rules, self.clock, self.metrics,
                                     modules=frozenset(name for name, on in settings.modules if on))
-        self.dispatcher = Dispatcher(self.engine, self.channels, self.clock, self.metrics)
-        jobs = [job for job in JOBS.values() if is_enabled(settings.modules, job.module)]
-        self.jobs = with_provider(jobs, provider_from(settings.company_data, self.clock.today))
+        self.dispatcher = Dispatcher(self.engine, self.channels, self.clock, self.metrics, sign_link=self.sign_link)
+        self.jobs = scheduled_jobs(settings, self.clock.today)
         self.scheduler = SweepScheduler(self.engine, self.jobs, self.rules, self.clock.tz, self.clock.now, self.wake)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._warm = threading.Event()  # set once the worker has loaded jieba
         self._scheduling = False
+
+    @cached_property
+    def signer(self) -> links.LinkSigner:
+        """Built on first use, once the database (which may hold the generated secret) has been migrated."""
+        return links.signer_for(self.settings, self.engine)
+
+    def sign_link(self, target: str, viewer: str | None, now: datetime) -> str:
+        return self.signer.resolve(target, viewer, now)
 
     def migrate(self) -> None:
         migrate.upgrade(self.engine)

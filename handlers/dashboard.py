@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.cards import Card, Reply
 from bot.events import Context, Event, Route, on_command
-from bot.links import installed
+from bot.links import DASH, TTL
 from handlers.groups import private_routes
 
 TEXT = {
@@ -19,11 +19,9 @@ TEXT = {
 
 
 def show_dashboard(event: Event, ctx: Context) -> Reply:
-    signer = installed()
     return Reply.show(Card(
-        title=TEXT["title"], lines=[TEXT.get(ctx.user.role, TEXT["rep"])],
-        link=(TEXT["open"], signer.url(ctx.user.id, "home", ctx.now)),
-        note=TEXT["note"].format(days=signer.ttl.days),
+        title=TEXT["title"], lines=[TEXT.get(ctx.user.role, TEXT["rep"])], link=(TEXT["open"], f"{DASH}home"),
+        note=TEXT["note"].format(days=TTL.days),
     ))
 
 

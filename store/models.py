@@ -429,6 +429,14 @@ class AccessToken(SQLModel, table=True):
     expires_at: datetime | None = _time(nullable=False)
 
 
+class ServerSecret(SQLModel, table=True):
+    """A secret the server generated once and every process shares (the dashboard-link key when none is set)."""
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(sa_type=Text)
+    created_at: datetime | None = _time(nullable=False)
+
+
 class AuditLog(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     at: datetime | None = _time(nullable=False, index=True)

@@ -44,6 +44,15 @@ def enqueue(
     return insert_ignoring_conflict(session, Outbox, values, ["dedupe_key"])
 
 
+def retime_queued(session: Session, *, created_at: datetime, due_at: datetime) -> int:
+    """Pending rows queued as of `created_at` become due at `due_at`: a sweep run by hand as of another instant."""
+    result = session.execute(
+        update(Outbox).where(Outbox.created_at == created_at, Outbox.status == "pending")
+        .values(next_attempt_at=due_at).execution_options(synchronize_session=False)
+    )
+    return result.rowcount
+
+
 def due(session: Session, *, now: datetime, limit: int = 50, channel: str | None = None) -> list[Outbox]:
     """Pending rows whose time has come, locked for this transaction on PostgreSQL."""
     stmt = (

@@ -6,7 +6,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -26,6 +26,14 @@ DATA = TESTS / "data"
 PG_URL = os.environ.get("LIUHEN_TEST_DATABASE_URL")
 TZ = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 12, 1, 10, 0, tzinfo=TZ)
+
+
+def daytime_zone(now: datetime | None = None) -> str:
+    """An `Etc/GMT±N` zone where it is early afternoon now: a test that pushes at the real time (a CLI run, a child
+    process) is then never held back by quiet hours (21:00–08:00), whenever it runs."""
+    offset = (13 - (now or datetime.now(UTC)).hour + 12) % 24 - 12  # hours east of UTC, in [-12, 11]
+    return f"Etc/GMT{-offset:+d}"  # the Etc zones' sign is POSIX's: Etc/GMT-8 is UTC+8
+
 
 if os.environ.get("CI") == "true" and not PG_URL:
     raise pytest.UsageError("CI=true but LIUHEN_TEST_DATABASE_URL is not set: the PostgreSQL lane must run in CI")

@@ -10,9 +10,10 @@ from sqlalchemy import select
 
 from bot.app import create_app
 from bot.demo import populate
-from bot.links import signer_for
+from bot.links import LinkRefused, LinkSigner
+from bot.runtime import Runtime
 from store.db import session_scope
-from store.models import Opportunity, Team, User
+from store.models import Opportunity, ServerSecret, Team, User
 from tests.conftest import T0, TZ
 
 
@@ -24,7 +25,7 @@ def company(runtime, engine):
 
 
 def link(runtime, viewer: str, page: str = "home", *, at=T0) -> str:
-    return signer_for(runtime.settings).url(viewer, page, at).removeprefix(runtime.settings.server.public_url)
+    return runtime.signer.url(viewer, page, at).removeprefix(runtime.settings.server.public_url)
 
 
 def owners(engine, team: str) -> set[str]:
@@ -102,11 +103,21 @@ def test_kanban_command_answers_with_a_signed_link_to_the_viewers_own_dashboard(
     assert data["viewer"]["id"] == "hanmeimei" and {i["rep"] for i in data["pipeline"]["items"]} <= {"韩梅梅"}
 
 
-def test_serve_with_a_platform_on_refuses_to_start_without_a_link_secret(tmp_path, capsys):
-    from bot.cli import main
+def test_without_link_secret_one_is_generated_once_and_a_restart_keeps_links_open(runtime, settings, engine):
+    url = runtime.signer.url("lilei", "home", T0)
+    restarted = Runtime(settings, clock=runtime.clock, engine=engine)
+    assert restarted.signer.verify(url.partition("?t=")[2], "home", T0).viewer == "lilei"
+    with session_scope(engine) as session:
+        [stored] = session.execute(select(ServerSecret)).scalars().all()
+    assert stored.name == "link_secret" and len(stored.value) >= 40
 
-    config = tmp_path / "config.yaml"
-    config.write_text("wecom:\n  enabled: true\n  corp_id: ww1\n  agent_id: 1\n  secret: s\n  token: t\n"
-                      f"  encoding_aes_key: {'a' * 43}\n", encoding="utf-8")
-    assert main(["serve", "--config", str(config)]) == 2
-    assert capsys.readouterr().err.strip() == "config.yaml: server.link_secret: 企业微信或钉钉已启用，看板链接需要签名密钥"
+
+def test_an_explicit_link_secret_wins_over_the_stored_one(runtime, settings, engine):
+    stored = runtime.signer.url("lilei", "home", T0).partition("?t=")[2]
+    explicit = Runtime(settings.model_copy(update={"server": settings.server.model_copy(
+        update={"link_secret": "from-the-environment"})}), clock=runtime.clock, engine=engine)
+    with pytest.raises(LinkRefused) as refused:
+        explicit.signer.verify(stored, "home", T0)
+    assert refused.value.reason == "invalid"
+    token = explicit.signer.token("lilei", "home", T0)
+    assert LinkSigner(b"from-the-environment", "http://x").verify(token, "home", T0).viewer == "lilei"

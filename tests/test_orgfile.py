@@ -1,3 +1,4 @@
+from datetime import date
 from pathlib import Path
 
 from sqlmodel import Session, select
@@ -29,7 +30,7 @@ def test_org_import_is_idempotent(tmp_path, db_url, engine, capsys):
     assert main(["org", "import", str(DATA / "org.yaml"), "--config", str(config)]) == 0
     assert snapshot(engine) == first
     users, teams = first
-    assert ("lilei", "李雷", "rep", teams[0][0], "lilei", "0123", __import__("datetime").date(2026, 11, 2)) in users
+    assert ("lilei", "李雷", "rep", teams[0][0], "lilei", "0123", date(2026, 11, 2)) in users
     assert teams[0][1:] == ("华东一组", "华东", "zhangwei")
 
 
@@ -65,5 +66,42 @@ def test_unknown_team_and_manager_exit_2_naming_the_line(tmp_path, db_url, engin
         f"{bad}:5: team: 未知的团队 华南组（teams 里没有）",
         f"{bad}:9: role: role 应为 rep、manager 或 admin，而不是 boss",
         f"{bad}:2: manager: 未知的主管 nobody（users 里没有）",
+    ]
+    assert snapshot(engine) == ([], [])
+
+
+def test_hired_on_is_accepted_quoted_as_an_hr_export_writes_it_or_as_a_plain_yaml_date(tmp_path, db_url, engine,
+                                                                                       capsys):
+    org = tmp_path / "org.yaml"
+    org.write_text(
+        "teams: []\n"
+        "users:\n"
+        "  - {id: a, name: 甲, role: rep, hired_on: '2024-06-03'}\n"
+        "  - {id: b, name: 乙, role: rep, hired_on: \"2024-06-04\"}\n"
+        "  - {id: c, name: 丙, role: rep, hired_on: 2024-06-05}\n",
+        encoding="utf-8",
+    )
+    assert main(["org", "import", str(org), "--config", str(config_for(tmp_path, db_url))]) == 0
+    assert "已导入 0 个团队、3 个用户" in capsys.readouterr().out
+    users, _ = snapshot(engine)
+    assert [(u[0], u[6]) for u in users] == [("a", date(2024, 6, 3)), ("b", date(2024, 6, 4)), ("c", date(2024, 6, 5))]
+
+
+def test_a_hired_on_that_is_no_date_is_refused_naming_it_and_nothing_is_imported(tmp_path, db_url, engine, capsys):
+    org = tmp_path / "org.yaml"
+    org.write_text(
+        "teams: []\n"
+        "users:\n"
+        "  - {id: a, name: 甲, role: rep, hired_on: '2024-06-03'}\n"
+        "  - {id: b, name: 乙, role: rep, hired_on: '2024-13-01'}\n"
+        "  - {id: c, name: 丙, role: rep, hired_on: 2024年6月3日}\n"
+        "  - {id: d, name: 丁, role: rep, hired_on: 20240603}\n",
+        encoding="utf-8",
+    )
+    assert main(["org", "import", str(org), "--config", str(config_for(tmp_path, db_url))]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"{org}:4: hired_on: hired_on 应为日期 YYYY-MM-DD，而不是 2024-13-01",
+        f"{org}:5: hired_on: hired_on 应为日期 YYYY-MM-DD，而不是 2024年6月3日",
+        f"{org}:6: hired_on: hired_on 应为日期 YYYY-MM-DD，而不是 20240603",
     ]
     assert snapshot(engine) == ([], [])

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from sqlmodel import Session
 
-from bot.links import LinkRefused, signer_for
+from bot.links import LinkRefused
 from bot.runtime import Runtime
 from bot.web import dash_data
 from store import access, audit
@@ -36,13 +36,12 @@ class Refused(Exception):
 
 def router(runtime: Runtime) -> APIRouter:
     api = APIRouter()
-    signer = signer_for(runtime.settings)
     page = files("bot.web").joinpath("dash.html").read_text(encoding="utf-8")
     denied = files("bot.web").joinpath("dash_denied.html").read_text(encoding="utf-8")
 
     def viewer(session: Session, token: str, path: str) -> User:
         try:
-            grant = signer.verify(token, path, runtime.clock.now())
+            grant = runtime.signer.verify(token, path, runtime.clock.now())
         except LinkRefused as refused:
             raise Refused(refused.reason) from None
         user = session.get(User, grant.viewer)
@@ -76,7 +75,7 @@ def router(runtime: Runtime) -> APIRouter:
             data = dash_data.home(session, runtime.rules, user, now, runtime.clock.tz)
             for item in data["pipeline"]["items"]:  # each row opens its own page, signed for the same viewer
                 path = f"opportunity/{item['id']}"
-                item["href"] = f"/dash/{path}?t={signer.token(user.id, path, now)}"
+                item["href"] = f"/dash/{path}?t={runtime.signer.token(user.id, path, now)}"
             shown = sorted({item["customer_id"] for item in data["pipeline"]["items"]})
             audit.read(session, user, at=now, target="dash:home", via="dash", customers=shown)
             return data

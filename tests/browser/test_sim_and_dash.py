@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.links import signer_for
 from store.db import session_scope
 from store.models import Customer, Opportunity, Touch
 from tests.browser.conftest import shot
@@ -62,7 +61,7 @@ def test_the_dashboard_link_from_a_card_opens_the_teams_lights_on_a_phone(browse
 
 def test_expired_and_foreign_links_are_refused_with_a_chinese_page(browser, demo):
     base, runtime = demo
-    signer, now = signer_for(runtime.settings), runtime.clock.now()
+    signer, now = runtime.signer, runtime.clock.now()
     with session_scope(runtime.engine) as session:
         foreign = session.execute(select(Opportunity.id).where(Opportunity.owner_id == "wanglei")).scalars().first()
     page = browser.new_page(viewport=PHONE)

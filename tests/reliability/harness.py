@@ -105,10 +105,10 @@ def child_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     return {**env, "PYTHONUNBUFFERED": "1", **(extra or {})}
 
 
-def liuhen(*args: str, config: Path) -> str:
+def liuhen(*args: str, config: Path, env: dict[str, str] | None = None) -> str:
     """Runs one `liuhen` command (e.g. `jobs run`) to completion; its stdout, or an AssertionError with stderr."""
     done = subprocess.run([sys.executable, "-m", "bot", *args, "--config", str(config)], cwd=ROOT,
-                          env=child_env(), capture_output=True, text=True, timeout=120)
+                          env=child_env(env), capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"liuhen {' '.join(args)} exited {done.returncode}: {done.stderr}"
     return done.stdout
 

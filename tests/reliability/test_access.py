@@ -15,7 +15,6 @@ from sqlmodel import Session, func, select
 
 from bot.app import create_app
 from bot.cli import main
-from bot.links import signer_for
 from store.db import session_scope
 from store.models import (
     AuditLog,
@@ -226,7 +225,7 @@ def test_commands_in_a_group_chat_are_answered_privately_and_never_show_another_
 
 
 def dash(client: TestClient, runtime, viewer: str, page: str = "home", *, api: bool = True):
-    url = signer_for(runtime.settings).url(viewer, page, T0).removeprefix(runtime.settings.server.public_url)
+    url = runtime.signer.url(viewer, page, T0).removeprefix(runtime.settings.server.public_url)
     return client.get(url.replace("/dash/", "/dash/api/") if api else url)
 
 
