@@ -15,8 +15,9 @@ from bot.app import create_app
 from bot.channels.dingtalk_stream import StreamListener
 from bot.config import load_settings
 from bot.events import Event
-from store.models import Alert, AuditLog, Message, Outbox, User
-from tests.conftest import DATA
+from store.models import Alert, AuditLog, Checklist, Message, Outbox, User
+from tests.conftest import DATA, T0
+from tests.conversation import seed_customer
 from tests.fakes.dingtalk_gateway import FakeDingTalk
 
 LILEI = "0123"
@@ -249,3 +250,24 @@ def test_healthz_shows_the_stream_state(runtime, fake, stream):
     fake.wait_for_ack(fake.deliver_chatbot(fake.chatbot_text(LILEI, "你好")))
     with TestClient(create_app(runtime, start_workers=False)) as client:
         assert client.get("/healthz").json()["channels"]["dingtalk"] == "connected"
+
+
+def test_a_checklist_stays_usable_for_the_clicker_after_a_tick_until_done(runtime, fake, stream):
+    with Session(runtime.engine) as session:
+        seed_customer(session, "华东医疗器械有限公司", aliases=["华东医疗"], updated=T0)
+    fake.wait_for_ack(fake.deliver_chatbot(fake.chatbot_text(LILEI, "拜访 华东医疗")))
+    runtime.work_once()
+    [created] = fake.calls(CREATE)
+    card_id = created.body["outTrackId"]
+    first = card_buttons(fake, card_id)[0]["token"]
+    fake.wait_for_ack(fake.deliver_card_callback(card_id, LILEI, {"token": first}))
+    assert fake.seen_by(card_id, LILEI)["buttons"] == "[]"  # the ACK answers at once
+    runtime.work_once()
+    mine = json.loads(fake.seen_by(card_id, LILEI)["buttons"])  # the redrawn card, for the clicker too
+    assert mine == card_buttons(fake, card_id) and mine[0]["text"].startswith("☑")
+    assert fake.seen_by(card_id, LILEI)["status"] == ""
+    fake.wait_for_ack(fake.deliver_card_callback(card_id, LILEI, {"token": mine[-1]["token"]}))  # 完成拜访
+    runtime.work_once()
+    with Session(runtime.engine) as session:
+        checklist = session.exec(select(Checklist)).one()
+    assert checklist.completed_at is not None and [item["done"] for item in checklist.items] == [True]

@@ -17,7 +17,7 @@ from bot.cards import Reply
 from bot.channels import dingtalk_report
 from bot.channels.base import DeliveryError
 from bot.channels.dingtalk_api import DingTalkApi, DingTalkApiError
-from bot.channels.dingtalk_events import CHANNEL
+from bot.channels.dingtalk_events import CHANNEL, PRIVATE_KEYS
 from bot.channels.dingtalk_stream import StreamListener, StreamState
 from bot.channels.parts import (
     Step,
@@ -191,7 +191,7 @@ class DingTalkChannel:
 
     def _deliver(self, session: Session, message: Outbox, address: str | None) -> str | None:
         if message.kind == "card_update":
-            return self._update_card(message.payload)
+            return self._update_card(message.payload, address)
         if message.kind == dingtalk_report.KIND:  # a 日志 filed for the rep, not a robot message
             return dingtalk_report.file_report(self.api, message.payload, address)
         if not address and not message.chat_id:
@@ -263,17 +263,20 @@ class DingTalkChannel:
             raise DeliveryError(MESSAGES["not_delivered"].format(errors="; ".join(map(str, failed))), permanent=True)
         return str(out_track_id)
 
-    def _update_card(self, payload: dict[str, Any]) -> str:
-        """A handler's new card replaces every variable for everyone (the click's own answer went in its ACK);
-        content over 1 KB is cut, as an update sends no follow-up message."""
+    def _update_card(self, payload: dict[str, Any], clicker: str | None) -> str:
+        """A handler's new card replaces every variable for everyone, and the clicker's private view too: the ACK
+        emptied their buttons, and private data outranks the card's own, so a card that stays usable (a checklist
+        ticked item by item) would otherwise show them no buttons. Content over 1 KB is cut (no follow-up)."""
         ref = payload.get("update_ref")
         if not ref or "card" not in payload:
             raise DeliveryError(MESSAGES["no_update_ref"], permanent=True)
         params = fit_card(card_params(payload["card"]), note=TEXT["cut"])[0]
         check_fits(params)
+        mine = {"privateData": {clicker: {"cardParamMap": {key: params.get(key, "") for key in PRIVATE_KEYS}}}
+                } if clicker else {}
         self.api.call("PUT", "/v1.0/card/instances", json={
-            "outTrackId": ref, "userIdType": 1, "cardData": {"cardParamMap": params},
-            "cardUpdateOptions": {"updateCardDataByKey": False},
+            "outTrackId": ref, "userIdType": 1, "cardData": {"cardParamMap": params}, **mine,
+            "cardUpdateOptions": {"updateCardDataByKey": False, "updatePrivateDataByKey": True},
         })
         return str(ref)
 

@@ -14,6 +14,7 @@ CONTACT_CHANGES = {"user_add_org": "create_user", "user_modify_org": "update_use
 TEXT = {"answered": "已处理"}
 # A card callback's answer (the ACK's `response`): the clicker's private view loses its buttons and shows the
 # status. Only variables marked 私有 in the template take private data (docs/dingtalk.md, step 4).
+PRIVATE_KEYS = ("buttons", "status")  # the template's 私有 variables
 CLICK_ANSWER = {
     "userPrivateData": {"cardParamMap": {"buttons": "[]", "status": TEXT["answered"]}},
     "cardUpdateOptions": {"updatePrivateDataByKey": True},

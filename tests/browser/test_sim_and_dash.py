@@ -7,12 +7,14 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from store.db import session_scope
-from store.models import Customer, Opportunity, Touch
+from store.models import Checklist, Customer, Opportunity, Touch
 from tests.browser.conftest import shot
 
 PDF = b"%PDF-1.4\n% liuhen demo\n"
 PHONE = {"width": 375, "height": 812}
-WAIT = 20_000  # ms; the touch ack is held ack_delay_seconds (10) to merge a burst
+WAIT = 20_000
+TICKED = "n => [...([...document.querySelectorAll('.card')].pop()?.querySelectorAll('.l') || [])]" \
+         ".filter(line => line.textContent.startsWith('☑')).length === n"  # ticked lines on the newest card  # ms; the touch ack is held ack_delay_seconds (10) to merge a burst
 
 
 def open_sim(browser, base: str, user: str, **context):
@@ -110,6 +112,31 @@ def test_on_a_phone_the_simulator_keeps_its_switcher_chats_and_one_line_of_contr
     page.wait_for_selector("#notice.error")
     assert page.inner_text("#notice") == "消息太长：最多 20000 字，这条有 20001 字。请分几条发送。" and not dialogs
     assert page.input_value("#text") == "长" * 20_001  # kept, so the rep can shorten it
+    page.close()
+
+
+def test_a_visit_checklist_is_ticked_item_by_item_and_completed_on_a_phone(browser, demo):
+    base, runtime = demo
+    with session_scope(runtime.engine) as session:
+        customer = session.execute(select(Customer).where(Customer.owner_id == "wanglei")).scalars().first().name
+    page = open_sim(browser, base, "wanglei", viewport=PHONE)
+    page.fill("#text", f"拜访 {customer}")
+    page.press("#text", "Enter")
+    card = page.locator(".card:has-text('客户攻坚清单')").last
+    card.wait_for()
+    items = card.locator("button:not(.primary)")
+    count = min(items.count(), 3)
+    assert count >= 2
+    for n in range(count):  # each tick redraws the card in place; its buttons stay usable
+        card.locator("button:not(.primary)").nth(n).click()
+        page.wait_for_function(TICKED, arg=n + 1)
+    card = page.locator(".card:has-text('客户攻坚清单')").last
+    assert card.locator("button.primary").is_enabled()
+    card.locator("button.primary").click()  # 完成拜访
+    page.wait_for_selector(".card:has-text('已完成拜访')")
+    with session_scope(runtime.engine) as session:
+        done = session.execute(select(Checklist).where(Checklist.rep_id == "wanglei")).scalars().one()
+        assert done.completed_at is not None and sum(i["done"] for i in done.items) == count
     page.close()
 
 
