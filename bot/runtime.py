@@ -124,11 +124,6 @@ class Runtime:
         self.work_once()
         return Leap(self.clock.local_now(), pushed, held)
 
-    def run_sweeps(self) -> int:
-        """Runs every enabled sweep once as of the clock's now (the demo's "快进" and `jobs run`)."""
-        at = self.clock.now()
-        return sum(run_sweep(self.engine, job, at, self.rules, self.clock.tz) for job in self.jobs)
-
     def start(self, *, with_scheduler: bool = True) -> None:
         """Keeps working in the background: first what a crash left behind, then what arrives.
 

@@ -7,7 +7,6 @@ from sqlmodel import Session, select
 
 from bot.app import create_app
 from bot.cli import main
-from bot.links import signer_for
 from scheduler import forecast as sweeps
 from store.db import session_scope
 from store.models import Alert, Forecast, ForecastItem, Opportunity, Signal, SimMessage, StageChange, Touch
@@ -183,6 +182,6 @@ def test_a_high_risk_shows_the_same_in_chat_export_and_the_managers_dashboard(ru
     config.write_text(f"database:\n  url: {db_url}\n", encoding="utf-8")
     assert main(["export", "forecasts", "--config", str(config)]) == 0
     assert [row["risk"] for row in json.loads(capsys.readouterr().out)] == ["高风险", "高风险"]
-    page = signer_for(runtime.settings).url("zhangwei", "home", T0).removeprefix(runtime.settings.server.public_url)
+    page = runtime.signer.url("zhangwei", "home", T0).removeprefix(runtime.settings.server.public_url)
     board = client.get(page.replace("/dash/", "/dash/api/")).json()["forecast"]
     assert board["rows"] == [{"rep": "李雷", "commit": 1_600_000, "high_risk": 2}]

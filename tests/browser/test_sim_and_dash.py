@@ -77,7 +77,7 @@ def test_expired_and_foreign_links_are_refused_with_a_chinese_page(browser, demo
 
 def test_a_deal_named_after_its_customer_shows_the_name_once(browser, demo):
     base, runtime = demo
-    signer, now = signer_for(runtime.settings), runtime.clock.now()
+    signer, now = runtime.signer, runtime.clock.now()
     with session_scope(runtime.engine) as session:
         deal = session.execute(select(Opportunity).where(Opportunity.owner_id == "lilei",
                                                          Opportunity.status == "open")).scalars().first()
