@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from nlp.amounts import find_amounts, parse_amount
 from nlp.customers import find_customers
@@ -177,7 +177,7 @@ class Recognizer:
             return self._lead(word, rest)
         found = readers[word]() if word in readers else None
         if found is not None and (separated or found.customer or found.reward or self._bare_name(word, rest)):
-            return found
+            return replace(found, sure=True)  # typed as a command: its handler asks whatever it must
         return Intent(word, _PAD.sub(" ", rest).strip()) if separated else None
 
     def _bare_name(self, word: str, rest: str) -> bool:
