@@ -202,7 +202,10 @@ class InboxProcessor:
             commands=self.router.commands, dialog=dialog, args=match.args if match else "", action_data=action_data,
             modules=self.modules,
         )
-        if event.kind == "text" and event.chat is None and (match is None or match.route.kind == "kind"):
+        if event.kind == "text" and match is not None and match.route.kind == "flow" \
+                and understand.leaves_dialog(ctx, event.text):
+            match = self.router.command(understand.CANCEL, "") or match
+        elif event.kind == "text" and event.chat is None and (match is None or match.route.kind == "kind"):
             understood = self._understand(event, ctx)
             if isinstance(understood, list):
                 return understood

@@ -36,6 +36,7 @@ TEXT = {
 
 VISIT = "touches:visit"  # a visit that already happened
 NOTE_ACTION = "touches:note"
+CANCEL = "取消"
 CACHE_SIZE = 64  # recognizers kept, one per distinct set of visible customers and commands
 
 
@@ -79,6 +80,11 @@ def recognizer(ctx: Context) -> Recognizer:
 
 def read(ctx: Context, text: str) -> Intent:
     return recognizer(ctx).read(text)
+
+
+def leaves_dialog(ctx: Context, text: str) -> bool:
+    """算了, 不弄了 … inside a dialog mean 取消, whatever the question was."""
+    return recognizer(ctx).whole_command(text) == CANCEL
 
 
 def is_note(intent: Intent) -> bool:

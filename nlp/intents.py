@@ -149,9 +149,9 @@ class Recognizer:
         bare = _PAD.sub("", folded)
         if not bare:
             return Intent(NOTE)
-        for command, pattern in self.whole:
-            if pattern.fullmatch(bare):
-                return Intent(command)
+        whole = self.whole_command(text)
+        if whole is not None:
+            return Intent(whole)
         head = self._command_head(folded)
         if head is not None:
             word, rest = head
@@ -159,6 +159,11 @@ class Recognizer:
             if typed is not None:
                 return typed
         return self._sentence(folded)
+
+    def whole_command(self, text: str) -> str | None:
+        """The command a message means as a whole (算了不弄了 → 取消, 积分榜 → 排行榜), courtesy words aside."""
+        bare = _PAD.sub("", fold(text).strip())
+        return next((command for command, pattern in self.whole if pattern.fullmatch(bare)), None)
 
     def _command_head(self, folded: str) -> tuple[str, str] | None:
         for word in self.words:
