@@ -36,6 +36,7 @@ class Phrases:
     behaviors: Mapping[str, Sequence[str]] = field(default_factory=dict)
     behavior_not: Sequence[str] = ()
     visit: Sequence[str] = ()
+    visit_before_customer: Sequence[str] = ()
     visit_not_after: Sequence[str] = ()
     visit_done_after: Sequence[str] = ()
     visit_done_before: Sequence[str] = ()
@@ -271,7 +272,9 @@ class Recognizer:
         if not forced and _has(text, p.behavior_not):
             return None
         name, mention, _ = self.customer(text)
-        if mention is None and forced:
+        if mention is None and not forced:
+            return None  # 「demo」 alone, 「客户说POC效果不错」: whose? a note until a customer is named
+        if mention is None:
             mention = _leftover(text, [m.span()]) or None
         who = name or mention
         args = f"{who} {behavior}" if who else ""
@@ -281,6 +284,8 @@ class Recognizer:
         p = self.phrases
         cues = [m for m in _find(p.visit, text) if not _after(text, m.end(), p.visit_not_after)]
         name, mention, span = self.customer(text)
+        if span is not None:
+            cues += [m for m in _find(p.visit_before_customer, text[: span[0]]) if m.end() == span[0]]
         if forced:
             if mention is None:
                 mention = _leftover(text, [m.span() for m in cues]) or None

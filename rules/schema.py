@@ -475,6 +475,7 @@ class IntentsFile(_Strict):
     behaviors: dict[str, list[str]] = {}  # behavior → near names
     behavior_not: list[str] = []
     visit: list[str] = []
+    visit_before_customer: list[str] = []
     visit_not_after: list[str] = []
     visit_done_after: list[str] = []
     visit_done_before: list[str] = []
@@ -500,7 +501,7 @@ class IntentsFile(_Strict):
         return table
 
     @field_validator("fillers", "lead", "lead_not_after", "payment", "payment_not", "payment_not_after", "advance", "advance_not",
-                     "behavior_not", "visit", "visit_not_after", "visit_done_after", "visit_done_before",
+                     "behavior_not", "visit", "visit_before_customer", "visit_not_after", "visit_done_after", "visit_done_before",
                      "visit_planned", "progress", "redeem", "hedges")
     @classmethod
     def _phrases(cls, words: list[str]) -> list[str]:
