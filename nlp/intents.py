@@ -31,6 +31,7 @@ class Phrases:
     payment_not_after: Sequence[str] = ()
     advance: Sequence[str] = ()
     advance_not: Sequence[str] = ()
+    advance_anywhere: Sequence[str] = ()
     stages: Mapping[str, Sequence[str]] = field(default_factory=dict)
     stage_events: Mapping[str, Sequence[str]] = field(default_factory=dict)
     behaviors: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -211,18 +212,17 @@ class Recognizer:
         if not cues and not forced:
             return None
         # Behaviours that contain a payment word (回款跟进, 催款) are behaviours, not receipts.
-        if not forced and any(self.behavior_names.get(m.group()) for m in _find(self.behavior_names, text)
-                              if _find(p.payment, m.group())):
+        if not forced and any(_find(p.payment, m.group()) for m in _find(self.behavior_names, text)):
             return None
         name, mention, span = self.customer(text)
         amount = self.amount(text)
         if amount is None and forced:
             amount = parse_amount(_SEPARATORS.split(text.strip())[-1])
-        if not forced and amount is None and not any(text.startswith("了", m.end()) or "已" in text[: m.start()]
-                                                     or "到了" in m.group() for m in cues):
-            return None
+        if not forced and amount is None and not any(_after(text, m.end(), ["了"]) or "已" in text[: m.start()]
+                                                     or m.group().endswith("了") for m in cues):
+            return None  # 「到账」 with neither an amount nor a 了/已 states no receipt
         if mention is None and forced:
-            mention = _leftover(text, [amount_span(text)]) or None
+            mention = _leftover(text, [_amount_span(text)]) or None
         who = name or mention
         args = f"{who} {amount}" if who and amount else ""
         sure = bool(name and amount) and not self._hedged(text)
@@ -230,28 +230,19 @@ class Recognizer:
 
     def _advance(self, text: str, forced: bool = False) -> Intent | None:
         p = self.phrases
-        behaviors = [m.span() for m in _find(self.behavior_names, text)]
         stage = None
-        stated = False
         for m, named in self._named(self.stage_names, text):
-            cue = _find(p.advance, text[max(0, m.start() - 4) : m.start()])
-            pushed = bool(cue) or _has(text, ["推进", "推到", "进入"]) or forced
-            if not pushed and not fold(named) == m.group():
-                continue
-            if not pushed and any(s <= m.start() < e for s, e in behaviors):
-                continue
-            if not forced and _before(text, m.start(), p.advance_not):
-                continue
-            if not pushed:
-                continue
-            stage, stated = named, True
-            break
+            pushed = forced or bool(_find(p.advance, text[max(0, m.start() - 4) : m.start()])) \
+                or _has(text, p.advance_anywhere)
+            if pushed and (forced or not _before(text, m.start(), p.advance_not)):
+                stage = named
+                break
         if stage is None:
             for event_stage, words in p.stage_events.items():
                 if event_stage in self.vocabulary.stages:
                     hit = next((m for m in _find(words, text) if not _before(text, m.start(), p.advance_not)), None)
                     if hit is not None:
-                        stage, stated = event_stage, True
+                        stage = event_stage
                         break
         if stage is None:
             return None
@@ -261,7 +252,7 @@ class Recognizer:
                                 strip=("到", "进入")) or None
         who = name or mention
         args = f"{who} 到 {stage}" if who else ""
-        return Intent("推进", args, bool(name) and stated and not self._hedged(text), name, mention, stage=stage)
+        return Intent("推进", args, bool(name) and not self._hedged(text), name, mention, stage=stage)
 
     def _behavior(self, text: str, forced: bool = False) -> Intent | None:
         p = self.phrases
@@ -332,7 +323,7 @@ class Recognizer:
         return Intent("进展", f"{who} {note}" if who and note else "", bool(name), name, mention)
 
 
-def amount_span(text: str) -> tuple[int, int]:
+def _amount_span(text: str) -> tuple[int, int]:
     found = find_amounts(text)
     return (found[0].start, found[0].end) if found else (0, 0)
 

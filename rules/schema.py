@@ -470,6 +470,7 @@ class IntentsFile(_Strict):
     payment_not_after: list[str] = []
     advance: list[str] = []
     advance_not: list[str] = []
+    advance_anywhere: list[str] = []
     stages: dict[str, list[str]] = {}  # stage → short names
     stage_events: dict[str, list[str]] = {}  # stage → phrases that alone state the change
     behaviors: dict[str, list[str]] = {}  # behavior → near names
@@ -500,7 +501,7 @@ class IntentsFile(_Strict):
             _no_blank(words, f"「{key}」")
         return table
 
-    @field_validator("fillers", "lead", "lead_not_after", "payment", "payment_not", "payment_not_after", "advance", "advance_not",
+    @field_validator("fillers", "lead", "lead_not_after", "payment", "payment_not", "payment_not_after", "advance", "advance_not", "advance_anywhere",
                      "behavior_not", "visit", "visit_before_customer", "visit_not_after", "visit_done_after", "visit_done_before",
                      "visit_planned", "progress", "redeem", "hedges")
     @classmethod
