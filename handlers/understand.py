@@ -123,7 +123,7 @@ def _question(intent: Intent) -> str:
         return TEXT["ask_visit_done" if intent.done else "ask_visit_planned"].format(customer=customer)
     if intent.command == "进展":
         return TEXT["ask_progress"].format(customer=customer)
-    if intent.command == "新线索":
+    if intent.command == "新线索" and customer:
         return TEXT["ask_lead"].format(customer=customer)
     if intent.command == "兑换":
         return TEXT["ask_redeem"].format(reward=intent.reward)

@@ -300,7 +300,8 @@ class Recognizer:
         if cue is None or _after(text, cue.end(), self.phrases.lead_not_after):
             return None
         found = self._lead("新线索", text[cue.end() :])
-        return found if found.args else Intent("新线索", "", True)
+        # 「有个新客户叫X」 opens the message: sure; later in a sentence (「展会上认识一个新客户，X」) ask first.
+        return replace(found, sure=_PAD.sub("", text[: cue.start()]) == "")
 
     def _redeem(self, text: str, forced: bool = False) -> Intent | None:
         found = self._named(self.reward_names, text)

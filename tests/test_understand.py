@@ -200,3 +200,13 @@ def test_a_module_switched_off_has_no_intents(settings, engine, clock, customers
     with TestClient(create_app(runtime, start_workers=False)) as client:
         assert texts(say(client, "北京同创尾款50.2w今天到账了")) == [f"已作为备注记入「{TONGCHUANG}」。"]
     assert received(engine) == []
+
+
+def test_a_lead_mentioned_mid_sentence_is_asked_about_first(client, engine, customers):
+    card = last_card(say(client, "今天展会上认识一个新客户，郑州中原制造，做机床的"))
+    assert (card["title"], labels(card)) == ("要新建线索「郑州中原制造」吗？", ["是", "不是，记为备注"])
+    with Session(engine) as session:
+        assert dialogs.active(session, "lilei", now=T0) is None  # no lead started before the answer
+    click(client, card, "是")
+    with Session(engine) as session:
+        assert dialogs.active(session, "lilei", now=T0).flow == "leads"
