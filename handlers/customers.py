@@ -156,11 +156,12 @@ def none_button() -> Button:
 
 
 def not_found(ctx: Context, mention: str) -> Reply:
-    """An unknown name: offer to enter it as a lead (when leads are on), never unrelated guesses."""
-    if any(c.word == LEAD_COMMAND for c in ctx.commands) and by_exact_name(ctx.session, mention) is None:
-        lead = Button(TEXT["new_lead"], RUN, {"command": LEAD_COMMAND, "args": mention.strip()}, "primary")
-        return Reply.show(Card(title=TEXT["not_found"].format(mention=mention.strip()), buttons=[lead, none_button()]))
-    return Reply.say(TEXT["no_customer"].format(mention=mention))
+    """An unknown name: offer to enter it as a lead (when leads are on), never unrelated guesses. A customer out of
+    the user's sight gets the same answer as one that does not exist (its lead is refused by the leads flow)."""
+    if not any(c.word == LEAD_COMMAND for c in ctx.commands):
+        return Reply.say(TEXT["no_customer"].format(mention=mention))
+    lead = Button(TEXT["new_lead"], RUN, {"command": LEAD_COMMAND, "args": mention.strip()}, "primary")
+    return Reply.show(Card(title=TEXT["not_found"].format(mention=mention.strip()), buttons=[lead, none_button()]))
 
 
 def none_of_them(event: Event, ctx: Context) -> Reply:
