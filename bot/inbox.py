@@ -15,7 +15,8 @@ from bot.cards import Reply
 from bot.clock import Clock
 from bot.events import Context, Event
 from bot.metrics import Metrics
-from bot.router import Router
+from bot.router import Match, Router
+from handlers import understand
 from rules.loader import RuleSet
 from store import actions, alerts, dialogs, inbox, users
 from store.db import SQLITE_BUSY_TIMEOUT_MS, session_scope
@@ -195,20 +196,43 @@ class InboxProcessor:
             if refusal:
                 return [Reply.say(refusal)]
         dialog = dialogs.active(session, user.id, now=now)
-        match = self.router.resolve(event, flow=dialog.flow if dialog else None, action=action_name)
+        match = self.router.resolve(event, flow=dialog.flow if dialog else None, action=action_name, data=action_data)
+        ctx = Context(
+            session=session, user=user, now=now, tz=self.clock.tz, rules=self.rules,
+            commands=self.router.commands, dialog=dialog, args=match.args if match else "", action_data=action_data,
+            modules=self.modules,
+        )
+        if event.kind == "text" and match is not None and match.route.kind == "flow" \
+                and understand.leaves_dialog(ctx, event.text):
+            match = self.router.command(understand.CANCEL, "") or match
+        elif event.kind == "text" and event.chat is None and (match is None or match.route.kind == "kind"):
+            understood = self._understand(event, ctx)
+            if isinstance(understood, list):
+                return understood
+            match = understood or match
         if match is None:
             if event.kind == "text" and event.chat is None and event.text.strip():
                 return [Reply.say(TEXT["not_understood"].format(text=event.text.strip()[:30]))]
             return []
-        ctx = Context(
-            session=session, user=user, now=now, tz=self.clock.tz, rules=self.rules,
-            commands=self.router.commands, dialog=dialog, args=match.args, action_data=action_data,
-            modules=self.modules,
-        )
         result = match.handler(event, ctx)
         if result is None:
             return []
         return [result] if isinstance(result, Reply) else list(result)
+
+    def _understand(self, event: Event, ctx: Context) -> Match | list[Reply] | None:
+        """Free text that is no command and no dialog answer: the command it means (ctx set up to run it), the one
+        confirming question when unsure, or None for a plain note."""
+        intent = understand.read(ctx, event.text)
+        if understand.is_note(intent):
+            return None
+        step = understand.step(ctx, event, intent)
+        if step is None:
+            return understand.confirm(ctx, event, intent)
+        match = self.router.command(step.command, step.args) if step.command else self.router.action_for(step.action or "")
+        if match is None:
+            return None
+        ctx.args, ctx.action_data = match.args, step.data
+        return match
 
     def _resolve_action(self, session: Session, event: Event, user: User) -> tuple[str | None, str | None, dict]:
         """Never trusts the client: the token must exist, be for this user, unexpired and unanswered."""

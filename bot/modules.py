@@ -20,6 +20,7 @@ from handlers import (
     reports,
     stages,
     touches,
+    understand,
 )
 from handlers import help as help_handlers
 
@@ -30,7 +31,8 @@ class Module:
     routes: list[Route] = field(default_factory=list)
 
 
-CORE = Module("core", help_handlers.ROUTES + digest.ROUTES + progress.ROUTES + org.ROUTES + dashboard.ROUTES)
+CORE = Module("core", help_handlers.ROUTES + digest.ROUTES + progress.ROUTES + org.ROUTES + dashboard.ROUTES
+              + understand.ROUTES)
 
 # Capabilities in the order their routes are tried; each may be switched off alone ("一键开启").
 FEATURES: list[Module] = [

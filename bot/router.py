@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bot.events import CommandInfo, Event, Handler, Route
 
 log = logging.getLogger(__name__)
+
+RUN = "command"  # a card action that runs `command` with `args` as if typed (its module must be enabled)
+# What may follow a command word before its arguments: nothing, spaces or punctuation, full- or half-width.
+_AFTER_WORD = re.compile(r"[\s,.!?;:~、，。！？；：…]+")
+
+
+def _half_width(text: str) -> str:
+    return "".join(chr(ord(ch) - 0xFEE0) if 0xFF01 <= ord(ch) <= 0xFF5E else " " if ch == "\u3000" else ch
+                   for ch in text)
 
 
 @dataclass(frozen=True)
@@ -39,12 +50,21 @@ class Router:
         return [CommandInfo(r.key, r.usage, r.help) for r in self._commands.values() if r.help]
 
     def command_for(self, text: str) -> Match | None:
-        stripped = text.strip()
+        """A command word alone or followed by spaces or punctuation (帮助？, 新线索：…); full-width is half-width."""
+        stripped = _half_width(text).strip()
         for word in self._words:
-            if stripped == word or (stripped.startswith(word) and stripped[len(word)].isspace()):
-                route = self._commands[word]
-                return Match(route.handler, route, stripped[len(word) :].strip())
+            if not stripped.startswith(word):
+                continue
+            rest = stripped[len(word) :]
+            gap = _AFTER_WORD.match(rest)
+            if not rest or gap:
+                return self.command(word, rest[gap.end() :] if gap else "")
         return None
+
+    def command(self, word: str, args: str) -> Match | None:
+        """The command `word` with `args` as if typed; None when its module is switched off."""
+        route = self._commands.get(word)
+        return Match(route.handler, route, args.strip()) if route else None
 
     def action_for(self, action: str) -> Match | None:
         best = max(
@@ -52,9 +72,12 @@ class Router:
         )
         return Match(self._actions[best].handler, self._actions[best]) if best else None
 
-    def resolve(self, event: Event, *, flow: str | None, action: str | None) -> Match | None:
-        """`flow` is the user's open dialog; `action` the server-side meaning of a clicked button."""
+    def resolve(self, event: Event, *, flow: str | None, action: str | None,
+                data: Mapping[str, Any] | None = None) -> Match | None:
+        """`flow` is the user's open dialog; `action` and `data` the server-side meaning of a clicked button."""
         if event.kind == "card_action":
+            if action == RUN and data:
+                return self.command(str(data.get("command", "")), str(data.get("args", "")))
             return self.action_for(action) if action else None
         if event.kind == "menu_click" and event.action:
             return self.command_for(event.action)

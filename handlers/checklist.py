@@ -109,9 +109,9 @@ def visit(event: Event, ctx: Context) -> list[Reply]:
     if found.sure is not None:
         return open_for(ctx, customers.opened(ctx, found.sure, VIA))
     if not found.candidates:
-        return [Reply.say(TEXT["unknown"].format(name=ctx.args))]
+        return [customers.not_found(ctx, ctx.args)]
     return [Reply.show(Card(title=TEXT["which"], buttons=[
-        Button(c.name, "checklist:open", {"customer": c.id}) for c in found.candidates]))]
+        Button(c.name, "checklist:open", {"customer": c.id}) for c in found.candidates] + [customers.none_button()]))]
 
 
 def picked(event: Event, ctx: Context) -> list[Reply]:

@@ -5,27 +5,40 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from rapidfuzz import fuzz
 from sqlmodel import Session, col, select
 
 from bot.cards import Button, Card, Reply
-from bot.events import Context
+from bot.events import Context, Event
+from bot.router import RUN
 from nlp import Lexicon, match_customer
 from nlp.customers import find_customers
+from nlp.names import core_name, without_region
 from nlp.segment import fold
 from store import access, audit
 from store.models import Customer, Opportunity, User
 
 TEXT = {
     "no_customer": "没找到您可以操作的客户「{mention}」。",
+    "not_found": "没有找到「{mention}」",
+    "new_lead": "新建线索",
+    "none": "都不是",
+    "none_taken": "好的，没有做任何改动。",
     "which": "您指的是哪个客户？",
     "which_line": "「{mention}」可能是以下客户：",
     "picked_gone": "这个客户已不存在，或已不在您可以操作的范围内。",
     "no_opportunity": "客户「{customer}」还没有进行中的商机，请先发送「新线索 {customer}」。",
 }
 
+CONTAINED = 95.0  # match_customer's score for a name, prefix or contained name: no guess
 NEAR_SCORE = 75.0  # a match this close is taken (or, for a new lead, asked about rather than twinned)
 ASK_AT_MOST = 4  # candidates offered as buttons
 ASK_WITHIN = 10.0  # …those scoring within this many points of the best
+# A fuzzy guess is offered only when the names without region and legal suffix are this alike (fuzz.ratio):
+# 华东医了器械 ~ 华东医疗器械 (83) is a typo worth asking about; 火星科技 ~ 同创科技 (50) shares only 科技.
+GUESS_SIMILARITY = 60.0
+NONE_ACTION = "customers:none"
+LEAD_COMMAND = "新线索"
 
 
 def visible(session: Session, user: User) -> list[Customer]:
@@ -46,6 +59,15 @@ def opened(ctx: Context, customer: Customer, via: str) -> Customer:
 
 def names(customer: Customer) -> list[str]:
     return [customer.name, *customer.aliases]
+
+
+def _core(name: str) -> str:
+    return without_region(core_name(fold(name.strip())))
+
+
+def similarity(mention: str, customer: Customer) -> float:
+    """How alike the mention and the customer's closest name are, region and legal suffix left out."""
+    return max(fuzz.ratio(_core(mention), _core(n)) for n in names(customer))
 
 
 def _lexicon(pool: list[Customer]) -> Lexicon:
@@ -73,7 +95,10 @@ def find(session: Session, user: User, mention: str) -> Found:
     result = match_customer(mention, _lexicon(pool)) if key else None
     if result is None or result.best is None:
         return Found()
-    ranked = [(by_name[name], score) for name, score in result.candidates if name in by_name]
+    ranked = [(by_name[name], score) for name, score in result.candidates
+              if name in by_name and (score >= CONTAINED or similarity(mention, by_name[name]) >= GUESS_SIMILARITY)]
+    if not ranked:
+        return Found()
     near = ranked[0][0] if ranked[0][1] >= NEAR_SCORE else None
     sure = near if not result.ambiguous else None
     close = [c for c, score in ranked if ranked[0][1] - score < ASK_WITHIN]
@@ -117,11 +142,30 @@ def resolve(ctx: Context, mention: str, *, pick_action: str, extra: dict[str, An
     if found.sure is not None:
         return opened(ctx, found.sure, via)
     if not found.candidates:
-        return [Reply.say(TEXT["no_customer"].format(mention=mention))]
+        return [not_found(ctx, mention)]
     return [Reply.show(Card(
         title=TEXT["which"], lines=[TEXT["which_line"].format(mention=mention)],
-        buttons=[Button(c.name, pick_action, {"customer": c.id, "via": via, **extra}) for c in found.candidates],
+        buttons=[Button(c.name, pick_action, {"customer": c.id, "via": via, **extra}) for c in found.candidates]
+        + [none_button()],
     ))]
+
+
+def none_button() -> Button:
+    """Closes every candidate list: nothing is changed."""
+    return Button(TEXT["none"], NONE_ACTION)
+
+
+def not_found(ctx: Context, mention: str) -> Reply:
+    """An unknown name: offer to enter it as a lead (when leads are on), never unrelated guesses. A customer out of
+    the user's sight gets the same answer as one that does not exist (its lead is refused by the leads flow)."""
+    if not any(c.word == LEAD_COMMAND for c in ctx.commands):
+        return Reply.say(TEXT["no_customer"].format(mention=mention))
+    lead = Button(TEXT["new_lead"], RUN, {"command": LEAD_COMMAND, "args": mention.strip()}, "primary")
+    return Reply.show(Card(title=TEXT["not_found"].format(mention=mention.strip()), buttons=[lead, none_button()]))
+
+
+def none_of_them(event: Event, ctx: Context) -> Reply:
+    return Reply.say(TEXT["none_taken"])
 
 
 def picked(ctx: Context) -> Customer | list[Reply]:

@@ -29,7 +29,9 @@ TEXT = {
     "ask_line": "{label}{detail}",
     "none": "都不是",
     "unlinked": "好的，这条记录暂不关联客户。",
-    "noted": "已记入「{customer}」的沟通记录。",
+    "noted": "已作为备注记入「{customer}」。",
+    "noted_nowhere": "已作为备注留存（没有关联客户）。",
+    "visited": "已记录拜访：{customer}。",
     "not_understood": "没听懂「{text}」。发送「帮助」查看可用命令。",
     "gone": "这条记录已不存在，或不是您的。",
 }
@@ -257,6 +259,35 @@ def link_answer(event: Event, ctx: Context) -> Reply:
     return Reply.say(TEXT["noted"].format(customer=customer.name))
 
 
+def visit_done(event: Event, ctx: Context) -> Reply:
+    """A visit the rep says already happened: one `visit` touch on the customer, told as a visit."""
+    customer = ctx.session.get(Customer, ctx.action_data.get("customer"))
+    if customer is None or not customers.can_see(ctx.session, ctx.user, customer):
+        return Reply.say(TEXT["gone"])
+    at = datetime.fromisoformat(ctx.action_data["at"]) if ctx.action_data.get("at") else event.received_at
+    rules = ctx.rules.touches
+    touch = Touch(rep_id=ctx.user.id, kind="visit", valid="visit" in rules.valid_kinds, at=at, source=event.channel,
+                  source_msg_id=ctx.action_data.get("msg_id") or event.msg_id,
+                  evidence={"text": str(ctx.action_data.get("text", event.text))[:500], "linked_by": "mention"})
+    ctx.session.add(touch)
+    ctx.session.flush()
+    link_touch(ctx.session, ctx.rules, touch, customer, user=ctx.user, now=ctx.now, ack_channel=None,
+               acknowledge=False, health_tz=_health_zone(ctx))
+    return Reply.say(TEXT["visited"].format(customer=customer.name))
+
+
+def note_answer(event: Event, ctx: Context) -> Reply:
+    """「不是，记为备注」 on a confirming question: the message is kept as a plain note, and said to be one."""
+    data = ctx.action_data
+    origin = Origin(source=event.channel, msg_id=str(data.get("msg_id", event.msg_id)),
+                    at=datetime.fromisoformat(data["at"]) if data.get("at") else event.received_at)
+    captured = capture(ctx.session, ctx.rules, user=ctx.user, sighting=Sighting(kind="text", text=data.get("text", "")),
+                       origin=origin, now=ctx.now, health_tz=_health_zone(ctx))
+    if captured.customer is not None:
+        return Reply.say(TEXT["noted"].format(customer=captured.customer.name))
+    return Reply.say(TEXT["noted_nowhere"])
+
+
 def unlinked_answer(event: Event, ctx: Context) -> Reply:
     return Reply.say(TEXT["unlinked"] if _own_touch(ctx) else TEXT["gone"])
 
@@ -265,4 +296,6 @@ ROUTES: list[Route] = private_routes([
     *(on_kind(kind, on_message) for kind in ("text", "link", "file", "image", "meeting")),
     on_action("touches:link", link_answer),
     on_action("touches:unlinked", unlinked_answer),
+    on_action("touches:visit", visit_done),
+    on_action("touches:note", note_answer),
 ])

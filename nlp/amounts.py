@@ -115,7 +115,7 @@ def find_amounts(text: str) -> list[AmountMention]:
             continue
         if any(text.startswith(idiom, m.start("low") if m["low"] else m.start("num")) for idiom in _IDIOMS):
             continue
-        if cur == "块" and m.end() < len(text) and "\u4e00" <= text[m.end()] <= "\u9fff" and text[m.end()] != "钱":
+        if cur == "块" and not unit and m.end() < len(text) and "\u4e00" <= text[m.end()] <= "\u9fff" and text[m.end()] != "钱":
             continue  # 3块屏幕: a measure word, not money
         if _MEASURE_AFTER.match(text, m.end()) or _COUNT_BEFORE.search(text, max(0, m.start() - 12), m.start("num")):
             continue

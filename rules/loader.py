@@ -14,6 +14,7 @@ from rules.schema import (
     BehaviorsFile,
     ForecastFile,
     HealthFile,
+    IntentsFile,
     LeadsFile,
     NotifyFile,
     PaymentsFile,
@@ -55,6 +56,7 @@ class RuleSet:
     leads: LeadsFile
     touches: TouchesFile
     forecast: ForecastFile
+    intents: IntentsFile
 
 
 def _loc(parts: tuple[Any, ...]) -> str:

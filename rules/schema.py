@@ -449,6 +449,67 @@ class PrivacyFile(_Strict):
     messages_days: int = Field(ge=1, le=3650)  # raw chat text kept this long; evidence derived from it stays
 
 
+COMMAND_WORDS = ("新线索", "推进", "进展", "行为", "回款", "日报速记", "拜访", "预测", "预测看板", "兑换", "看板", "排行榜",
+                 "取消", "帮助")
+
+
+def _no_blank(words: list[str], where: str) -> list[str]:
+    if any(not w.strip() for w in words):
+        raise ValueError(f"{where}里有空说法")
+    return words
+
+
+class IntentsFile(_Strict):
+    """Phrases that tell what a freely typed message means (nlp.intents.Phrases)."""
+
+    whole: dict[str, list[str]] = {}  # command → phrases that, the whole message, mean it
+    fillers: list[str] = []
+    lead: list[str] = []
+    lead_not_after: list[str] = []
+    payment: list[str] = []
+    payment_not: list[str] = []
+    payment_not_after: list[str] = []
+    advance: list[str] = []
+    advance_not: list[str] = []
+    advance_anywhere: list[str] = []
+    stages: dict[str, list[str]] = {}  # stage → short names
+    stage_events: dict[str, list[str]] = {}  # stage → phrases that alone state the change
+    behaviors: dict[str, list[str]] = {}  # behavior → near names
+    behavior_not: list[str] = []
+    visit: list[str] = []
+    visit_before_customer: list[str] = []
+    visit_not_after: list[str] = []
+    visit_done_after: list[str] = []
+    visit_done_before: list[str] = []
+    visit_planned: list[str] = []
+    progress: list[str] = []
+    rewards: dict[str, list[str]] = {}  # reward → near names
+    redeem: list[str] = []
+    hedges: list[str] = []
+
+    @field_validator("whole")
+    @classmethod
+    def _known_commands(cls, whole: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = [k for k in whole if k not in COMMAND_WORDS]
+        if unknown:
+            raise ValueError(f"未知的命令：{'、'.join(unknown)}（可用：{'、'.join(COMMAND_WORDS)}）")
+        return whole
+
+    @field_validator("whole", "stages", "stage_events", "behaviors", "rewards")
+    @classmethod
+    def _mapped_phrases(cls, table: dict[str, list[str]]) -> dict[str, list[str]]:
+        for key, words in table.items():
+            _no_blank(words, f"「{key}」")
+        return table
+
+    @field_validator("fillers", "lead", "lead_not_after", "payment", "payment_not", "payment_not_after", "advance", "advance_not", "advance_anywhere",
+                     "behavior_not", "visit", "visit_before_customer", "visit_not_after", "visit_done_after", "visit_done_before",
+                     "visit_planned", "progress", "redeem", "hedges")
+    @classmethod
+    def _phrases(cls, words: list[str]) -> list[str]:
+        return _no_blank(words, "列表")
+
+
 # file name → (RuleSet attribute, schema); a new rule file is one line here and one field on RuleSet.
 RULE_FILES: dict[str, tuple[str, type[BaseModel]]] = {
     "stages.yaml": ("stages", StagesFile),
@@ -461,4 +522,5 @@ RULE_FILES: dict[str, tuple[str, type[BaseModel]]] = {
     "leads.yaml": ("leads", LeadsFile),
     "touches.yaml": ("touches", TouchesFile),
     "forecast.yaml": ("forecast", ForecastFile),
+    "intents.yaml": ("intents", IntentsFile),
 }

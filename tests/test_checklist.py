@@ -88,5 +88,6 @@ def test_checklist_merges_into_a_quick_note_filed_the_same_day(runtime, client, 
 
 
 def test_visit_of_an_unknown_customer_says_so(runtime, client, history):
-    assert send(client, "拜访 火星科技")[-1]["payload"]["text"] == "没有找到您可见的客户「火星科技」。"
-    assert send(client, "拜访 华北能源集团")[-1]["payload"]["text"] == "没有找到您可见的客户「华北能源集团」。"
+    for name in ("火星科技", "华北能源集团"):  # another team's customer is answered as if it did not exist
+        card = send(client, f"拜访 {name}")[-1]["payload"]["card"]
+        assert (card["title"], [b["label"] for b in card["buttons"]]) == (f"没有找到「{name}」", ["新建线索", "都不是"])

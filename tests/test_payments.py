@@ -136,4 +136,5 @@ def test_payment_by_chat_command_settles_the_milestone(runtime, client):
     bad = client.post("/sim/api/send", json={"user": "lilei", "text": "回款 华东医疗"}).json()["messages"][-1]
     assert bad["payload"]["text"] == "请按「回款 <客户> <金额>」发送，如「回款 华东医疗 30万」。"
     other = client.post("/sim/api/send", json={"user": "hanmeimei", "text": "回款 华东医疗 30万"}).json()["messages"]
-    assert other[-1]["payload"]["text"] == "没找到您可以操作的客户「华东医疗」。"
+    unknown = other[-1]["payload"]["card"]  # another team's customer: answered as if it did not exist
+    assert (unknown["title"], [b["label"] for b in unknown["buttons"]]) == ("没有找到「华东医疗」", ["新建线索", "都不是"])

@@ -44,3 +44,18 @@ def test_invalid_yaml_and_semantic_errors(tmp_path, capsys):
     assert code == 2
     assert err[0] == f"{rules / 'stages.yaml'}:stages: 阶段名称重复：线索"
     assert err[1].startswith(f"{rules / 'reports.yaml'}:-: 不是合法的 YAML")
+
+
+def test_intent_phrases_are_checked_by_file_and_key(tmp_path, capsys):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "intents.yaml").write_text(
+        "whole:\n  报销: [报个销]\n  帮助: [怎么用, ' ']\npayment: [到账, '']\nvisits: [拜访]\n", encoding="utf-8")
+    code, _, err = run_check(tmp_path, capsys)
+    path = rules / "intents.yaml"
+    assert code == 2
+    assert err == [
+        f"{path}:whole: 未知的命令：报销（可用：新线索、推进、进展、行为、回款、日报速记、拜访、预测、预测看板、兑换、看板、排行榜、取消、帮助）",
+        f"{path}:payment: 列表里有空说法",
+        f"{path}:visits: 未知的键",
+    ]

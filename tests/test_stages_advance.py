@@ -99,13 +99,15 @@ def test_ambiguous_customer_is_asked_with_buttons(client, engine, opportunity_id
         seed_customer(session, "华东医疗科技有限公司", updated=EARLIER)
     card = last_card(say(client, "推进 华东医疗 到 方案演示"))
     assert card["title"] == "您指的是哪个客户？"
-    assert sorted(labels(card)) == ["华东医疗器械有限公司", "华东医疗科技有限公司"]
+    assert labels(card)[-1] == "都不是"
+    assert sorted(labels(card)[:-1]) == ["华东医疗器械有限公司", "华东医疗科技有限公司"]
     assert last_card(click(client, card, "华东医疗器械有限公司"))["title"] == "「华东医疗器械有限公司」这次是哪类行为？"
     assert behave(client)[0] == "✅ 已推进「华东医疗器械有限公司」：线索 → 方案演示"
 
 
 def test_another_teams_rep_cannot_advance(client, engine, opportunity_id):
-    assert texts(say(client, "推进 华东医疗 到 方案演示", user="hanmeimei")) == ["没找到您可以操作的客户「华东医疗」。"]
+    card = last_card(say(client, "推进 华东医疗 到 方案演示", user="hanmeimei"))
+    assert (card["title"], labels(card)) == ("没有找到「华东医疗」", ["新建线索", "都不是"])
     assert changes(engine) == []
 
 
@@ -140,7 +142,7 @@ def test_help_lists_the_lead_and_stage_commands(client):
 
 def test_a_typo_is_confirmed_with_a_button_not_guessed(client, engine, opportunity_id):
     card = last_card(say(client, "推进 华东医了器械 到 方案演示"))
-    assert (card["title"], labels(card)) == ("您指的是哪个客户？", ["华东医疗器械有限公司"])
+    assert (card["title"], labels(card)) == ("您指的是哪个客户？", ["华东医疗器械有限公司", "都不是"])
     assert load(engine, opportunity_id).stage == "线索"
 
 

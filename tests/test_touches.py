@@ -116,7 +116,7 @@ def test_other_files_and_plain_messages_are_kept_but_not_valid_and_not_acked(cli
 
 
 def test_plain_text_to_the_bot_is_noted_for_a_named_customer_else_not_understood(client, engine, huadong):
-    assert texts(say(client, "华东医疗说预算要下周批")) == [f"已记入「{HD}」的沟通记录。"]
+    assert texts(say(client, "华东医疗说预算要下周批")) == [f"已作为备注记入「{HD}」。"]
     assert texts(say(client, "你好")) == ["没听懂「你好」。发送「帮助」查看可用命令。"]
     assert [(t.kind, t.valid) for t in all_touches(engine)] == [("message", False)]
 

@@ -89,3 +89,8 @@ def test_offsets_point_into_the_text() -> None:
     text = "合同额1,200万，分三期"
     [amount] = find_amounts(text)
     assert text[amount.start : amount.end] == "合同额1,200万"
+
+
+def test_wan_kuai_before_a_word_is_money() -> None:
+    """「6万块今天进账了」: 块 after a unit is currency; only a bare 3块屏幕 counts screens."""
+    assert [m.value for m in find_amounts(fold("华新物流的6万块今天进账了"))] == [60_000]

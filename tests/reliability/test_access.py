@@ -38,7 +38,7 @@ OWNERS = {MINE: "lilei", TEAMMATE: "wangfang", OTHER_TEAM: "hanmeimei"}
 SECRET_CONTACT = {MINE: "王总", TEAMMATE: "赵工", OTHER_TEAM: "钱主任"}  # each deal's decision maker
 AMOUNT = {MINE: 810_000, TEAMMATE: 920_000, OTHER_TEAM: 730_000}
 ROOM = "wr-customer-room"
-NOT_FOUND = "没找到您可以操作的客户「{name}」。"
+NOT_FOUND = "没有找到「{name}」"
 
 
 @pytest.fixture
@@ -89,13 +89,9 @@ def leaks(payloads: list[dict[str, Any]], name: str) -> list[str]:
 
 # --- chat commands that take a customer ---------------------------------------------------------------------
 
-COMMANDS = {  # command → what a rep is told about a customer they may not see (the same as for no customer)
-    "拜访 {c}": "没有找到您可见的客户「{c}」。",
-    "推进 {c} 到 方案演示": NOT_FOUND,
-    "进展 {c} 客户约了下周演示": NOT_FOUND,
-    "行为 {c} 方案演示": NOT_FOUND,
-    "回款 {c} 30万": NOT_FOUND,
-}
+# command → what a rep is shown about a customer they may not see (the same as for no customer: a 新建线索/都不是 card)
+COMMANDS = {command: NOT_FOUND for command in (
+    "拜访 {c}", "推进 {c} 到 方案演示", "进展 {c} 客户约了下周演示", "行为 {c} 方案演示", "回款 {c} 30万")}
 LEAD_REFUSALS = {
     TEAMMATE: "客户「东方精工机床」已由同组其他同事跟进，不能重复录入。请换一个名称，或联系您的主管。",
     OTHER_TEAM: "客户「华北能源集团」已由其他团队跟进，不能重复录入。请换一个名称，或联系您的主管。",
@@ -108,7 +104,7 @@ def test_a_rep_cannot_reach_another_reps_customer_by_name_or_alias(client, runti
         for command, refusal in COMMANDS.items():
             for mention in (target, target[:4]):  # the full name, then the alias its owner uses
                 replies = say(client, command.format(c=mention))
-                assert texts(replies) == [refusal.format(c=mention, name=mention)], command.format(c=mention)
+                assert [p["card"]["title"] for p in replies] == [refusal.format(name=mention)], command.format(c=mention)
                 shown = json.dumps(replies, ensure_ascii=False).replace(f"「{mention}」", "")
                 assert leaks(replies, target) == [] and target not in shown
     assert counts(runtime.engine) == before
@@ -130,7 +126,7 @@ def test_a_manager_reaches_their_team_not_another_and_every_read_is_audited(clie
         for name in sees:
             assert last_card(say(client, f"拜访 {name}", user=viewer))["title"] == f"📋《客户攻坚清单》· {name}"
         for name in OWNERS.keys() - set(sees):
-            assert texts(say(client, f"拜访 {name}", user=viewer)) == [f"没有找到您可见的客户「{name}」。"]
+            assert last_card(say(client, f"拜访 {name}", user=viewer))["title"] == NOT_FOUND.format(name=name)
         assert audit_rows(runtime.engine, viewer) == [
             (viewer, "customer.read", f"customer:{company[name]}", {"via": "checklist"}) for name in sees]
     with Session(runtime.engine) as session:
@@ -215,7 +211,7 @@ def test_commands_in_a_group_chat_are_answered_privately_and_never_show_another_
     assert len(mine) == 5 and all(MINE in json.dumps(p, ensure_ascii=False) for p in mine[:3])  # lilei got hers
     theirs = [r.payload for r in rows if r.user_id == "hanmeimei"]
     assert len(theirs) == 5 and leaks(theirs, MINE) == []
-    assert texts(theirs)[0] == "没有找到您可见的客户「华东医疗器械有限公司」。"
+    assert theirs[0]["card"]["title"] == NOT_FOUND.format(name=MINE)
     assert {r.user_id for r in rows} == {"lilei", "hanmeimei"}
     key = mine[0]["card"]["buttons"][0]["key"]  # the card answered privately is bound to lilei
     assert post_click(client, key, "hanmeimei") == [CARD_FOREIGN]

@@ -1,0 +1,343 @@
+"""Free-form chat → the command a rep means: its canonical word, the arguments its handler parses, and the slots."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+from nlp.amounts import find_amounts, parse_amount
+from nlp.customers import find_customers
+from nlp.lexicon import Lexicon
+from nlp.segment import fold
+
+NOTE = "备注"  # the intent of a message that asks for nothing: it is kept as a note
+# Punctuation, spaces and emoji that may follow a command word or pad a message.
+_PAD = re.compile(r"[\s,.!?;:~、，。！？；：…·\-—\"'“”‘’()（）【】\[\]<>《》]+|[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+")
+_SEPARATORS = re.compile(r"[\s,，;；。!！?？:：、]+")
+_NEAR = 6  # characters: how far before a cue a negation or plan word still governs it
+
+
+@dataclass(frozen=True)
+class Phrases:
+    """The admin-extendable phrase lists (rules/defaults/intents.yaml), as plain data."""
+
+    whole: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    fillers: Sequence[str] = ()
+    lead: Sequence[str] = ()
+    lead_not_after: Sequence[str] = ()
+    payment: Sequence[str] = ()
+    payment_not: Sequence[str] = ()
+    payment_not_after: Sequence[str] = ()
+    advance: Sequence[str] = ()
+    advance_not: Sequence[str] = ()
+    advance_anywhere: Sequence[str] = ()
+    stages: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    stage_events: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    behaviors: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    behavior_not: Sequence[str] = ()
+    visit: Sequence[str] = ()
+    visit_before_customer: Sequence[str] = ()
+    visit_not_after: Sequence[str] = ()
+    visit_done_after: Sequence[str] = ()
+    visit_done_before: Sequence[str] = ()
+    visit_planned: Sequence[str] = ()
+    progress: Sequence[str] = ()
+    rewards: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    redeem: Sequence[str] = ()
+    hedges: Sequence[str] = ()
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What one rep's message is read against. Only the commands of enabled modules are in `commands`."""
+
+    commands: frozenset[str]
+    customers: Lexicon
+    stages: Sequence[str]
+    behaviors: Sequence[str]
+    rewards: Sequence[str]
+    phrases: Phrases
+
+
+@dataclass(frozen=True)
+class Intent:
+    """`command` is a command word or NOTE; `args` what that command's handler parses; `sure` False → ask first."""
+
+    command: str
+    args: str = ""
+    sure: bool = True
+    customer: str | None = None  # canonical name of a known customer
+    mention: str | None = None  # the customer as written (also an unknown name)
+    amount: int | None = None  # yuan
+    stage: str | None = None
+    behavior: str | None = None
+    reward: str | None = None
+    done: bool | None = None  # a visit that already happened
+
+
+def _alternation(words: Iterable[str]) -> str:
+    return "|".join(re.escape(fold(w)) for w in sorted(set(words), key=len, reverse=True) if w)
+
+
+def _find(words: Iterable[str], text: str) -> list[re.Match[str]]:
+    pattern = _alternation(words)
+    return list(re.finditer(pattern, text)) if pattern else []
+
+
+def _before(text: str, start: int, words: Iterable[str]) -> bool:
+    """One of `words` ends in the few characters before `start`, in the same clause."""
+    window = _SEPARATORS.split(text[max(0, start - _NEAR) : start])[-1]
+    return any(fold(w) in window for w in words if w)
+
+
+def _after(text: str, end: int, words: Iterable[str]) -> bool:
+    return any(text.startswith(fold(w), end) for w in words if w)
+
+
+def _has(text: str, words: Iterable[str]) -> bool:
+    return any(fold(w) in text for w in words if w)
+
+
+class Recognizer:
+    """Built once per vocabulary; `read(text)` is pure and cheap (the customer index is the costly part)."""
+
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self.vocabulary = vocabulary
+        self.index = vocabulary.customers.index()
+        p = vocabulary.phrases
+        self.phrases = p
+        fillers = _alternation(p.fillers)
+        self.whole: list[tuple[str, re.Pattern[str]]] = []
+        for command, words in p.whole.items():
+            if command in vocabulary.commands:
+                pattern = f"(?:{fillers})*(?:{_alternation([command, *words])})(?:{fillers})*" if fillers else \
+                    f"(?:{_alternation([command, *words])})"
+                self.whole.append((command, re.compile(pattern)))
+        self.words = sorted(vocabulary.commands, key=len, reverse=True)
+        self.stage_names = {fold(s): s for s in vocabulary.stages}
+        for stage, words in p.stages.items():
+            if stage in vocabulary.stages:
+                self.stage_names.update({fold(w): stage for w in words})
+        self.behavior_names = {fold(b): b for b in vocabulary.behaviors}
+        for behavior, words in p.behaviors.items():
+            if behavior in vocabulary.behaviors:
+                self.behavior_names.update({fold(w): behavior for w in words})
+        self.reward_names = {fold(r): r for r in vocabulary.rewards}
+        for reward, words in p.rewards.items():
+            if reward in vocabulary.rewards:
+                self.reward_names.update({fold(w): reward for w in words})
+
+    # -- slots ------------------------------------------------------------------------------------------------
+    def customer(self, text: str) -> tuple[str | None, str | None, tuple[int, int] | None]:
+        """(canonical name, mention as written, span) of the first customer named in `text`."""
+        for m in find_customers(text, self.index):
+            if m.match.best and not m.match.ambiguous:
+                return m.match.best, m.mention, (m.start, m.end)
+        for m in find_customers(text, self.index):
+            return None, m.mention, (m.start, m.end)
+        return None, None, None
+
+    def amount(self, text: str) -> int | None:
+        found = find_amounts(text)
+        return found[0].value if found else None
+
+    def _named(self, names: Mapping[str, str], text: str) -> list[tuple[re.Match[str], str]]:
+        return [(m, names[m.group()]) for m in _find(names, text)]
+
+    # -- reading ----------------------------------------------------------------------------------------------
+    def read(self, text: str) -> Intent:
+        folded = fold(text).strip()
+        bare = _PAD.sub("", folded)
+        if not bare:
+            return Intent(NOTE)
+        whole = self.whole_command(text)
+        if whole is not None:
+            return Intent(whole)
+        head = self._command_head(folded)
+        if head is not None:
+            word, rest = head
+            typed = self._typed(word, rest)
+            if typed is not None:
+                return typed
+        return self._sentence(folded)
+
+    def whole_command(self, text: str) -> str | None:
+        """The command a message means as a whole (算了不弄了 → 取消, 积分榜 → 排行榜), courtesy words aside."""
+        bare = _PAD.sub("", fold(text).strip())
+        return next((command for command, pattern in self.whole if pattern.fullmatch(bare)), None)
+
+    def _command_head(self, folded: str) -> tuple[str, str] | None:
+        for word in self.words:
+            if folded.startswith(fold(word)):
+                return word, folded[len(word) :]
+        return None
+
+    def _typed(self, word: str, rest: str) -> Intent | None:
+        """A message that starts with a command word: its rest is that command's arguments, when they parse.
+        Without a space or punctuation after the word the rest must name a known customer (回款计划还没定 is a note)."""
+        separated = not rest or bool(_PAD.match(rest))
+        readers = {"推进": lambda: self._advance(rest, forced=True), "回款": lambda: self._payment(rest, forced=True),
+                   "拜访": lambda: self._visit(word + rest, forced=True), "行为": lambda: self._behavior(rest, forced=True),
+                   "兑换": lambda: self._redeem(rest, forced=True), "进展": lambda: self._progress(rest, forced=True)}
+        if word == "新线索":
+            return self._lead(word, rest)
+        found = readers[word]() if word in readers else None
+        if found is not None and (separated or found.customer or found.reward or self._bare_name(word, rest)):
+            return replace(found, sure=True)  # typed as a command: its handler asks whatever it must
+        return Intent(word, _PAD.sub(" ", rest).strip()) if separated else None
+
+    def _bare_name(self, word: str, rest: str) -> bool:
+        """拜访火星科技: a command word glued to a name the rep has not entered yet (not to 记录, 计划 …)."""
+        p = self.phrases
+        refused = {"拜访": p.visit_not_after, "回款": p.payment_not_after}.get(word)
+        return refused is not None and not _after(rest, 0, refused) and not _SEPARATORS.search(rest.strip())
+
+    def _sentence(self, folded: str) -> Intent:
+        for step in (self._lead_in_sentence, self._payment, self._advance, self._behavior, self._visit,
+                     self._redeem, self._progress):
+            found = step(folded)
+            if found is not None and found.command in self.vocabulary.commands:
+                return found
+        return Intent(NOTE)
+
+    def _hedged(self, text: str) -> bool:
+        return _has(text, self.phrases.hedges)
+
+    # -- one reader per command ---------------------------------------------------------------------------------
+    def _payment(self, text: str, forced: bool = False) -> Intent | None:
+        p = self.phrases
+        cues = [m for m in _find(p.payment, text) if forced or (
+            not _before(text, m.start(), p.payment_not) and not _after(text, m.end(), p.payment_not_after))]
+        if not cues and not forced:
+            return None
+        # Behaviours that contain a payment word (回款跟进, 催款) are behaviours, not receipts.
+        if not forced and any(_find(p.payment, m.group()) for m in _find(self.behavior_names, text)):
+            return None
+        name, mention, span = self.customer(text)
+        amount = self.amount(text)
+        if amount is None and forced:
+            amount = parse_amount(_SEPARATORS.split(text.strip())[-1])
+        if not forced and amount is None and not any(_after(text, m.end(), ["了"]) or "已" in text[: m.start()]
+                                                     or m.group().endswith("了") for m in cues):
+            return None  # 「到账」 with neither an amount nor a 了/已 states no receipt
+        if mention is None and forced:
+            mention = _leftover(text, [_amount_span(text)]) or None
+        who = name or mention
+        args = f"{who} {amount}" if who and amount else ""
+        sure = bool(name and amount) and not self._hedged(text)
+        return Intent("回款", args, sure, name, mention, amount=amount)
+
+    def _advance(self, text: str, forced: bool = False) -> Intent | None:
+        p = self.phrases
+        stage = None
+        for m, named in self._named(self.stage_names, text):
+            pushed = forced or bool(_find(p.advance, text[max(0, m.start() - 4) : m.start()])) \
+                or _has(text, p.advance_anywhere)
+            if pushed and (forced or not _before(text, m.start(), p.advance_not)):
+                stage = named
+                break
+        if stage is None:
+            for event_stage, words in p.stage_events.items():
+                if event_stage in self.vocabulary.stages:
+                    hit = next((m for m in _find(words, text) if not _before(text, m.start(), p.advance_not)), None)
+                    if hit is not None:
+                        stage = event_stage
+                        break
+        if stage is None:
+            return None
+        name, mention, _ = self.customer(text)
+        if mention is None and forced:
+            mention = _leftover(text, [m.span() for m, _ in self._named(self.stage_names, text)],
+                                strip=("到", "进入")) or None
+        who = name or mention
+        args = f"{who} 到 {stage}" if who else ""
+        return Intent("推进", args, bool(name) and not self._hedged(text), name, mention, stage=stage)
+
+    def _behavior(self, text: str, forced: bool = False) -> Intent | None:
+        p = self.phrases
+        found = self._named(self.behavior_names, text)
+        if not found:
+            return None
+        m, behavior = found[0]
+        if not forced and _has(text, p.behavior_not):
+            return None
+        name, mention, _ = self.customer(text)
+        if mention is None and not forced:
+            return None  # 「demo」 alone, 「客户说POC效果不错」: whose? a note until a customer is named
+        if mention is None:
+            mention = _leftover(text, [m.span()]) or None
+        who = name or mention
+        args = f"{who} {behavior}" if who else ""
+        return Intent("行为", args, bool(name) and not self._hedged(text), name, mention, behavior=behavior)
+
+    def _visit(self, text: str, forced: bool = False) -> Intent | None:
+        p = self.phrases
+        cues = [m for m in _find(p.visit, text) if not _after(text, m.end(), p.visit_not_after)]
+        name, mention, span = self.customer(text)
+        if span is not None:
+            cues += [m for m in _find(p.visit_before_customer, text[: span[0]]) if m.end() == span[0]]
+        if forced:
+            if mention is None:
+                mention = _leftover(text, [m.span() for m in cues]) or None
+        elif not cues or mention is None:
+            return None
+        past = [m for m in cues if "约" not in m.group() and ("了" in m.group() or _after(text, m.end(), p.visit_done_after))]
+        done = bool(past) or (_has(text, p.visit_done_before) and not _has(text, p.visit_planned))
+        who = name or mention
+        return Intent("拜访", who or "", bool(name) and not self._hedged(text), name, mention, done=done)
+
+    def _lead(self, word: str, rest: str) -> Intent:
+        args = _PAD.sub(" ", rest).strip() if not _PAD.match(rest or " ") else rest.strip(" ,，:：;；")
+        args = re.sub(r"^(?:叫|是|名叫|名字叫)", "", args).strip()
+        raw = _SEPARATORS.split(args, maxsplit=1)[0] if args else ""
+        canonical = self.index.resolve(self.index.customers.get(raw))[0] if raw and self.index.customers.get(raw) \
+            else None
+        return Intent(word, args, True, canonical, raw or None)
+
+    def _lead_in_sentence(self, text: str) -> Intent | None:
+        cue = next(iter(_find(self.phrases.lead, text)), None)
+        if cue is None or _after(text, cue.end(), self.phrases.lead_not_after):
+            return None
+        found = self._lead("新线索", text[cue.end() :])
+        # 「有个新客户叫X」 opens the message: sure; later in a sentence (「展会上认识一个新客户，X」) ask first.
+        return replace(found, sure=_PAD.sub("", text[: cue.start()]) == "")
+
+    def _redeem(self, text: str, forced: bool = False) -> Intent | None:
+        found = self._named(self.reward_names, text)
+        if not found:
+            return None
+        if not forced and not _has(text, self.phrases.redeem):
+            return None
+        reward = found[0][1]
+        return Intent("兑换", reward, not self._hedged(text), reward=reward)
+
+    def _progress(self, text: str, forced: bool = False) -> Intent | None:
+        if not forced and not _has(text, self.phrases.progress):
+            return None
+        name, mention, span = self.customer(text)
+        if name is None and not forced:
+            return None
+        note = _PAD.sub(" ", (text[: span[0]] + text[span[1] :]) if span else text).strip()
+        note = re.sub(r"^(?:的|最新)+", "", note).strip() or note
+        who = name or mention
+        return Intent("进展", f"{who} {note}" if who and note else "", bool(name), name, mention)
+
+
+def _amount_span(text: str) -> tuple[int, int]:
+    found = find_amounts(text)
+    return (found[0].start, found[0].end) if found else (0, 0)
+
+
+def _leftover(text: str, spans: list[tuple[int, int]], strip: Sequence[str] = ()) -> str:
+    """What is left of typed arguments once the other slots are cut out: the customer as written."""
+    keep = "".join(ch for i, ch in enumerate(text) if not any(s <= i < e for s, e in spans))
+    keep = _PAD.sub(" ", keep).strip()
+    for word in strip:
+        keep = keep.removesuffix(word).strip()
+    return keep
+
+
+def recognise(text: str, vocabulary: Vocabulary) -> Intent:
+    """One-off reading (builds the recognizer each time: keep a Recognizer for repeated use)."""
+    return Recognizer(vocabulary).read(text)
