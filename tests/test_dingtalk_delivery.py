@@ -191,9 +191,10 @@ def test_a_handlers_card_update_replaces_the_card_for_everyone(runtime, fake):
                     channel="dingtalk", platform_user=LILEI, update_ref=ref)
     runtime.dispatcher.flush()
     [update] = fake.calls("/v1.0/card/instances")
-    assert update.body["cardUpdateOptions"] == {"updateCardDataByKey": False}
+    assert update.body["cardUpdateOptions"] == {"updateCardDataByKey": False, "updatePrivateDataByKey": True}
     data = fake.cards[ref]["card_data"]
-    assert (data["title"], data["buttons"], fake.cards[ref]["private_data"]) == ("✅ 已跟进（张伟）", "[]", {})
+    assert (data["title"], data["buttons"]) == ("✅ 已跟进（张伟）", "[]")
+    assert fake.cards[ref]["private_data"] == {LILEI: {"buttons": "[]", "status": ""}}  # the clicker's view follows
 
 
 def test_a_card_update_without_a_card_ref_fails_for_good(runtime, fake):

@@ -84,7 +84,7 @@ def with_plan_and_hold(client, engine, opportunity: int) -> None:
 def test_a_payment_inside_a_sentence_is_recorded_and_releases_the_hold(client, engine, customers):
     with_plan_and_hold(client, engine, customers[TONGCHUANG])
     said = texts(say(client, "北京同创尾款50.2w今天到账了"))
-    assert said == [f"已录入「{TONGCHUANG}」回款 50.2万元。首付款 已结清，相关提成暂扣已解除。"]
+    assert said == [f"已录入「{TONGCHUANG}」回款 50.2万元。首付款 已结清。因逾期暂扣的提成已解除。"]
     assert received(engine) == [("首付款", 502_000), ("尾款", 0)]
     with Session(engine) as session:
         assert session.exec(select(CommissionHold)).one().released_at is not None

@@ -30,6 +30,7 @@ from sqlmodel import Session, select
 from bot import orgfile
 from store.db import make_engine
 from store.models import Message, Outbox
+from tests.conftest import daytime_zone
 from tests.fakes.dingtalk_gateway import DEFAULT_DEPARTMENTS as DINGTALK_DEPARTMENTS
 from tests.fakes.dingtalk_gateway import FakeDingTalk
 from tests.fakes.wecom_server import DEFAULT_DEPARTMENTS as WECOM_DEPARTMENTS
@@ -82,8 +83,10 @@ def fake_dingtalk() -> FakeDingTalk:
 
 def write_config(path: Path, db_url: str, *, wecom: FakeWeCom | None = None,
                  dingtalk: FakeDingTalk | None = None) -> Path:
-    """A production-shaped config.yaml: the platforms' bases point at the fakes, the simulator stays off."""
-    data: dict[str, Any] = {"database": {"url": db_url}, "server": {"link_secret": LINK_SECRET}}
+    """A production-shaped config.yaml: the platforms' bases point at the fakes, the simulator stays off. The time
+    zone is one where it is early afternoon now: pushes are judged against quiet hours at the real time."""
+    data: dict[str, Any] = {"timezone": daytime_zone(), "database": {"url": db_url},
+                            "server": {"link_secret": LINK_SECRET}}
     if wecom:
         data["wecom"] = {"enabled": True, "corp_id": wecom.corp_id, "agent_id": wecom.agent_id,
                          "secret": wecom.secret, "token": TOKEN, "encoding_aes_key": AES_KEY,
