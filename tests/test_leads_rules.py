@@ -3,7 +3,9 @@ from datetime import date
 import pytest
 
 from bot.cli import main
+from handlers.leads import draft, vocabulary
 from nlp.amounts import parse_amount
+from nlp.leads import parse_lead
 from rules import leads
 from rules.loader import DEFAULTS_DIR, load_rules
 
@@ -11,7 +13,8 @@ RULES = load_rules().leads
 
 
 def parse(text: str):
-    return leads.parse_intake(text, RULES, amount_of=parse_amount)
+    parsed = parse_lead(text, vocabulary(RULES))
+    return parsed.customer, draft(parsed, RULES), parsed.unknown
 
 
 def test_one_line_intake_pulls_every_field_it_names():
@@ -79,7 +82,7 @@ def test_shipped_leads_and_touches_files_pass_and_ship_eight_industries(tmp_path
 def test_bad_leads_file_names_file_and_key(tmp_path, capsys):
     default = (DEFAULTS_DIR / "leads.yaml").read_text(encoding="utf-8")
     broken = (default.replace("  - key: amount\n", "  - key: colour\n")
-              .replace("  - {name: 百万级, below: 10000000}", "  - {name: 百万级, below: 100}")
+              .replace("  - {name: 百万级, below: 10000000,", "  - {name: 百万级, below: 100,")
               .replace('tag_template: "{industry}行业', 'tag_template: "{region}行业')
               .replace("aliases: [学校, 高校, 教育行业]", "aliases: [学校, 医院]"))
     code, errors = check(tmp_path, capsys, {"leads.yaml": broken})
@@ -88,7 +91,7 @@ def test_bad_leads_file_names_file_and_key(tmp_path, capsys):
         "leads.yaml:fields: 未知字段：colour（可用：industry、budget、decision_chain、need_stage、amount、expected_close）",
         "leads.yaml:budget_bands: 预算区间须按 below 从小到大排列",
         "leads.yaml:tag_template: 标签模板只能使用 {industry}、{budget_band}、{decision_title}、{need_stage}",
-        "leads.yaml:industries: 行业名称或别名重复：医院",
+        "leads.yaml:industries: 行业名称、别名或关键词重复：医院",
     ]
 
 
