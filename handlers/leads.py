@@ -10,13 +10,13 @@ from bot.cards import Button, Card, Reply
 from bot.events import Context, Event, Route, on_action, on_command
 from handlers import customers
 from handlers.flows import Data, Flow, answer_button
-from store import dialogs
 from handlers.groups import private_routes
 from nlp.amounts import parse_amount
 from nlp.dates import resolve as resolve_date
 from nlp.leads import ParsedLead, Vocabulary, parse_lead
 from rules import leads as lead_rules
 from rules.schema import LeadsFile
+from store import dialogs
 from store.models import Contact, Customer, Opportunity, StageChange, User
 
 TEXT = {

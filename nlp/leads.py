@@ -50,23 +50,24 @@ _COMMAND = re.compile(
     r"|(?:新建|新增|建|录入|录|加|添加|记|登记|开|报)(?:一?个|一条|条|一下)?(?:线索|客户|商机)(?:叫做|叫|是)?"
     r"|线索)\s*(?:一下)?[\s:：,，。.;；!！\-—~]*"
 )
+# 「刚才聊了个新客户叫…」: the command said inside an opening phrase.
+_INTRO = re.compile(r"^.{0,12}?(?:有|聊了|来了|认识了|接了|碰到|加了|谈了)(?:一?个|一家|家)(?:新的?)?(?:客户|线索)(?:叫做|叫|是)?\s*")
 # Field keys a rep writes before a value (预算：80万, 决策人 赵行长).
 _KEYS = {
-    "customer": r"客户名称|客户名|公司名称|公司名|单位名称|客户|公司|单位|名称",
     "industry": r"所属行业|客户行业|行业",
     "budget": r"预算区间|预算金额|预算|budget",
     "decision": r"关键决策人|主要决策人|决策人|决策者|决策链|关键人|拍板人|拍板的是|拍板的|说了算的是|最终决策人",
     "need_stage": r"需求阶段|项目阶段|当前阶段|阶段|进度|状态",
 }
 _KEY = re.compile(rf"(?P<key>{'|'.join(f'(?P<{k}>{v})' for k, v in _KEYS.items())})\s*(?:是|为|在|:|：|=|＝|\s)+")
-_BREAK = re.compile(r"[,，。;；、\n\r!！?？|\s]")
-_SEP = r"[,，。;；、\n\r!！?？|/]|\s+(?=\S)|(?<=[\u4e00-\u9fff])\.(?!\d)"
+_CUSTOMER_KEY = re.compile(r"(?:客户名称|客户名|公司名称|公司名|单位名称|客户|公司|单位|名称)\s*(?:[:：=＝]|是|叫|\s)\s*")
+_BREAKS = ",，。;；、\n\r!！?？|/-—~～…"
 # Words an organisation's name ends with: a name cut right after one is sure.
 ORG_SUFFIXES = (
     "股份有限公司", "有限责任公司", "有限公司", "集团", "公司", "医院", "卫生院", "大学", "学院", "中学", "小学", "学校",
     "银行", "分行", "支行", "信用社", "证券", "保险", "研究院", "研究所", "中心", "局", "委员会", "办公室", "厂", "超市",
     "商场", "百货", "科技", "网络", "信息", "电子", "软件", "物流", "快递", "速运", "商贸", "实业", "控股", "电力", "能源",
-    "制药", "药业", "机械", "汽车", "电器", "传媒", "教育", "医疗", "股份",
+    "制药", "药业", "机械", "汽车", "电器", "传媒", "教育", "医疗", "股份", "园区", "园", "港", "机场", "酒店", "院", "所",
 )
 SHORT_NAME = 12  # a piece this long between separators is taken whole as the name
 # Where a name without a suffix ends in run-on text: what follows is about the customer, not its name.
@@ -77,7 +78,7 @@ _SOFT_CUTS = re.compile(
 _FILLER = re.compile(r"^(?:的|了|啊|呢|哈|吧|哦|嗯|是|有|在|目前|现在|大概|大约|这个|那个|客户|项目|然后|还有|另外|对了|"
                      r"\s|[~～。.!！?？、,，;；:：\-—()（）\[\]【】]|[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F])*$")
 # Saying who decides, after the people (财务总监老孙是决策人, CTO王明拍板, 最后王总说了算).
-_DECIDES_AFTER = re.compile(r"(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|定)")
+_DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|定)")
 _DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
                              r"(?:是|为|有|:|：|\s)*")
 _SURNAME = f"(?:{'|'.join(COMPOUND_SURNAMES)}|[{SURNAMES}])"
@@ -88,8 +89,10 @@ _NAME_AT_END = re.compile(rf"(?:[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS}))$
 _TITLE_HEADS = (
     r"(?:分管|主管|常务|执行|首席|代理|主要)?(?:财务|技术|信息化?|信息中心|信息科|信息部|网络中心|it|采购|项目|运营|市场|销售|行政|人事|"
     r"设备科?|数字化|科技部|科技|教务处?|医务处?|后勤|总务|研发|生产|质量|产品|数据|安全|法务|商务|业务|风控|合规|办公室|"
-    r"工程|规划|战略|发展)?(?:部|处|科|中心)?(?:副)?"
+    r"工程|规划|战略|发展)?(?:部|处|科|中心|办公室|办)?(?:副)?"
 )
+_DEPARTMENT = re.compile(r"(?:财务|技术|信息|信息中心|信息科|信息部|it|采购|运营|市场|销售|行政|人事|设备科|设备|数字化|科技部|科技|教务处|"
+                         r"医务处|后勤|研发|生产|质量|产品|数据|安全|法务|商务)")
 # 目前在、现在正在走: the words before a need stage that say only "now".
 _LEAD_IN = re.compile(r"(?:还没有|还没|没有|没|未|还未|目前|现在|当前|正在|还在|已经|已|在|处于|刚刚|刚|准备|打算|计划|要|快要|快|下周|下个月|年底|马上|是|的|了|"
                       r"开始|进入|需求阶段|阶段|项目|客户|他们|对方|走|做|搞|进行|启动|到了|到|\s|:|：)+")
@@ -98,9 +101,7 @@ _CONJUNCTIONS = re.compile(r"[和跟与及、/&+]|还有|以及")
 
 
 def _title_pattern(titles: list[str]) -> re.Pattern[str]:
-    words = sorted({fold(t) for t in titles} | {"负责人", "总监", "经理", "主任", "总经理", "副总", "总裁", "副总裁", "部长",
-                                                   "科长", "处长", "院长", "校长", "行长", "局长", "厂长", "书记", "董事长",
-                                                   "主管", "vp", "ceo", "cto", "cfo", "coo", "cio"}, key=len, reverse=True)
+    words = sorted({fold(t) for t in titles}, key=len, reverse=True)
     return re.compile(rf"{_TITLE_HEADS}(?:{'|'.join(map(re.escape, words))})(?![a-z])")
 
 
@@ -133,7 +134,7 @@ class _Parser:
         return any(s <= i < e for s, e in self.spans)
 
     def parse(self) -> ParsedLead:
-        m = _COMMAND.match(self.text)
+        m = _COMMAND.match(self.text) or _INTRO.match(self.text)
         self.start = m.end() if m else 0
         if self.start:
             self.claim(0, self.start)
@@ -147,52 +148,55 @@ class _Parser:
         self._industry()
         self._keys()
         self._customer()
+        self._named_people()
         if self.lead.industry is None and self.lead.customer:  # 协和医院 → 医疗
             words = {k: [*v, *self.vocab.industry_words.get(k, [])] for k, v in self.vocab.industries.items()}
             found = _find_any(fold(self.lead.customer), words)
-            self.lead.industry = found[0][2] if found else None
+            self.lead.industry = found[-1][2] if found else None
         self._unknown()
         return self.lead
 
     # --- fields -------------------------------------------------------------------------------------------------
 
-    def _clause_end(self, i: int) -> int:
-        m = re.compile(r"[,，。;；\n\r!！?？|]").search(self.text, i)
-        return m.start() if m else len(self.text)
+    def _break(self, i: int) -> bool:
+        """A separator between fields: punctuation, a dash, or a space (not one inside 「ABC Logistics」 or 1.2)."""
+        ch = self.text[i]
+        if ch in _BREAKS:
+            return True
+        before, after = self.text[i - 1:i], self.text[i + 1:i + 2]
+        if ch == ".":
+            return not (before.isdigit() and after.isdigit())
+        return ch.isspace() and not (before.isascii() and before.isalnum() and after.isascii() and after.isalpha())
 
     def _free_before(self, i: int) -> int:
-        """Start of the unclaimed words ending at `i` (stops at a claimed span or any separator, spaces too)."""
+        """Start of the unclaimed words ending at `i` (stops at a claimed span or a separator)."""
         j = i
-        while j > self.start and not self.claimed(j - 1) and not _BREAK.match(self.text[j - 1]):
+        while j > self.start and not self.claimed(j - 1) and not self._break(j - 1):
             j -= 1
         return j
 
-    def _free_after(self, i: int, *, spaced_title: bool = False) -> int:
-        """End of the unclaimed words starting at `i`; with `spaced_title`, 「王总 CTO」 stays one."""
+    def _free_after(self, i: int, *, spaced_person: bool = False) -> int:
+        """End of the unclaimed words starting at `i`; with `spaced_person`, 「王总 CTO」「COO 刘总」 stay one."""
         j = i
         while j < len(self.text) and not self.claimed(j):
-            if _BREAK.match(self.text[j]):
+            if self._break(j):
                 rest = self.text[j:].lstrip()
                 gap = len(self.text) - j - len(rest)
-                if not (spaced_title and self.text[j].isspace() and j > i
-                        and (self.titles.match(rest) or rest[:1] in "(（")):
+                joins = self.titles.match(rest) or rest[:1] in "(（" or _NAME_AT_START.match(rest)
+                if not (spaced_person and self.text[j].isspace() and j > i and joins):
                     break
                 j += gap
                 continue
             j += 1
         return j
 
-    def _clause_start(self, i: int) -> int:
-        starts = [m.end() for m in re.finditer(r"[,，。;；\n\r!！?？|]", self.text[:i])]
-        return max([self.start, *starts])
-
     def _keyed_customer(self) -> None:
-        for m in _KEY.finditer(self.text):
-            if m["customer"] and (m.start() == self.start or self.text[m.start() - 1] in ",，。;；\n 、:："):
-                end = self._name_end(m.end(), self._clause_end(m.end()))
-                if end > m.end():
+        for m in _CUSTOMER_KEY.finditer(self.text):
+            if m.start() >= self.start and (m.start() == self.start or self._break(m.start() - 1)
+                                            or self.claimed(m.start() - 1)):
+                end = self._free_after(m.end())
+                if end - m.end() >= 2:
                     self.lead.customer = self.raw[m.end():end].strip()
-                    self.lead.customer_sure = True
                     self.claim(m.start(), end)
                     return
 
@@ -205,23 +209,36 @@ class _Parser:
                     self.claim(m.start(), end)
 
     def _person(self, chunk: str) -> Person | None:
-        """「李总CIO」「财务总监老孙」「张总（CFO）」「分管院长」「赵行长」 → (name, title)."""
+        """「李总CIO」「财务总监老孙」「张总（CFO）」「分管院长」「赵行长」「科技部刘主任」 → (name, title)."""
         chunk = re.sub(r"^(?:是|为|由|有|:|：|\s|最后|最终|主要|应该|估计|就|那边|他们|对方|客户|的)+", "", chunk)
-        chunk = re.sub(r"(?:是|的|来|\s|了)+$", "", chunk)
-        if not chunk:
-            return None
+        chunk = re.sub(r"(?:是|的|来|\s|了|一起|共同|一块)+$", "", chunk)
+        bracket = re.fullmatch(r"(?P<name>[^(（]+?)\s*[(（](?P<title>[^)）]{1,12})[)）]", chunk)
+        if bracket:  # 王经理（采购）: the bracket says the title
+            name = re.sub(r"\s+", "", bracket["name"])
+            dept = _DEPARTMENT.match(name)
+            name = name[dept.end():] if dept and _NAME.match(name[dept.end():]) else name
+            return Person(name if _NAME.match(name) else None, _title_text(bracket["title"]))
         title_m = None
         for m in self.titles.finditer(chunk):
             title_m = m  # the last title, so 李总CIO gives CIO, not a prefix
         if title_m is None:
-            bare = re.sub(r"[(（)）\s]+", "", chunk)
+            bare = re.sub(r"\s+", "", chunk)
+            dept = _DEPARTMENT.match(bare)
+            if dept and _NAME.match(bare[dept.end():]):  # 科技部刘总
+                return Person(bare[dept.end():], dept.group(0))
             return Person(bare, None) if _NAME.match(bare) else None
-        title = title_m.group(0)
-        before = re.sub(r"[(（)）\s]+", "", chunk[: title_m.start()])
-        after = re.sub(r"[(（)）\s]+", "", chunk[title_m.end():])
+        title = _title_text(title_m.group(0))
+        before = re.sub(r"\s+", "", chunk[: title_m.start()])
+        after = re.sub(r"\s+", "", chunk[title_m.end():])
+        dept = _DEPARTMENT.match(before)
+        if dept and re.fullmatch(_SURNAME, before[dept.end():]):  # 科技部刘主任
+            return Person(before[dept.end():] + title_m.group(0), dept.group(0) + title)
         if re.fullmatch(_SURNAME, before):  # 赵行长: the surname and the title are the name
             return Person(before + title, title)
-        if before:  # 李总CIO, 李总（CIO）, 李总 目前在… CIO
+        said_twice = re.fullmatch(rf"(?:{self.titles.pattern})(?P<surname>{_SURNAME})", before)
+        if said_twice:  # 行长 张行长
+            return Person(said_twice["surname"] + title_m.group(0), title)
+        if before:  # 李总CIO, 李总 目前在… CIO
             whole = _NAME.match(before)
             near = _NAME_AT_END.search(before)
             return Person(before if whole else near.group(0) if near else None, title)
@@ -238,9 +255,9 @@ class _Parser:
         for m in _DECIDES_BEFORE.finditer(self.text):
             if self.claimed(m.start()):
                 continue
-            end = self._free_after(m.end(), spaced_title=True)
+            end = self._free_after(m.end(), spaced_person=True)
             while end < len(self.text) and self.text[end] in "、和及与/" and not self.claimed(end + 1):
-                end = self._free_after(end + 1, spaced_title=True)  # 李总、王总: several after one cue
+                end = self._free_after(end + 1, spaced_person=True)  # 李总、王总: several after one cue
             stop = _DECIDES_AFTER.search(self.text, m.end(), end)  # 决策人是王总来拍板
             end = stop.start() if stop and stop.start() > m.end() else end
             found = self._people_in(m.end(), end)
@@ -249,7 +266,7 @@ class _Parser:
                 self.claim(m.start(), end)
                 nxt = end
                 while nxt < len(self.text) and self.text[nxt] in ",，、":  # 决策人：李总CIO，王总CFO
-                    after = self._free_after(nxt + 1, spaced_title=True)
+                    after = self._free_after(nxt + 1, spaced_person=True)
                     more = self._people_in(nxt + 1, after, strict=True)
                     if not more:
                         break
@@ -260,6 +277,8 @@ class _Parser:
             if self.claimed(m.start()) or m.start() == 0:
                 continue
             begin = self._free_before(m.start())
+            spaced = re.search(rf"(?:{self.titles.pattern})\s+$", self.text[self.start:begin])
+            begin = self.start + spaced.start() if spaced and begin > self.start else begin  # CTO 王总 拍板
             while begin > self.start and self.text[begin - 1] in "、和及与/" and not self.claimed(begin - 2):
                 begin = self._free_before(begin - 1)
             found = self._people_in(begin, m.start())
@@ -284,10 +303,12 @@ class _Parser:
         person = self._person(folded)
         if person is None:
             return None
-        return Person(_as_written(person.name, folded, original), _as_written(person.title, folded, original))
+        title = _as_written(person.title, folded, original)
+        return Person(_as_written(person.name, folded, original), title and _title_text(title))
 
     def _budget(self) -> None:
-        amounts = [a for a in find_amounts(self.text) if not self.claimed(a.start)]
+        spaced = re.sub(r"(?<=[万亿wk元])\s", "，", self.text)  # 200万 张处长: 张 is no measure word here
+        amounts = [a for a in find_amounts(spaced) if not self.claimed(a.start)]
         cued = [a for a in amounts if re.match(r"预算|budget", a.text)]
         pick = (cued or amounts or [None])[0]
         if pick is not None:
@@ -310,7 +331,7 @@ class _Parser:
     def _claim_around(self, start: int, end: int) -> None:
         """预算 before, 左右/级别/的预算 after: words that belong to the budget, not to the name."""
         before = re.search(r"(?:预算|budget|投入|大概|大约|差不多|预计|金额|项目)(?:是|为|在|有|约|大概|:|：|\s)*$",
-                           self.text[self._clause_start(start):start])
+                           self.text[max(self.start, start - 10):start])
         after = re.match(r"(?:左右|上下|以内|以上|级别|级|的预算|预算|的项目|的单子|的盘子|元)*", self.text[end:])
         self.claim(start - (len(before[0]) if before else 0), end + (len(after[0]) if after else 0))
 
@@ -330,18 +351,12 @@ class _Parser:
         words = [(s, e, v) for s, e, v in _find_any(self.text, self.vocab.industry_words) if not self.claimed(s)]
         for start, end, value in sorted(explicit + words):
             standalone = self._standalone(start, end)
-            if (start, end, value) in explicit and standalone:
+            if standalone:
                 self.lead.industry = value
                 self.claim(*standalone)
                 return
-        if words:
-            start, end, value = words[0]
-            self.lead.industry = value
-            standalone = self._standalone(start, end)
-            if standalone:
-                self.claim(*standalone)
-        elif explicit:
-            self.lead.industry = explicit[0][2]
+        if explicit or words:  # 某某大学附属医院: the last word names what it is
+            self.lead.industry = sorted(explicit + words)[-1][2]
 
     def _standalone(self, start: int, end: int) -> tuple[int, int] | None:
         """The industry said as a field (互联网行业, 做物流的, 行业：医疗, a list item of its own): its whole span."""
@@ -354,21 +369,16 @@ class _Parser:
         stop = end + len(trail[0])
         if stop == self._free_after(end) and (begin == self._free_before(start) or lead):
             return begin, stop
-        if lead or trail[0].startswith(("行业", "领域")):
-            return begin, stop
+        if lead or trail[0].startswith(("行业", "领域")) or (head and _has_suffix(head) and stop < len(self.text)
+                                                                     and self.claimed(stop)):
+            return begin, stop  # 济南市中心医院医疗预算…: an industry said right after the name
         return None
 
     def _keys(self) -> None:
         """A key whose value was taken by a field is part of that field (预算：80万 claims 预算：)."""
         for m in _KEY.finditer(self.text):
-            if not m["customer"] and not self.claimed(m.start()) and self.claimed(m.end()):
+            if not self.claimed(m.start()) and (m.end() == len(self.text) or self.claimed(m.end())):
                 self.claim(m.start(), m.end())
-            elif not m["customer"] and not self.claimed(m.start()):
-                value_end = self._clause_end(m.end())
-                value = self.text[m.end():value_end]
-                if m["industry"] and value and not self.lead.industry:
-                    self.lead.unknown.append(self.raw[m.start():value_end].strip())
-                    self.claim(m.start(), value_end)
 
     # --- the customer -----------------------------------------------------------------------------------------
 
@@ -390,7 +400,7 @@ class _Parser:
             return
         i = self.start
         while i < len(self.text):
-            if self.claimed(i) or re.match(_SEP, self.text[i:]):
+            if self.claimed(i) or self._break(i):
                 i += 1
                 continue
             self._name_from(i)
@@ -399,7 +409,7 @@ class _Parser:
             i = self._next_free(i)
 
     def _next_free(self, i: int) -> int:
-        while i < len(self.text) and not self.claimed(i) and not re.match(_SEP, self.text[i:]):
+        while i < len(self.text) and not self.claimed(i) and not self._break(i):
             i += 1
         return i
 
@@ -431,10 +441,24 @@ class _Parser:
         """A name run into 预算/行业/决策人 words ends there for sure; run into a bare value it may not."""
         return bool(re.match(rf"{_KEY.pattern}|做|是做|搞|属于|预算|决策|拍板|目前|现在|在", self.text[at:]))
 
+    def _named_people(self) -> None:
+        """「CIO刘总」 on its own in a lead: a key person even without 决策人 or 拍板."""
+        i = self.start
+        while i < len(self.text):
+            if self.claimed(i) or self._break(i):
+                i += 1
+                continue
+            end = self._free_after(i, spaced_person=True)
+            people = self._people_in(i, end, strict=True)
+            if people and all(p not in self.lead.decision_makers for p in people):
+                self.lead.decision_makers += people
+                self.claim(i, end)
+            i = max(end, i + 1)
+
     def _unknown(self) -> None:
         i = self.start
         while i < len(self.text):
-            if self.claimed(i) or re.match(_SEP, self.text[i:]):
+            if self.claimed(i) or self._break(i):
                 i += 1
                 continue
             end = self._next_free(i)
@@ -442,6 +466,11 @@ class _Parser:
             if not _FILLER.match(fold(piece)):
                 self.lead.unknown.append(piece)
             i = end
+
+
+def _title_text(title: str) -> str:
+    """CTO, ＣＴＯ and cto are one title."""
+    return fold(title).upper() if fold(title).isascii() else title
 
 
 def _has_suffix(name: str) -> bool:
