@@ -79,20 +79,22 @@ _FILLER = re.compile(r"^(?:的|了|啊|呢|哈|吧|哦|嗯|是|有|在|目前|�
                      r"\s|[~～。.!！?？、,，;；:：\-—()（）\[\]【】]|[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F])*$")
 # Saying who decides, after the people (财务总监老孙是决策人, CTO王明拍板, 最后王总说了算).
 _DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|定)")
-_DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
+_DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
                              r"(?:是|为|有|:|：|\s)*")
 _SURNAME = f"(?:{'|'.join(COMPOUND_SURNAMES)}|[{SURNAMES}])"
-_HONORIFICS = "总工|总|工|老师|老板|董|经理|主任|处长|局长|院长|校长|行长|厂长|部长|科长|书记|主管|所长"
+_HONORIFICS = "总工|总|工|老师|老板|董|经理|主任|处长|局长|院长|校长|行长|厂长|部长|科长|书记|主管|所长|女士|先生|姐|哥"
 _NAME = re.compile(rf"^(?:[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})|{_SURNAME}[\u4e00-\u9fff]{{1,2}}|[a-z][a-z ]{{1,20}})$")
 _NAME_AT_START = re.compile(rf"[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})")
 _NAME_AT_END = re.compile(rf"(?:[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS}))$")
 _TITLE_HEADS = (
-    r"(?:分管|主管|常务|执行|首席|代理|主要)?(?:财务|技术|信息化?|信息中心|信息科|信息部|网络中心|it|采购|项目|运营|市场|销售|行政|人事|"
-    r"设备科?|数字化|科技部|科技|教务处?|医务处?|后勤|总务|研发|生产|质量|产品|数据|安全|法务|商务|业务|风控|合规|办公室|"
+    r"(?:(?:分管|主管|常务|执行|首席|代理|主要)?(?:财务|技术|信息化?|信息中心|信息科|信息部|网络中心|it|采购|项目|运营|市场|销售|"
+    r"行政|人事|设备科?|数字化|科技部|科技|教务处?|医务处?|后勤|总务|研发|生产|质量|产品|数据|安全|法务|商务|业务|风控|合规|办公室|"
     r"工程|规划|战略|发展)?(?:部|处|科|中心|办公室|办)?(?:副)?"
+    r"|[\u4e00-\u9fff]{1,5}?(?:部|处|科|中心|办公室|办|委|会|局)(?:副)?)"
 )
-_DEPARTMENT = re.compile(r"(?:财务|技术|信息|信息中心|信息科|信息部|it|采购|运营|市场|销售|行政|人事|设备科|设备|数字化|科技部|科技|教务处|"
-                         r"医务处|后勤|研发|生产|质量|产品|数据|安全|法务|商务)")
+# The department before a person (科技部刘总, 管委会刘主任).
+_DEPARTMENT = re.compile(r"(?:[\u4e00-\u9fff]{1,5}?(?:部|处|科|中心|办公室|办|委|会|局)|财务|技术|信息|it|采购|运营|市场|销售|行政|"
+                         r"人事|设备|数字化|科技|研发|生产|质量|产品|数据|安全|法务|商务)")
 # 目前在、现在正在走: the words before a need stage that say only "now".
 _LEAD_IN = re.compile(r"(?:还没有|还没|没有|没|未|还未|目前|现在|当前|正在|还在|已经|已|在|处于|刚刚|刚|准备|打算|计划|要|快要|快|下周|下个月|年底|马上|是|的|了|"
                       r"开始|进入|需求阶段|阶段|项目|客户|他们|对方|走|做|搞|进行|启动|到了|到|\s|:|：)+")
@@ -182,7 +184,8 @@ class _Parser:
             if self._break(j):
                 rest = self.text[j:].lstrip()
                 gap = len(self.text) - j - len(rest)
-                joins = self.titles.match(rest) or rest[:1] in "(（" or _NAME_AT_START.match(rest)
+                joins = (self.titles.match(rest) or rest[:1] in "(（" or _NAME_AT_START.match(rest)
+                         or re.match(r"(?:和|跟|与|及|还有|以及)\s*\S", rest))
                 if not (spaced_person and self.text[j].isspace() and j > i and joins):
                     break
                 j += gap
@@ -215,6 +218,9 @@ class _Parser:
         bracket = re.fullmatch(r"(?P<name>[^(（]+?)\s*[(（](?P<title>[^)）]{1,12})[)）]", chunk)
         if bracket:  # 王经理（采购）: the bracket says the title
             name = re.sub(r"\s+", "", bracket["name"])
+            inside = re.sub(r"\s+", "", bracket["title"])
+            if self.titles.fullmatch(name) and _NAME.match(inside):  # COO（王女士）
+                return Person(inside, _title_text(name))
             dept = _DEPARTMENT.match(name)
             name = name[dept.end():] if dept and _NAME.match(name[dept.end():]) else name
             return Person(name if _NAME.match(name) else None, _title_text(bracket["title"]))
@@ -292,11 +298,25 @@ class _Parser:
     def _people_in(self, start: int, end: int, *, strict: bool = False) -> list[Person]:
         chunk = self.raw[start:end]
         folded = fold(chunk)
-        people = [self._person_folded(part, orig) for part, orig in _split_both(folded, chunk)]
+        people = [self._person_folded(part, orig) for whole, original in _split_both(folded, chunk)
+                  for part, orig in self._one_by_one(whole, original)]
         found = [p for p in people if p is not None]
         if strict and any(p.name is None or p.title is None for p in found):
             return [p for p in found if p.name and p.title]
         return found
+
+    def _one_by_one(self, folded: str, original: str) -> list[tuple[str, str]]:
+        """「张总CEO王总CFO」 without a separator: split between people, titles all first or all last."""
+        titles = list(self.titles.finditer(folded))
+        if len(titles) < 2:
+            return [(folded, original)]
+        title_first = titles[0].start() == 0
+        cuts = [t.start() for t in titles[1:]] if title_first else [t.end() for t in titles[:-1]]
+        bounds = [0, *cuts, len(folded)]
+        parts = [(folded[a:b], original[a:b]) for a, b in zip(bounds, bounds[1:], strict=False) if folded[a:b].strip()]
+        if any(self.titles.fullmatch(part.strip()) for part, _ in parts):  # 行长 张行长: one person said twice
+            return [(folded, original)]
+        return parts
 
     def _person_folded(self, folded: str, original: str) -> Person | None:
         """Parses on the folded text and gives back names and titles as the rep wrote them."""
@@ -432,7 +452,8 @@ class _Parser:
                     name_end, sure = soft.start(), False
                 elif end - i > SHORT_NAME or not self._field_cut_is_clear(end):
                     sure = False
-        name = re.sub(r"(?:的|了|啊|呢|吧|哈)+$", "", self.raw[i:name_end].strip())
+        name = self.raw[i:name_end].strip()
+        name = re.sub(r"(?:的|了|啊|呢|吧|哈)+$", "", name) if len(name) > 3 else name  # not 美的
         if len(name) >= 2:
             self.lead.customer, self.lead.customer_sure = name, sure
             self.claim(i, name_end)
