@@ -65,7 +65,7 @@ def test_stage_gate_asks_only_its_fields_and_parses_dates():
 
 def check(tmp_path, capsys, files: dict[str, str]) -> tuple[int, list[str]]:
     rules = tmp_path / "rules"
-    rules.mkdir()
+    rules.mkdir(parents=True)
     for name, body in files.items():
         (rules / name).write_text(body, encoding="utf-8")
     config = tmp_path / "config.yaml"
@@ -106,6 +106,21 @@ def test_required_fields_must_be_defined(tmp_path, capsys):
     broken = default.replace("required: [industry,", "required: [amount_x, industry,")
     assert check(tmp_path, capsys, {"leads.yaml": broken}) == (
         2, ["leads.yaml:-: required 中的字段未在 fields 中定义：amount_x"])
+
+
+def test_an_industry_keyword_may_name_only_one_industry(tmp_path, capsys):
+    default = (DEFAULTS_DIR / "leads.yaml").read_text(encoding="utf-8")
+    broken = default.replace("keywords: [超市,", "keywords: [银行, 超市,")
+    assert check(tmp_path, capsys, {"leads.yaml": broken}) == (2, ["leads.yaml:industries: 行业名称、别名或关键词重复：银行"])
+
+
+def test_need_stage_phrases_must_name_a_need_stage_and_say_only_one(tmp_path, capsys):
+    default = (DEFAULTS_DIR / "leads.yaml").read_text(encoding="utf-8")
+    unknown = default.replace("  需求调研: [调研,", "  需求确认: [调研,")
+    assert check(tmp_path, capsys, {"leads.yaml": unknown}) == (
+        2, ["leads.yaml:-: need_stage_phrases 中的需求阶段不在 need_stage 的选项中：需求确认"])
+    twice = default.replace("  招标采购: [招标,", "  招标采购: [评估方案, 招标,")
+    assert check(tmp_path / "twice", capsys, {"leads.yaml": twice}) == (2, ["leads.yaml:-: 需求阶段说法重复：评估方案"])
 
 
 def test_bad_touches_file_names_file_and_key(tmp_path, capsys):
