@@ -119,8 +119,13 @@ class CustomerStep:
                     note=TEXT["draft"])
 
     def answer(self, ctx: Context, data: Data, key: str, value: str) -> str | None:
-        data["customer"] = value.split()[0] if value.split() else ""
+        data["customer"] = typed_name(ctx, value)
         return _customer_match(ctx, data) if data["customer"] else lead_rules.MESSAGES["empty"]
+
+
+def typed_name(ctx: Context, value: str) -> str:
+    """The name in a typed answer, cut like the first message's: 「大连远洋渔业，做远洋捕捞的」 → 大连远洋渔业."""
+    return parse_lead(value, vocabulary(ctx.rules.leads)).customer or value.strip()
 
 
 class NameStep:
@@ -143,7 +148,7 @@ class NameStep:
             data["customer"] = ""
             return None
         if value != "yes" and value.strip().lower() not in TEXT["yes_words"].split():
-            data["customer"] = value.strip()  # the rep typed the right name
+            data["customer"] = typed_name(ctx, value)  # the rep typed the right name
         return _customer_match(ctx, data)
 
 

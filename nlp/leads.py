@@ -7,6 +7,7 @@ in as a `Vocabulary`, so an admin's rule file extends what is understood without
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from nlp.amounts import find_amounts
@@ -418,25 +419,26 @@ class _Parser:
     def _customer(self) -> None:
         if self.lead.customer:
             return
+        for start, _ in self._pieces():
+            self._name_from(start)
+            if self.lead.customer:
+                return
+
+    def _pieces(self, *, spaced_person: bool = False) -> Iterator[tuple[int, int]]:
+        """(start, end) of each run of words no field has claimed, looked for again after each is handled."""
         i = self.start
         while i < len(self.text):
             if self.claimed(i) or self._break(i):
                 i += 1
                 continue
-            self._name_from(i)
-            if self.lead.customer:
-                return
-            i = self._next_free(i)
-
-    def _next_free(self, i: int) -> int:
-        while i < len(self.text) and not self.claimed(i) and not self._break(i):
-            i += 1
-        return i
+            end = self._free_after(i, spaced_person=spaced_person)
+            yield i, end
+            i = max(end, i + 1)
 
     def _name_from(self, i: int) -> None:
         """A short piece between separators is the name; a longer or run-on piece ends at an org suffix, or at a
         word that starts talking about the customer (then the end is a guess: not sure)."""
-        end = self._next_free(i)
+        end = self._free_after(i)
         piece = self.text[i:end]
         if _FILLER.match(piece) or len(piece.strip()) < 2:
             return
@@ -464,29 +466,17 @@ class _Parser:
 
     def _named_people(self) -> None:
         """「CIO刘总」 on its own in a lead: a key person even without 决策人 or 拍板."""
-        i = self.start
-        while i < len(self.text):
-            if self.claimed(i) or self._break(i):
-                i += 1
-                continue
-            end = self._free_after(i, spaced_person=True)
-            people = self._people_in(i, end, strict=True)
+        for start, end in self._pieces(spaced_person=True):
+            people = self._people_in(start, end, strict=True)
             if people and all(p not in self.lead.decision_makers for p in people):
                 self.lead.decision_makers += people
-                self.claim(i, end)
-            i = max(end, i + 1)
+                self.claim(start, end)
 
     def _unknown(self) -> None:
-        i = self.start
-        while i < len(self.text):
-            if self.claimed(i) or self._break(i):
-                i += 1
-                continue
-            end = self._next_free(i)
-            piece = self.raw[i:end].strip()
+        for start, end in self._pieces():
+            piece = self.raw[start:end].strip()
             if not _FILLER.match(fold(piece)):
                 self.lead.unknown.append(piece)
-            i = end
 
 
 def _title_text(title: str) -> str:

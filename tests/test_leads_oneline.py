@@ -1,25 +1,13 @@
 import pytest
-from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
-from bot.app import create_app
 from store.models import Contact, Customer, Dialog, Opportunity
 from tests.conftest import T0
 from tests.conversation import click, customer_named, labels, last_card, say, seed_customer, texts
+from tests.test_leads import client, opportunities  # noqa: F401 (the fixture)
 
 ISSUE_LEAD = "新线索 杭州云启网络科技，互联网行业，预算80w，决策人是李总CIO，目前在方案评估"
 OPEN_DEAL = ["查看商机", "新建第二个商机", "取消"]
-
-
-@pytest.fixture
-def client(runtime):
-    with TestClient(create_app(runtime, start_workers=False)) as client:
-        yield client
-
-
-def opportunities(engine) -> list[Opportunity]:
-    with Session(engine) as session:
-        return list(session.exec(select(Opportunity)).all())
 
 
 def contacts(engine, customer: str) -> list[tuple[str, str | None, str | None]]:
@@ -189,3 +177,11 @@ def test_a_near_match_with_an_open_deal_asks_same_customer_then_says_so(client, 
     assert card["lines"] == ["「无锡盛世物流有限公司」已有进行中的商机（阶段：方案演示）"]
     click(client, card, "取消")
     assert len(opportunities(engine)) == 1
+
+
+def test_a_name_typed_as_an_answer_is_cut_like_the_first_message(client, engine):
+    card = last_card(say(client, "新线索"))
+    assert card["title"] == "新线索 · 客户名称"
+    assert last_card(say(client, "大连远洋渔业，搞远洋捕捞的，挺大一家"))["title"] == "新线索 · 客户行业"
+    with Session(engine) as session:
+        assert session.exec(select(Dialog)).one().data["customer"] == "大连远洋渔业"
