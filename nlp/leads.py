@@ -80,12 +80,13 @@ _FILLER = re.compile(r"^(?:的|了|啊|呢|哈|吧|哦|嗯|是|有|在|目前|�
                      r"\s|[~～。.!！?？、,，;；:：\-—()（）\[\]【】]|[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F])*$")
 # Saying who decides, after the people (财务总监老孙是决策人, CTO王明拍板, 最后王总说了算).
 _DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|定)")
-_DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
+_DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|决策(?=\s*[:：])|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
                              r"(?:是|为|有|:|：|\s)*")
 _SURNAME = f"(?:{'|'.join(COMPOUND_SURNAMES)}|[{SURNAMES}])"
 _HONORIFICS = "总工|总|工|老师|老板|董|经理|主任|处长|局长|院长|校长|行长|厂长|部长|科长|书记|主管|所长|女士|先生|姐|哥"
 _NAME = re.compile(rf"^(?:[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})|{_SURNAME}[\u4e00-\u9fff]{{1,2}}|[a-z][a-z ]{{1,20}})$")
 _NAME_AT_START = re.compile(rf"[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})")
+_BARE_NAME = re.compile(rf"{_SURNAME}[\u4e00-\u9fff]{{1,2}}(?=[\s,，;；。]|$)")  # 张三 on its own
 _NAME_AT_END = re.compile(rf"(?:[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS}))$")
 _TITLE_HEADS = (
     r"(?:(?:分管|主管|常务|执行|首席|代理|主要)?(?:财务|技术|信息化?|信息中心|信息科|信息部|网络中心|it|采购|项目|运营|市场|销售|"
@@ -185,7 +186,7 @@ class _Parser:
             if self._break(j):
                 rest = self.text[j:].lstrip()
                 gap = len(self.text) - j - len(rest)
-                joins = (self.titles.match(rest) or rest[:1] in "(（" or _NAME_AT_START.match(rest)
+                joins = (self.titles.match(rest) or rest[:1] in "(（" or _NAME_AT_START.match(rest) or _BARE_NAME.match(rest)
                          or re.match(r"(?:和|跟|与|及|还有|以及)\s*\S", rest))
                 if not (spaced_person and self.text[j].isspace() and j > i and joins):
                     break
@@ -315,7 +316,8 @@ class _Parser:
         cuts = [t.start() for t in titles[1:]] if title_first else [t.end() for t in titles[:-1]]
         bounds = [0, *cuts, len(folded)]
         parts = [(folded[a:b], original[a:b]) for a, b in zip(bounds, bounds[1:], strict=False) if folded[a:b].strip()]
-        if any(self.titles.fullmatch(part.strip()) for part, _ in parts):  # 行长 张行长: one person said twice
+        bare = [bool(self.titles.fullmatch(part.strip())) for part, _ in parts]
+        if any(bare) and not all(bare):  # 行长 张行长: one person said twice
             return [(folded, original)]
         return parts
 
@@ -329,6 +331,7 @@ class _Parser:
 
     def _budget(self) -> None:
         spaced = re.sub(r"(?<=[万亿wk元])\s", "，", self.text)  # 200万 张处长: 张 is no measure word here
+        spaced = re.sub(r"(?<=\d)kw", "千万", spaced)  # 3kw: the same length, so offsets hold
         amounts = [a for a in find_amounts(spaced) if not self.claimed(a.start)]
         cued = [a for a in amounts if re.match(r"预算|budget", a.text)]
         pick = (cued or amounts or [None])[0]
@@ -364,7 +367,7 @@ class _Parser:
             self.lead.need_stage = max(said, key=lambda s: order.index(s[2]))[2]
         for start, end, _ in found:
             head = _LEAD_IN.search(self.text, self._free_before(start), start)
-            tail = re.match(r"(?:阶段|中|了|呢|的阶段)*", self.text[end:])
+            tail = re.match(r"(?:阶段|中|了|呢|的阶段|流程|环节)*", self.text[end:])
             self.claim(head.start() if head and head.end() == start else start, end + (len(tail[0]) if tail else 0))
 
     def _industry(self) -> None:
@@ -383,8 +386,9 @@ class _Parser:
         """The industry said as a field (互联网行业, 做物流的, 行业：医疗, a list item of its own): its whole span."""
         head = self.text[self._free_before(start):start]
         tail = self.text[end:self._free_after(end)]
-        lead = re.search(r"(?:是|属于|做|搞|干|从事|主营|行业是?|行业[:：]|所属行业[:：]?)(?:的|一家|家|做)?$", head)
-        trail = re.match(r"(?:行业|领域|类|相关|方向)?(?:的|这块|那块|企业|客户|公司)*", tail)
+        lead = re.search(r"(?:是|属于|做|搞|干|从事|主营|行业是?|行业[:：]|所属行业[:：]?)(?:[\u4e00-\u9fff]{0,4}?的|一家|家|做)?$",
+                         head)
+        trail = re.match(r"(?:行业|领域|类|相关|方向)?(?:的|这块|那块|企业|客户|公司|平台|单位)*", tail)
         assert trail is not None
         begin = start - (len(lead[0]) if lead else 0)
         stop = end + len(trail[0])
