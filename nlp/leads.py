@@ -52,7 +52,8 @@ _COMMAND = re.compile(
     r"|线索)\s*(?:一下)?[\s:：,，。.;；!！\-—~]*"
 )
 # 「刚才聊了个新客户叫…」: the command said inside an opening phrase.
-_INTRO = re.compile(r"^.{0,12}?(?:有|聊了|来了|认识了|接了|碰到|加了|谈了)(?:一?个|一家|家)(?:新的?)?(?:客户|线索)(?:叫做|叫|是)?\s*")
+_INTRO = re.compile(r"^.{0,12}?(?:(?:有|聊了|来了|认识了|接了|碰到|加了|谈了|见了)(?:一?个|一家|家)(?:新的?)?|(?:一?个|一家|家)新的?)"
+                    r"(?:客户|线索)(?:叫做|叫|是)?\s*")
 # Field keys a rep writes before a value (预算：80万, 决策人 赵行长).
 _KEYS = {
     "industry": r"所属行业|客户行业|行业",
@@ -79,7 +80,7 @@ _SOFT_CUTS = re.compile(
 _FILLER = re.compile(r"^(?:的|了|啊|呢|哈|吧|哦|嗯|是|有|在|目前|现在|大概|大约|这个|那个|客户|项目|然后|还有|另外|对了|"
                      r"\s|[~～。.!！?？、,，;；:：\-—()（）\[\]【】]|[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F])*$")
 # Saying who decides, after the people (财务总监老孙是决策人, CTO王明拍板, 最后王总说了算).
-_DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|定)")
+_DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|牵头|定)")
 _DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|决策(?=\s*[:：])|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
                              r"(?:是|为|有|:|：|\s)*")
 _SURNAME = f"(?:{'|'.join(COMPOUND_SURNAMES)}|[{SURNAMES}])"
@@ -246,13 +247,17 @@ class _Parser:
         said_twice = re.fullmatch(rf"(?:{self.titles.pattern})(?P<surname>{_SURNAME})", before)
         if said_twice:  # 行长 张行长
             return Person(said_twice["surname"] + title_m.group(0), title)
+        whole, near = _NAME.match(after), _NAME_AT_START.match(after)
+        named_after = after if whole else near.group(0) if near else None
         if before:  # 李总CIO, 李总 目前在… CIO
             whole = _NAME.match(before)
             near = _NAME_AT_END.search(before)
-            return Person(before if whole else near.group(0) if near else None, title)
-        whole = _NAME.match(after)
-        near = _NAME_AT_START.match(after)
-        return Person(after if whole else near.group(0) if near else None, title)
+            if whole or near:
+                return Person(before if whole else near.group(0) if near else None, title)
+            if re.fullmatch(r"[\u4e00-\u9fff]{1,4}", before):  # 物流总监刘总, 电商VP: a department the rules do not list
+                return Person(named_after, before + title)
+            return Person(None, title)
+        return Person(named_after, title)
 
     def _people(self, chunk: str) -> list[Person]:
         people = [self._person(part) for part in _CONJUNCTIONS.split(chunk)]
@@ -356,7 +361,7 @@ class _Parser:
         """预算 before, 左右/级别/的预算 after: words that belong to the budget, not to the name."""
         before = re.search(r"(?:预算|budget|投入|大概|大约|差不多|预计|金额|项目)(?:是|为|在|有|约|大概|:|：|\s)*$",
                            self.text[max(self.start, start - 10):start])
-        after = re.match(r"(?:左右|上下|以内|以上|级别|级|的预算|预算|的项目|的单子|的盘子|元)*", self.text[end:])
+        after = re.match(r"(?:左右|上下|以内|以上|\+|级别|级|的预算|预算|的项目|的单子|的盘子|元)*", self.text[end:])
         self.claim(start - (len(before[0]) if before else 0), end + (len(after[0]) if after else 0))
 
     def _need_stage(self) -> None:
@@ -489,6 +494,7 @@ def _title_text(title: str) -> str:
 
 
 def _has_suffix(name: str) -> bool:
+    name = re.sub(r"[(（][^()（）]{1,12}[)）]$", "", name)  # 某某有限公司（抖音电商）
     return any(name.endswith(s) for s in ORG_SUFFIXES)
 
 
