@@ -99,7 +99,7 @@ _TITLE_HEADS = (
 _DEPARTMENT = re.compile(r"(?:[\u4e00-\u9fff]{1,5}?(?:部|处|科|中心|办公室|办|委|会|局)|财务|技术|信息|it|采购|运营|市场|销售|行政|"
                          r"人事|设备|数字化|科技|研发|生产|质量|产品|数据|安全|法务|商务)")
 # 目前在、现在正在走: the words before a need stage that say only "now".
-_LEAD_IN = re.compile(r"(?:还没有|还没|没有|没|未|还未|目前|现在|当前|正在|还在|已经|已|在|处于|刚刚|刚|准备|打算|计划|要|快要|快|下周|下个月|年底|马上|是|的|了|"
+_LEAD_IN = re.compile(r"(?:还没有|还没|没有|没|未|还未|目前|现在|当前|正在|还在|已经|以经|已|以|在|再|处于|刚刚|刚|准备|打算|计划|要|快要|快|下周|下个月|年底|马上|是|的|了|"
                       r"开始|进入|需求阶段|阶段|项目|客户|他们|对方|内部|走|做|搞|进行|启动|到了|到|\s|:|：)+")
 _NEGATED = re.compile(r"(?:没|未|不|还没|还未|没有|不用|无需|无须)(?:有|在|到|进入|开始)?$")
 _CONJUNCTIONS = re.compile(r"[和跟与及、/&+]|还有|以及")
@@ -171,7 +171,8 @@ class _Parser:
         before, after = self.text[i - 1:i], self.text[i + 1:i + 2]
         if ch == ".":
             return not (before.isdigit() and after.isdigit())
-        return ch.isspace() and not (before.isascii() and before.isalnum() and after.isascii() and after.isalpha())
+        words = before.isascii() and before.isalpha() and after.isascii() and after.isalpha()
+        return ch.isspace() and not (words and not self.titles.match(self.text, i + 1))  # ABC Logistics, CIO Tony
 
     def _free_before(self, i: int) -> int:
         """Start of the unclaimed words ending at `i` (stops at a claimed span or a separator)."""
@@ -188,6 +189,7 @@ class _Parser:
                 rest = self.text[j:].lstrip()
                 gap = len(self.text) - j - len(rest)
                 joins = (self.titles.match(rest) or rest[:1] in "(（" or _NAME_AT_START.match(rest) or _BARE_NAME.match(rest)
+                         or re.match(r"[a-z]", rest)
                          or re.match(r"(?:和|跟|与|及|还有|以及)\s*\S", rest))
                 if not (spaced_person and self.text[j].isspace() and j > i and joins):
                     break
@@ -220,8 +222,8 @@ class _Parser:
         chunk = re.sub(r"(?:是|的|来|\s|了|一起|共同|一块)+$", "", chunk)
         bracket = re.fullmatch(r"(?P<name>[^(（]+?)\s*[(（](?P<title>[^)）]{1,12})[)）]", chunk)
         if bracket:  # 王经理（采购）: the bracket says the title
-            name = re.sub(r"\s+", "", bracket["name"])
-            inside = re.sub(r"\s+", "", bracket["title"])
+            name = _squash(bracket["name"])
+            inside = _squash(bracket["title"])
             if self.titles.fullmatch(name) and _NAME.match(inside):  # COO（王女士）
                 return Person(inside, _title_text(name))
             dept = _DEPARTMENT.match(name)
@@ -231,14 +233,14 @@ class _Parser:
         for m in self.titles.finditer(chunk):
             title_m = m  # the last title, so 李总CIO gives CIO, not a prefix
         if title_m is None:
-            bare = re.sub(r"\s+", "", chunk)
+            bare = _squash(chunk)
             dept = _DEPARTMENT.match(bare)
             if dept and _NAME.match(bare[dept.end():]):  # 科技部刘总
                 return Person(bare[dept.end():], dept.group(0))
             return Person(bare, None) if _NAME.match(bare) else None
         title = _title_text(title_m.group(0))
-        before = re.sub(r"\s+", "", chunk[: title_m.start()])
-        after = re.sub(r"\s+", "", chunk[title_m.end():])
+        before = _squash(chunk[: title_m.start()])
+        after = _squash(chunk[title_m.end():])
         dept = _DEPARTMENT.match(before)
         if dept and re.fullmatch(_SURNAME, before[dept.end():]):  # 科技部刘主任
             return Person(before[dept.end():] + title_m.group(0), dept.group(0) + title)
@@ -254,6 +256,7 @@ class _Parser:
             near = _NAME_AT_END.search(before)
             if whole or near:
                 return Person(before if whole else near.group(0) if near else None, title)
+            before = re.sub(r"^(?:集团|公司|总部|客户|对方|他们|那边|这边)+", "", before)
             if re.fullmatch(r"[\u4e00-\u9fff]{1,4}", before):  # 物流总监刘总, 电商VP: a department the rules do not list
                 return Person(named_after, before + title)
             return Person(None, title)
@@ -280,7 +283,7 @@ class _Parser:
                 nxt = end
                 while nxt < len(self.text) and self.text[nxt] in ",，、":  # 决策人：李总CIO，王总CFO
                     after = self._free_after(nxt + 1, spaced_person=True)
-                    more = self._people_in(nxt + 1, after, strict=True)
+                    more = self._people_in(nxt + 1, after, strict=True, named=True)
                     if not more:
                         break
                     people += more
@@ -302,14 +305,15 @@ class _Parser:
         seen: set[Person] = set()
         self.lead.decision_makers = [p for p in people if not (p in seen or seen.add(p))]  # type: ignore[func-returns-value]
 
-    def _people_in(self, start: int, end: int, *, strict: bool = False) -> list[Person]:
+    def _people_in(self, start: int, end: int, *, strict: bool = False, named: bool = False) -> list[Person]:
+        """People in raw[start:end]; `strict` keeps only those with both a name and a title (`named`: or 王总)."""
         chunk = self.raw[start:end]
         folded = fold(chunk)
         people = [self._person_folded(part, orig) for whole, original in _split_both(folded, chunk)
                   for part, orig in self._one_by_one(whole, original)]
         found = [p for p in people if p is not None]
-        if strict and any(p.name is None or p.title is None for p in found):
-            return [p for p in found if p.name and p.title]
+        if strict:
+            return [p for p in found if p.name and (p.title or named and _NAME_AT_START.fullmatch(fold(p.name)))]
         return found
 
     def _one_by_one(self, folded: str, original: str) -> list[tuple[str, str]]:
@@ -345,9 +349,10 @@ class _Parser:
             self.claim(pick.start, pick.end)
             self._claim_around(pick.start, pick.end)
             return
-        bare = re.search(r"(?:预算|budget)\s*(?:是|为|在|约|大概|:|：|\s)*(\d{1,3}(?:,\d{3})+|\d{4,})(?![\d.])", self.text)
-        if bare:
-            self.lead.budget = int(bare[1].replace(",", ""))
+        bare = re.search(r"(?:预算|budget)\s*(?:是|为|在|约|大概|:|：|\s)*(?:(\d{1,3}(?:,\d{3})+|\d{4,})(?![\d.])|"
+                         r"(\d+(?:\.\d+)?)\s*m(?![a-z]))", self.text)
+        if bare:  # 预算800000, budget 5M
+            self.lead.budget = int(bare[1].replace(",", "")) if bare[1] else int(float(bare[2]) * 1_000_000)
             self.claim(bare.start(), bare.end())
             return
         for start, end, band in _find_any(self.text, self.vocab.budget_bands):
@@ -463,7 +468,7 @@ class _Parser:
                     name_end, sure = soft.start(), False
                 elif end - i > SHORT_NAME or not self._field_cut_is_clear(end):
                     sure = False
-        name = self.raw[i:name_end].strip()
+        name = self.raw[i:name_end].strip().strip("【】[]「」《》\"“”'")
         name = re.sub(r"(?:的|了|啊|呢|吧|哈)+$", "", name) if len(name) > 3 else name  # not 美的
         if len(name) >= 2:
             self.lead.customer, self.lead.customer_sure = name, sure
@@ -486,6 +491,11 @@ class _Parser:
             piece = self.raw[start:end].strip()
             if not _FILLER.match(fold(piece)):
                 self.lead.unknown.append(piece)
+
+
+def _squash(text: str) -> str:
+    """Spaces out of a person's words, except between ASCII words (Jason Wang)."""
+    return re.sub(r"(?<![a-z])\s+|\s+(?![a-z])", "", text)
 
 
 def _title_text(title: str) -> str:
