@@ -62,7 +62,7 @@ _KEYS = {
     "need_stage": r"需求阶段|项目阶段|当前阶段|阶段|进度|状态",
 }
 _KEY = re.compile(rf"(?P<key>{'|'.join(f'(?P<{k}>{v})' for k, v in _KEYS.items())})\s*(?:是|为|在|:|：|=|＝|\s)+")
-_CUSTOMER_KEY = re.compile(r"(?:客户名称|客户名|公司名称|公司名|单位名称|客户|公司|单位|名称)\s*(?:[:：=＝]|是|叫|\s)\s*")
+_CUSTOMER_KEY = re.compile(r"(?:客户名字|客户名称|客户名|公司名字|公司名称|公司名|单位名称|客户|公司|单位|名称)\s*(?:[:：=＝]|是|叫|\s)\s*")
 _BREAKS = ",，。;；、\n\r!！?？|/-—~～…"
 # Words an organisation's name ends with: a name cut right after one is sure.
 ORG_SUFFIXES = (
@@ -78,10 +78,11 @@ _SOFT_CUTS = re.compile(
     r"主营|属于|的项目|项目|这家|说|在"
 )
 _FILLER = re.compile(r"^(?:的|了|啊|呢|哈|吧|哦|嗯|是|有|在|目前|现在|大概|大约|这个|那个|客户|项目|然后|还有|另外|对了|"
+                     r"先记一下|记一下|先这样|回头再补|后面再补|其他的?再说|"
                      r"\s|[~～。.!！?？、,，;；:：\-—()（）\[\]【】]|[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F])*$")
 # Saying who decides, after the people (财务总监老孙是决策人, CTO王明拍板, 最后王总说了算).
 _DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|牵头|定)")
-_DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|决策(?=\s*[:：])|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
+_DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|决策(?=\s*[:：])|(?:负责人|老板|领导|一把手)(?=是|\s*[:：])|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
                              r"(?:是|为|有|:|：|\s)*")
 _SURNAME = f"(?:{'|'.join(COMPOUND_SURNAMES)}|[{SURNAMES}])"
 _HONORIFICS = "总工|总|工|老师|老板|董|经理|主任|处长|局长|院长|校长|行长|厂长|部长|科长|书记|主管|所长|女士|先生|姐|哥"
@@ -98,6 +99,8 @@ _TITLE_HEADS = (
 # The department before a person (科技部刘总, 管委会刘主任).
 _DEPARTMENT = re.compile(r"(?:[\u4e00-\u9fff]{1,5}?(?:部|处|科|中心|办公室|办|委|会|局)|财务|技术|信息|it|采购|运营|市场|销售|行政|"
                          r"人事|设备|数字化|科技|研发|生产|质量|产品|数据|安全|法务|商务)")
+_UNKNOWN_BUDGET = re.compile(r"(?:预算|budget)\s*(?:[:：]\s*)?(?:还没定|还没有定|没定|未定|待定|不清楚|不知道|没说|未知|还不确定|不确定|"
+                             r"暂无|没有|tbd)")
 # 目前在、现在正在走: the words before a need stage that say only "now".
 _LEAD_IN = re.compile(r"(?:还没有|还没|没有|没|未|还未|目前|现在|当前|正在|还在|已经|以经|已|以|在|再|处于|刚刚|刚|准备|打算|计划|要|快要|快|下周|下个月|年底|马上|是|的|了|"
                       r"开始|进入|需求阶段|阶段|项目|客户|他们|对方|内部|走|做|搞|进行|启动|到了|到|\s|:|：)+")
@@ -361,10 +364,13 @@ class _Parser:
                 self.claim(start, end)
                 self._claim_around(start, end)
                 return
+        for unknown in _UNKNOWN_BUDGET.finditer(self.text):  # 预算还没定: said, but nothing to fill
+            self.claim(unknown.start(), unknown.end())
 
     def _claim_around(self, start: int, end: int) -> None:
         """预算 before, 左右/级别/的预算 after: words that belong to the budget, not to the name."""
-        before = re.search(r"(?:预算|budget|投入|大概|大约|差不多|预计|金额|项目)(?:是|为|在|有|约|大概|:|：|\s)*$",
+        before = re.search(r"(?:预算|budget|投入|大概|大约|差不多|预计|金额|项目)(?:是|为|在|有|约|大概|大约|小|近|将近|接近|不到|"
+                           r"估计|初步|:|：|\s)*$",
                            self.text[max(self.start, start - 10):start])
         after = re.match(r"(?:左右|上下|以内|以上|\+|级别|级|的预算|预算|的项目|的单子|的盘子|元)*", self.text[end:])
         self.claim(start - (len(before[0]) if before else 0), end + (len(after[0]) if after else 0))
@@ -479,9 +485,11 @@ class _Parser:
         return bool(re.match(rf"{_KEY.pattern}|做|是做|搞|属于|预算|决策|拍板|目前|现在|在", self.text[at:]))
 
     def _named_people(self) -> None:
-        """「CIO刘总」 on its own in a lead: a key person even without 决策人 or 拍板."""
+        """「CIO刘总」 or 「院长」 on its own in a lead: a key person even without 决策人 or 拍板."""
         for start, end in self._pieces(spaced_person=True):
-            people = self._people_in(start, end, strict=True)
+            alone = self.titles.fullmatch(self.text[start:end].strip())
+            people = [Person(None, _title_text(self.raw[start:end].strip()))] if alone else self._people_in(
+                start, end, strict=True)
             if people and all(p not in self.lead.decision_makers for p in people):
                 self.lead.decision_makers += people
                 self.claim(start, end)
