@@ -13,7 +13,7 @@ from handlers.flows import Data, Flow, answer_button
 from handlers.groups import private_routes
 from nlp.amounts import parse_amount
 from nlp.dates import resolve as resolve_date
-from nlp.leads import ParsedLead, Vocabulary, parse_lead
+from nlp.leads import ParsedLead, Vocabulary, parse_lead, parse_people
 from rules import leads as lead_rules
 from rules.schema import LeadsFile
 from store import dialogs
@@ -242,6 +242,10 @@ class FieldStep:
         )
 
     def answer(self, ctx: Context, data: Data, key: str, value: str) -> str | None:
+        if key == "decision_chain" or key.startswith(lead_rules.ROLE):
+            people = parse_people(value, vocabulary(ctx.rules.leads))
+            if len(people) == 1 and people[0].name and people[0].title:  # 财务总监老孙 → 「老孙 财务总监」
+                value = f"{people[0].name} {people[0].title}"
         return lead_rules.apply_answer(key, value, data["lead"], ctx.rules.leads, amount_of=parse_amount,
                                        date_of=lambda text: resolve_date(text, ctx.today))
 

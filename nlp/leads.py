@@ -134,6 +134,7 @@ class _Parser:
         self.titles = _title_pattern(vocab.titles)
         self.spans: list[tuple[int, int]] = []
         self.lead = ParsedLead()
+        self.start = 0  # where the message proper begins, after a command word
 
     def claim(self, start: int, end: int) -> None:
         self.spans.append((start, end))
@@ -536,6 +537,11 @@ def _as_written(value: str | None, folded: str, original: str) -> str | None:
         return None
     at = folded.find(value)
     return original[at:at + len(value)] if at >= 0 else value
+
+
+def parse_people(text: str, vocab: Vocabulary) -> list[Person]:
+    """People typed as an answer (财务总监老孙, 王总 CTO, 张总（CFO）、李主任), name and title in either order."""
+    return _Parser(text, vocab)._people_in(0, len(text))
 
 
 def parse_lead(text: str, vocab: Vocabulary) -> ParsedLead:

@@ -185,3 +185,11 @@ def test_a_name_typed_as_an_answer_is_cut_like_the_first_message(client, engine)
     assert last_card(say(client, "大连远洋渔业，搞远洋捕捞的，挺大一家"))["title"] == "新线索 · 客户行业"
     with Session(engine) as session:
         assert session.exec(select(Dialog)).one().data["customer"] == "大连远洋渔业"
+
+
+def test_a_decision_maker_typed_as_an_answer_is_read_in_either_order(client, engine):
+    card = last_card(say(client, "新线索 无锡盛世 物流 预算50万 在调研"))
+    assert card["title"] == "新线索 · 决策链"
+    saved = last_card(say(client, "财务总监老孙"))
+    assert saved["title"] == "✅ 线索已保存 · 无锡盛世"
+    assert contacts(engine, "无锡盛世") == [("老孙", "财务总监", "决策人")]
