@@ -61,7 +61,7 @@ _KEYS = {
     "decision": r"关键决策人|主要决策人|决策人|决策者|决策链|关键人|拍板人|拍板的是|拍板的|说了算的是|最终决策人",
     "need_stage": r"需求阶段|项目阶段|当前阶段|阶段|进度|状态",
 }
-_KEY = re.compile(rf"(?P<key>{'|'.join(f'(?P<{k}>{v})' for k, v in _KEYS.items())})\s*(?:是|为|在|:|：|=|＝|\s)+")
+_KEY = re.compile(rf"(?:{'|'.join(_KEYS.values())})\s*(?:是|为|在|:|：|=|＝|\s)+")
 _CUSTOMER_KEY = re.compile(r"(?:客户名字|客户名称|客户名|公司名字|公司名称|公司名|单位名称|客户|公司|单位|名称)\s*(?:[:：=＝]|是|叫|\s)\s*")
 _BREAKS = ",，。;；、\n\r!！?？|/-—~～…"
 # Words an organisation's name ends with: a name cut right after one is sure.
@@ -266,10 +266,6 @@ class _Parser:
             return Person(None, title)
         return Person(named_after, title)
 
-    def _people(self, chunk: str) -> list[Person]:
-        people = [self._person(part) for part in _CONJUNCTIONS.split(chunk)]
-        return [p for p in people if p is not None]
-
     def _decision_makers(self) -> None:
         people: list[Person] = []
         for m in _DECIDES_BEFORE.finditer(self.text):
@@ -306,8 +302,7 @@ class _Parser:
                 people += found
                 tail = re.match(r"(?:的|了|啊|哈)*", self.text[m.end():])
                 self.claim(begin, m.end() + (len(tail[0]) if tail else 0))
-        seen: set[Person] = set()
-        self.lead.decision_makers = [p for p in people if not (p in seen or seen.add(p))]  # type: ignore[func-returns-value]
+        self.lead.decision_makers = list(dict.fromkeys(people))  # each once, in the order said
 
     def _people_in(self, start: int, end: int, *, strict: bool = False, named: bool = False) -> list[Person]:
         """People in raw[start:end]; `strict` keeps only those with both a name and a title (`named`: or 王总)."""
