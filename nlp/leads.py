@@ -61,7 +61,7 @@ _KEYS = {
     "decision": r"关键决策人|主要决策人|决策人|决策者|决策链|关键人|拍板人|拍板的是|拍板的|说了算的是|最终决策人",
     "need_stage": r"需求阶段|项目阶段|当前阶段|阶段|进度|状态",
 }
-_KEY = re.compile(rf"(?:{'|'.join(_KEYS.values())})\s*(?:是|为|在|:|：|=|＝|\s)+")
+_KEY = re.compile(rf"(?:{'|'.join(_KEYS.values())}|决策)\s*(?:是|为|在|:|：|=|＝|\s|,|，)+")
 _CUSTOMER_KEY = re.compile(r"(?:客户名字|客户名称|客户名|公司名字|公司名称|公司名|单位名称|客户|公司|单位|名称)\s*(?:[:：=＝]|是|叫|\s)\s*")
 _BREAKS = ",，。;；、\n\r!！?？|/-—~～…"
 # Words an organisation's name ends with: a name cut right after one is sure.
@@ -158,6 +158,7 @@ class _Parser:
         self._keys()
         self._customer()
         self._named_people()
+        self._keys()  # again: 决策，院长 has its value only now
         if self.lead.industry is None and self.lead.customer:  # 协和医院 → 医疗
             words = {k: [*v, *self.vocab.industry_words.get(k, [])] for k, v in self.vocab.industries.items()}
             found = _find_any(fold(self.lead.customer), words)
@@ -368,7 +369,7 @@ class _Parser:
         before = re.search(r"(?:预算|budget|投入|大概|大约|差不多|预计|金额|项目)(?:是|为|在|有|约|大概|大约|小|近|将近|接近|不到|"
                            r"估计|初步|:|：|\s)*$",
                            self.text[max(self.start, start - 10):start])
-        after = re.match(r"(?:左右|上下|以内|以上|\+|级别|级|的预算|预算|的项目|的单子|的盘子|元)*", self.text[end:])
+        after = re.match(r"(?:左右|上下|以内|以上|出头|\+|级别|级|的预算|预算|的项目|的单子|的盘子|元)*", self.text[end:])
         self.claim(start - (len(before[0]) if before else 0), end + (len(after[0]) if after else 0))
 
     def _need_stage(self) -> None:
@@ -414,8 +415,10 @@ class _Parser:
     def _keys(self) -> None:
         """A key whose value was taken by a field is part of that field (预算：80万 claims 预算：)."""
         for m in _KEY.finditer(self.text):
-            if not self.claimed(m.start()) and (m.end() == len(self.text) or self.claimed(m.end())):
-                self.claim(m.start(), m.end())
+            gap = re.match(r"[\s,，:：]*", self.text[m.end():])
+            end = m.end() + (len(gap[0]) if gap else 0)
+            if not self.claimed(m.start()) and (end == len(self.text) or self.claimed(end)):  # 预算，200万
+                self.claim(m.start(), end)
 
     # --- the customer -----------------------------------------------------------------------------------------
 
