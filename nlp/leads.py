@@ -341,6 +341,7 @@ class _Parser:
     def _budget(self) -> None:
         spaced = re.sub(r"(?<=[万亿wk元])\s", "，", self.text)  # 200万 张处长: 张 is no measure word here
         spaced = re.sub(r"(?<=\d)kw", "千万", spaced)  # 3kw: the same length, so offsets hold
+        spaced = re.sub(r"两(?=三[十百千万亿])", "二", spaced)  # 两三千万 is "two or three": nlp.amounts knows 二三
         amounts = [a for a in find_amounts(spaced) if not self.claimed(a.start)]
         cued = [a for a in amounts if re.match(r"预算|budget", a.text)]
         pick = (cued or amounts or [None])[0]
