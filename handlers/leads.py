@@ -7,13 +7,16 @@ from datetime import date
 from sqlmodel import select
 
 from bot.cards import Button, Card, Reply
-from bot.events import Context, Event, Route, on_command
+from bot.events import Context, Event, Route, on_action, on_command
 from handlers import customers
 from handlers.flows import Data, Flow, answer_button
 from handlers.groups import private_routes
 from nlp.amounts import parse_amount
 from nlp.dates import resolve as resolve_date
+from nlp.leads import ParsedLead, Vocabulary, parse_lead, parse_people
 from rules import leads as lead_rules
+from rules.schema import LeadsFile
+from store import dialogs
 from store.models import Contact, Customer, Opportunity, StageChange, User
 
 TEXT = {
@@ -39,9 +42,40 @@ TEXT = {
     "chain_item": "{name}（{title}，{role}）",
     "advance": "推进到「{stage}」",
     "ignored": "没看懂这几项，已忽略：{words}",
+    "name_title": "确认客户名称",
+    "name_line": "客户名称是「{name}」吗？",
+    "name_note": "不对请点「改一下」，或直接回复正确的客户名称。",
+    "yes": "是",
+    "edit": "改一下",
+    "yes_words": "是 是的 对 对的 没错 嗯 ok 好",
+    "open_title": "已有进行中的商机",
+    "open_line": "「{name}」已有进行中的商机（阶段：{stage}）",
+    "open_note": "同一客户一般只跟进一个商机；确需另起一单再点「新建第二个商机」。",
+    "view": "查看商机",
+    "second": "新建第二个商机",
+    "cancel": "取消",
+    "open_unclear": "请点「查看商机」「新建第二个商机」或「取消」。",
+    "cancelled": "已取消，没有新建商机。",
+    "deal_title": "{name} · 进行中的商机",
+    "stage": "阶段",
+    "gone": "这张卡片已失效，请重新发送「新线索」。",
 }
 
 FLOW = "leads"
+
+
+def vocabulary(rules: LeadsFile) -> Vocabulary:
+    """What the lead parser understands, from the rule file an admin edits."""
+    need = rules.field("need_stage")
+    phrases = rules.need_stage_phrases
+    return Vocabulary(
+        industries={i.name: [i.name, *i.aliases] for i in rules.industries},
+        industry_words={i.name: i.keywords for i in rules.industries},
+        need_stages={c: [c, *phrases.get(c, [])] for c in (need.choices if need else [])},
+        budget_bands={b.name: [b.name, *b.phrases] for b in rules.budget_bands},
+        titles=rules.titles,
+        evidence=sorted({q.label for i in rules.industries for q in i.evidence}),
+    )
 
 
 def describe(key: str, lead: lead_rules.Lead) -> str:
@@ -85,8 +119,68 @@ class CustomerStep:
                     note=TEXT["draft"])
 
     def answer(self, ctx: Context, data: Data, key: str, value: str) -> str | None:
-        data["customer"] = value.split()[0] if value.split() else ""
+        data["customer"] = typed_name(ctx, value)
         return _customer_match(ctx, data) if data["customer"] else lead_rules.MESSAGES["empty"]
+
+
+def typed_name(ctx: Context, value: str) -> str:
+    """The name in a typed answer, cut like the first message's: 「大连远洋渔业，做远洋捕捞的」 → 大连远洋渔业."""
+    return parse_lead(value, vocabulary(ctx.rules.leads)).customer or value.strip()
+
+
+class NameStep:
+    """A name whose end the parser guessed (no separator, no org suffix) is shown before anything is matched."""
+
+    name = "name"
+
+    def open(self, ctx: Context, data: Data) -> str | None:
+        return "confirm" if data.get("customer") and data.get("unsure") else None
+
+    def ask(self, ctx: Context, data: Data, key: str) -> Card:
+        return Card(title=TEXT["name_title"], lines=[TEXT["name_line"].format(name=data["customer"])],
+                    buttons=[LEADS.button("name:confirm", TEXT["yes"], "yes", "primary"),
+                             LEADS.button("name:confirm", TEXT["edit"], "edit")],
+                    note=TEXT["name_note"])
+
+    def answer(self, ctx: Context, data: Data, key: str, value: str) -> str | None:
+        data["unsure"] = False
+        if value == "edit":
+            data["customer"] = ""
+            return None
+        if value != "yes" and value.strip().lower() not in TEXT["yes_words"].split():
+            data["customer"] = typed_name(ctx, value)  # the rep typed the right name
+        return _customer_match(ctx, data)
+
+
+class OpenDealStep:
+    """A customer with an open opportunity gets no silent second one: the rep chooses."""
+
+    name = "deal"
+
+    def open(self, ctx: Context, data: Data) -> str | None:
+        return "open" if _open_deal(ctx, data) is not None and not data.get("second") else None
+
+    def ask(self, ctx: Context, data: Data, key: str) -> Card:
+        deal = _open_deal(ctx, data)
+        assert deal is not None
+        return Card(
+            title=TEXT["open_title"], lines=[TEXT["open_line"].format(name=deal.name, stage=deal.stage)],
+            buttons=[Button(TEXT["view"], "leads:view", {"opportunity": deal.id}, "primary"),
+                     LEADS.button("deal:open", TEXT["second"], "second"),
+                     Button(TEXT["cancel"], "leads:cancel")],
+            note=TEXT["open_note"],
+        )
+
+    def answer(self, ctx: Context, data: Data, key: str, value: str) -> str | None:
+        if value not in ("second", TEXT["second"]):
+            return TEXT["open_unclear"]
+        data["second"] = True
+        return None
+
+
+def _open_deal(ctx: Context, data: Data) -> Opportunity | None:
+    customer = ctx.session.get(Customer, data["customer_id"]) if data.get("customer_id") else None
+    return customers.open_opportunity(ctx.session, customer) if customer is not None else None
 
 
 class SameCustomerStep:
@@ -148,6 +242,10 @@ class FieldStep:
         )
 
     def answer(self, ctx: Context, data: Data, key: str, value: str) -> str | None:
+        if key == "decision_chain" or key.startswith(lead_rules.ROLE):
+            people = parse_people(value, vocabulary(ctx.rules.leads))
+            if len(people) == 1 and people[0].name and people[0].title:  # 财务总监老孙 → 「老孙 财务总监」
+                value = f"{people[0].name} {people[0].title}"
         return lead_rules.apply_answer(key, value, data["lead"], ctx.rules.leads, amount_of=parse_amount,
                                        date_of=lambda text: resolve_date(text, ctx.today))
 
@@ -200,18 +298,70 @@ def _save_contacts(ctx: Context, customer: Customer, chain: list[dict[str, str]]
         ctx.session.add(contact)
 
 
-LEADS = Flow(FLOW, [CustomerStep(), SameCustomerStep(), FieldStep(FLOW, TEXT["title"], TEXT["draft"])], save)
+LEADS = Flow(FLOW, [CustomerStep(), NameStep(), SameCustomerStep(), OpenDealStep(),
+                    FieldStep(FLOW, TEXT["title"], TEXT["draft"])], save)
+
+
+def draft(parsed: ParsedLead, rules: LeadsFile) -> lead_rules.Lead:
+    """The parsed fields in the shape the required-field rules check and the opportunity stores."""
+    lead = lead_rules.empty_lead()
+    lead["industry"] = parsed.industry
+    lead["need_stage"] = parsed.need_stage
+    if parsed.budget is not None:
+        lead["budget"], lead["budget_band"] = parsed.budget, lead_rules.budget_band(parsed.budget, rules)
+    else:
+        lead["budget_band"] = parsed.budget_band
+    industry = rules.industry(parsed.industry or "")
+    labels = {q.label: q.key for q in industry.evidence} if industry else {}
+    lead["evidence"] = {labels[label]: value for label, value in parsed.evidence.items() if label in labels}
+    lead["decision_chain"] = [{"name": p.name or p.title or "", "title": p.title or "", "role": lead_rules.DECIDER}
+                              for p in parsed.decision_makers]
+    return lead
 
 
 def start(event: Event, ctx: Context) -> list[Reply]:
-    mention, lead, unknown = lead_rules.parse_intake(ctx.args, ctx.rules.leads, amount_of=parse_amount)
-    data: Data = {"customer": mention, "customer_id": None, "same_as": None, "lead": lead}
-    refusal = _customer_match(ctx, data) if mention else None
+    parsed = parse_lead(ctx.args, vocabulary(ctx.rules.leads))
+    data: Data = {"customer": parsed.customer, "unsure": not parsed.customer_sure, "customer_id": None,
+                  "same_as": None, "second": False, "lead": draft(parsed, ctx.rules.leads)}
+    refusal = _customer_match(ctx, data) if parsed.customer and parsed.customer_sure else None
     ctx.dialog = None
     notes = [refusal] if refusal else []
-    notes += [TEXT["ignored"].format(words="、".join(unknown))] if unknown else []
+    notes += [TEXT["ignored"].format(words="、".join(parsed.unknown))] if parsed.unknown else []
     return [Reply.say(note) for note in notes] + LEADS.proceed(ctx, data)
 
 
+def _leads_dialog(ctx: Context) -> bool:
+    return ctx.dialog is not None and ctx.dialog.flow == FLOW
+
+
+def view(event: Event, ctx: Context) -> list[Reply]:
+    """[查看商机]: the open opportunity instead of a second one; the lead draft is dropped."""
+    deal = ctx.session.get(Opportunity, ctx.action_data.get("opportunity"))
+    customer = ctx.session.get(Customer, deal.customer_id) if deal is not None else None
+    if not _leads_dialog(ctx) or deal is None or customer is None or not customers.can_see(ctx.session, ctx.user,
+                                                                                            customer):
+        return [Reply.say(TEXT["gone"])]
+    dialogs.clear(ctx.session, ctx.user.id)
+    ctx.dialog = None
+    lead = {key: getattr(deal, key) for key in ("industry", "budget", "budget_band", "decision_chain", "need_stage")}
+    shown = [k for k in lead_rules.slots({**lead_rules.empty_lead(), **lead}, ctx.rules.leads)
+             if not k.startswith(lead_rules.ROLE) and not k.startswith(lead_rules.EVIDENCE)]
+    lead = {**lead_rules.empty_lead(), **lead, "evidence": deal.evidence}
+    return [Reply.show(Card(
+        title=TEXT["deal_title"].format(name=deal.name),
+        fields=[(TEXT["stage"], deal.stage)] + [(_label(ctx, k, lead), describe(k, lead)) for k in shown
+                                                 if lead_rules.filled(k, lead)],
+    ))]
+
+
+def cancel(event: Event, ctx: Context) -> list[Reply]:
+    if not _leads_dialog(ctx):
+        return [Reply.say(TEXT["gone"])]
+    dialogs.clear(ctx.session, ctx.user.id)
+    ctx.dialog = None
+    return [Reply.say(TEXT["cancelled"])]
+
+
 ROUTES: list[Route] = private_routes([on_command("新线索", start, usage=TEXT["usage"], help=TEXT["help"]),
-                                      *LEADS.routes()])
+                                      *LEADS.routes(), on_action("leads:view", view),
+                                      on_action("leads:cancel", cancel)])

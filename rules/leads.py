@@ -16,9 +16,6 @@ Lead = dict[str, Any]  # plain JSON, so a draft can live in the dialog table
 DECIDER = "决策人"
 EVIDENCE = "evidence:"
 ROLE = "role:"
-SEPARATORS = ":：=＝"
-PREFIXES = {"行业": "industry", "预算": "budget", "决策人": "decision_chain", "决策": "decision_chain",
-            "需求阶段": "need_stage", "阶段": "need_stage", "金额": "amount"}
 
 MESSAGES = {
     "unknown_industry": "不认识的行业「{value}」，请从按钮中选择（可选：{known}）。",
@@ -47,48 +44,6 @@ def split_person(text: str, titles: list[str]) -> tuple[str, str]:
         if text.endswith(title) and len(text) > len(title):
             return text[: -len(title)], title
     return text, ""
-
-
-def _strip_key(token: str, key: str) -> str:
-    return token[len(key):].lstrip(SEPARATORS).strip()
-
-
-def parse_intake(text: str, rules: LeadsFile, *, amount_of: AmountOf) -> tuple[str, Lead, list[str]]:
-    """`新线索` arguments → (customer mention, lead draft, words not understood)."""
-    lead = empty_lead()
-    customer = ""
-    unknown: list[str] = []
-    band_names = {b.name for b in rules.budget_bands}
-    for token in text.split():
-        prefix = next((p for p in sorted(PREFIXES, key=len, reverse=True) if token.startswith(p)), None)
-        industry = rules.industry(token.strip(SEPARATORS))
-        value = _strip_key(token, prefix) if prefix else token
-        if prefix and value and apply_answer(PREFIXES[prefix], value, lead, rules, amount_of=amount_of) is None:
-            continue
-        if industry or token in band_names or token in _choices("need_stage", rules):
-            key = "industry" if industry else "budget" if token in band_names else "need_stage"
-            apply_answer(key, token, lead, rules, amount_of=amount_of)
-        elif _industry_slot(token, lead, rules):
-            continue
-        elif not customer:
-            customer = token
-        else:
-            unknown.append(token)
-    return customer, lead, unknown
-
-
-def _industry_slot(token: str, lead: Lead, rules: LeadsFile) -> bool:
-    """`设备型号:X200` or `教务处张主任 处长` once the industry is known."""
-    for key in industry_slots(lead, rules):
-        label = key.split(":", 1)[1]
-        if token.startswith(label) and _strip_key(token, label):
-            return apply_answer(key, _strip_key(token, label), lead, rules, amount_of=lambda _: None) is None
-    return False
-
-
-def _choices(key: str, rules: LeadsFile) -> list[str]:
-    question = rules.field(key)
-    return question.choices if question else []
 
 
 def industry_slots(lead: Lead, rules: LeadsFile) -> list[str]:

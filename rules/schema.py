@@ -164,11 +164,13 @@ class Question(_Strict):
 class BudgetBand(_Strict):
     name: str = Field(min_length=1)
     below: int | None = Field(default=None, ge=1)  # yuan, exclusive; the last band has none
+    phrases: list[str] = []  # how a rep says the band without an amount (上千万, 几百万)
 
 
 class Industry(_Strict):
     name: str = Field(min_length=1)
     aliases: list[str] = []
+    keywords: list[str] = []  # words that imply the industry anywhere, even inside a customer's name (医院 → 医疗)
     evidence: list[Question] = []  # fields the industry adds, kept in Opportunity.evidence
     roles: list[Question] = []  # decision-chain roles the industry requires (key = role name)
 
@@ -180,6 +182,7 @@ class LeadsFile(_Strict):
     titles: list[str] = []  # decision-maker titles recognised in "决策人王总CTO"
     tag_template: str = Field(min_length=1)
     industries: list[Industry] = Field(min_length=1)
+    need_stage_phrases: dict[str, list[str]] = {}  # need-stage choice → phrases saying it (在看方案 → 方案评估)
 
     @field_validator("fields")
     @classmethod
@@ -212,8 +215,19 @@ class LeadsFile(_Strict):
     @field_validator("industries")
     @classmethod
     def _unique_industries(cls, industries: list[Industry]) -> list[Industry]:
-        _unique([name for i in industries for name in (i.name, *i.aliases)], "行业名称或别名")
+        _unique([name for i in industries for name in (i.name, *i.aliases, *i.keywords)], "行业名称、别名或关键词")
         return industries
+
+    @model_validator(mode="after")
+    def _phrases_name_choices(self) -> LeadsFile:
+        need = self.field("need_stage")
+        choices = need.choices if need else []
+        unknown = [key for key in self.need_stage_phrases if key not in choices]
+        if unknown:
+            raise ValueError(f"need_stage_phrases 中的需求阶段不在 need_stage 的选项中：{'、'.join(unknown)}")
+        _unique([p for phrases in self.need_stage_phrases.values() for p in phrases], "需求阶段说法")
+        _unique([p for b in self.budget_bands for p in (b.name, *b.phrases)], "预算区间说法")
+        return self
 
     @model_validator(mode="after")
     def _required_are_fields(self) -> LeadsFile:

@@ -26,9 +26,9 @@ def opportunities(engine) -> list[Opportunity]:
 
 
 def test_incomplete_lead_is_asked_field_by_field_then_saved_with_the_auto_tag(client, engine):
-    first = last_card(say(client, "新线索 华东医疗器械"))
+    first = last_card(say(client, "新线索 华东启明"))
     assert first["title"] == "新线索 · 客户行业"
-    assert labels(first) == ["制造业", "教育", "医疗", "金融", "零售", "政府", "能源", "互联网"]
+    assert labels(first) == ["制造业", "教育", "医疗", "金融", "零售", "政府", "能源", "互联网", "物流"]
     assert first["note"] == DRAFT
 
     budget = last_card(click(client, first, "教育"))
@@ -54,7 +54,7 @@ def test_incomplete_lead_is_asked_field_by_field_then_saved_with_the_auto_tag(cl
     assert role["title"] == "新线索 · 分管校长"
     saved = last_card(click(client, role, "副校长"))
 
-    assert saved["title"] == "✅ 线索已保存 · 华东医疗器械"
+    assert saved["title"] == "✅ 线索已保存 · 华东启明"
     assert ["标签", "教育行业-千万级预算-CTO决策"] in saved["fields"]
     assert labels(saved) == ["推进到「需求确认」"]
     [opportunity] = opportunities(engine)
@@ -66,7 +66,7 @@ def test_incomplete_lead_is_asked_field_by_field_then_saved_with_the_auto_tag(cl
         ("王总", "CTO", "决策人"), ("张处长", "处长", "教务处"), ("信息中心主任", "信息中心主任", "信息中心"),
         ("副校长", "副校长", "分管校长")]
     with Session(engine) as session:
-        customer = customer_named(session, "华东医疗器械")
+        customer = customer_named(session, "华东启明")
         assert (customer.owner_id, customer.industry) == ("lilei", "教育")
         contacts = session.exec(select(Contact).where(Contact.customer_id == customer.id)).all()
         assert sorted(c.role for c in contacts) == ["信息中心", "决策人", "分管校长", "教务处"]
@@ -96,6 +96,7 @@ INDUSTRY_RULES = {
     "政府": ["资金来源", "采购方式"],
     "能源": ["场站数量"],
     "互联网": ["用户规模"],
+    "物流": [],
 }
 
 
@@ -122,7 +123,7 @@ def test_industry_evidence_given_on_the_first_line_is_not_asked_again(client, en
 
 
 def test_bad_answers_are_refused_and_the_same_question_asked_again(client):
-    assert texts(say(client, "新线索 华东医疗器械 随便 写写")) == ["没看懂这几项，已忽略：随便、写写"]
+    assert texts(say(client, "新线索 华东启明 随便 写写")) == ["没看懂这几项，已忽略：随便、写写"]
     replies = say(client, "农业")
     assert texts(replies)[0].startswith("不认识的行业「农业」")
     assert last_card(replies)["title"] == "新线索 · 客户行业"
@@ -142,7 +143,7 @@ def test_menu_lead_asks_for_the_customer_first_and_cancel_leaves_nothing(client,
 
 
 def test_a_stale_lead_card_button_is_refused(client):
-    industry = last_card(say(client, "新线索 华东医疗器械"))
+    industry = last_card(say(client, "新线索 华东启明"))
     say(client, "医疗")
     assert texts(click(client, industry, "教育")) == ["这张卡片对应的问题已经回答过或已失效，请按最新的提示继续。"]
 
@@ -159,6 +160,8 @@ def test_near_duplicate_customer_asks_and_same_records_the_alias(client, engine)
     assert card["lines"] == ["「华东医疗器械」和已有客户「华东医疗器械有限公司」很像。"]
     assert labels(card) == ["是同一客户", "新建客户"]
     card = last_card(click(client, card, "是同一客户"))
+    assert card["lines"] == ["「华东医疗器械有限公司」已有进行中的商机（阶段：线索）"]
+    card = last_card(click(client, card, "新建第二个商机"))
     card = last_card(click(client, card, "三甲"))
     saved = last_card(say(client, "李科长 设备科长"))
     assert saved["title"] == "✅ 线索已保存 · 华东医疗器械有限公司"
@@ -183,7 +186,8 @@ def test_a_known_alias_links_without_asking(client, engine):
     with Session(engine) as session:
         seed_customer(session, "华东医疗器械有限公司", aliases=["华东医疗"], updated=T0)
     card = last_card(say(client, "新线索 华东医疗 医疗 预算800万 决策人王总CTO 需求阶段:方案评估"))
-    assert card["title"] == "新线索 · 医院等级"
+    assert card["title"] == "已有进行中的商机"
+    assert last_card(click(client, card, "新建第二个商机"))["title"] == "新线索 · 医院等级"
 
 
 def test_another_teams_customer_cannot_be_linked_or_duplicated(client, engine):
@@ -199,8 +203,10 @@ def test_another_teams_customer_cannot_be_linked_or_duplicated(client, engine):
 def test_manager_sees_the_team_and_admin_sees_all(client, engine):
     with Session(engine) as session:
         seed_customer(session, "华东医疗器械有限公司", updated=T0)
-    assert last_card(say(client, "新线索 华东医疗器械有限公司", user="zhangwei"))["title"] == "新线索 · 预算区间"
-    assert last_card(say(client, "新线索 华东医疗器械有限公司", user="boss"))["title"] == "新线索 · 预算区间"
+    for user in ("zhangwei", "boss"):
+        card = last_card(say(client, "新线索 华东医疗器械有限公司", user=user))
+        assert card["lines"] == ["「华东医疗器械有限公司」已有进行中的商机（阶段：线索）"]
+        assert last_card(click(client, card, "新建第二个商机", user=user))["title"] == "新线索 · 预算区间"
     assert texts(say(client, "新线索 华东医疗器械有限公司", user="liuyang"))[0].startswith("客户「华东医疗器械有限公司」已由其他团队跟进")
 
 

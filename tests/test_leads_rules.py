@@ -3,7 +3,9 @@ from datetime import date
 import pytest
 
 from bot.cli import main
+from handlers.leads import draft, vocabulary
 from nlp.amounts import parse_amount
+from nlp.leads import parse_lead
 from rules import leads
 from rules.loader import DEFAULTS_DIR, load_rules
 
@@ -11,7 +13,8 @@ RULES = load_rules().leads
 
 
 def parse(text: str):
-    return leads.parse_intake(text, RULES, amount_of=parse_amount)
+    parsed = parse_lead(text, vocabulary(RULES))
+    return parsed.customer, draft(parsed, RULES), parsed.unknown
 
 
 def test_one_line_intake_pulls_every_field_it_names():
@@ -62,7 +65,7 @@ def test_stage_gate_asks_only_its_fields_and_parses_dates():
 
 def check(tmp_path, capsys, files: dict[str, str]) -> tuple[int, list[str]]:
     rules = tmp_path / "rules"
-    rules.mkdir()
+    rules.mkdir(parents=True)
     for name, body in files.items():
         (rules / name).write_text(body, encoding="utf-8")
     config = tmp_path / "config.yaml"
@@ -79,7 +82,7 @@ def test_shipped_leads_and_touches_files_pass_and_ship_eight_industries(tmp_path
 def test_bad_leads_file_names_file_and_key(tmp_path, capsys):
     default = (DEFAULTS_DIR / "leads.yaml").read_text(encoding="utf-8")
     broken = (default.replace("  - key: amount\n", "  - key: colour\n")
-              .replace("  - {name: 百万级, below: 10000000}", "  - {name: 百万级, below: 100}")
+              .replace("  - {name: 百万级, below: 10000000,", "  - {name: 百万级, below: 100,")
               .replace('tag_template: "{industry}行业', 'tag_template: "{region}行业')
               .replace("aliases: [学校, 高校, 教育行业]", "aliases: [学校, 医院]"))
     code, errors = check(tmp_path, capsys, {"leads.yaml": broken})
@@ -88,7 +91,7 @@ def test_bad_leads_file_names_file_and_key(tmp_path, capsys):
         "leads.yaml:fields: 未知字段：colour（可用：industry、budget、decision_chain、need_stage、amount、expected_close）",
         "leads.yaml:budget_bands: 预算区间须按 below 从小到大排列",
         "leads.yaml:tag_template: 标签模板只能使用 {industry}、{budget_band}、{decision_title}、{need_stage}",
-        "leads.yaml:industries: 行业名称或别名重复：医院",
+        "leads.yaml:industries: 行业名称、别名或关键词重复：医院",
     ]
 
 
@@ -103,6 +106,21 @@ def test_required_fields_must_be_defined(tmp_path, capsys):
     broken = default.replace("required: [industry,", "required: [amount_x, industry,")
     assert check(tmp_path, capsys, {"leads.yaml": broken}) == (
         2, ["leads.yaml:-: required 中的字段未在 fields 中定义：amount_x"])
+
+
+def test_an_industry_keyword_may_name_only_one_industry(tmp_path, capsys):
+    default = (DEFAULTS_DIR / "leads.yaml").read_text(encoding="utf-8")
+    broken = default.replace("keywords: [超市,", "keywords: [银行, 超市,")
+    assert check(tmp_path, capsys, {"leads.yaml": broken}) == (2, ["leads.yaml:industries: 行业名称、别名或关键词重复：银行"])
+
+
+def test_need_stage_phrases_must_name_a_need_stage_and_say_only_one(tmp_path, capsys):
+    default = (DEFAULTS_DIR / "leads.yaml").read_text(encoding="utf-8")
+    unknown = default.replace("  需求调研: [调研,", "  需求确认: [调研,")
+    assert check(tmp_path, capsys, {"leads.yaml": unknown}) == (
+        2, ["leads.yaml:-: need_stage_phrases 中的需求阶段不在 need_stage 的选项中：需求确认"])
+    twice = default.replace("  招标采购: [招标,", "  招标采购: [评估方案, 招标,")
+    assert check(tmp_path / "twice", capsys, {"leads.yaml": twice}) == (2, ["leads.yaml:-: 需求阶段说法重复：评估方案"])
 
 
 def test_bad_touches_file_names_file_and_key(tmp_path, capsys):

@@ -1,0 +1,548 @@
+"""A lead typed in one message (sentence, `key：value；` pairs, a list, a voice run-on) → its fields.
+
+Pure: the rule vocabulary (industries and their words, need-stage phrases, budget-band phrases, titles) is passed
+in as a `Vocabulary`, so an admin's rule file extends what is understood without code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from nlp.amounts import find_amounts
+from nlp.contacts import COMPOUND_SURNAMES, SURNAMES
+from nlp.segment import fold
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    industries: dict[str, list[str]]  # industry → its name and aliases (a field when said on their own)
+    industry_words: dict[str, list[str]]  # industry → words implying it anywhere, even inside a name (医院)
+    need_stages: dict[str, list[str]]  # need stage → phrases saying it (在看方案)
+    budget_bands: dict[str, list[str]]  # band → phrases saying it without an amount (上千万)
+    titles: list[str]  # job titles, base forms (总监, 院长, CTO); 财务总监 and 分管院长 are built on them
+    evidence: list[str] = field(default_factory=list)  # labels of industry evidence a rep may type (设备型号:X200)
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str | None
+    title: str | None
+
+
+@dataclass
+class ParsedLead:
+    customer: str = ""
+    customer_sure: bool = True  # False: the name's end was guessed (no separator, no org suffix): confirm it
+    industry: str | None = None
+    budget: int | None = None  # yuan
+    budget_band: str | None = None  # only when said as a band (百万级), not derived from an amount
+    decision_makers: list[Person] = field(default_factory=list)
+    need_stage: str | None = None
+    evidence: dict[str, str] = field(default_factory=dict)  # label → value as typed
+    unknown: list[str] = field(default_factory=list)  # parts of the message it did not understand
+
+
+# The command a rep starts with, in any phrasing: 新线索, 建个线索, 录个新客户, 有个新客户叫 ….
+_COMMAND = re.compile(
+    r"^\s*(?:那个|这个|嗯|哦|对了|今天|刚刚|刚才|又)*\s*(?:帮我|帮忙|麻烦|请)?\s*(?:(?:今天|刚刚|刚才)?(?:又)?有(?:个|一个|家|一家)(?:新的?)?(?:客户|线索|商机)(?:叫做|叫|是)?"
+    r"|(?:新建|新增|建|录入|录|加|添加|记|登记|开|来|报)?(?:一?个|一条|条|一下)?(?:新的?)(?:线索|客户|商机)(?:叫做|叫|是)?"
+    r"|(?:新建|新增|建|录入|录|加|添加|记|登记|开|报)(?:一?个|一条|条|一下)?(?:线索|客户|商机)(?:叫做|叫|是)?"
+    r"|线索)\s*(?:一下)?[\s:：,，。.;；!！\-—~]*"
+)
+# 「刚才聊了个新客户叫…」: the command said inside an opening phrase.
+_INTRO = re.compile(r"^.{0,12}?(?:(?:有|聊了|来了|认识了|接了|碰到|加了|谈了|见了)(?:一?个|一家|家)(?:新的?)?|(?:一?个|一家|家)新的?)"
+                    r"(?:客户|线索)(?:叫做|叫|是)?\s*")
+# Field keys a rep writes before a value (预算：80万, 决策人 赵行长).
+_KEYS = {
+    "industry": r"所属行业|客户行业|行业",
+    "budget": r"预算区间|预算金额|预算|budget",
+    "decision": r"关键决策人|主要决策人|决策人|决策者|决策链|关键人|拍板人|拍板的是|拍板的|说了算的是|最终决策人",
+    "need_stage": r"需求阶段|项目阶段|当前阶段|阶段|进度|状态",
+}
+_KEY = re.compile(rf"(?:{'|'.join(_KEYS.values())}|决策)\s*(?:是|为|在|:|：|=|＝|\s|,|，)+")
+_CUSTOMER_KEY = re.compile(r"(?:客户名字|客户名称|客户名|公司名字|公司名称|公司名|单位名称|客户|公司|单位|名称)\s*(?:[:：=＝]|是|叫|\s)\s*")
+_BREAKS = ",，。;；、\n\r!！?？|/-—~～…"
+# Words an organisation's name ends with: a name cut right after one is sure.
+ORG_SUFFIXES = (
+    "股份有限公司", "有限责任公司", "有限公司", "集团", "公司", "医院", "卫生院", "大学", "学院", "中学", "小学", "学校",
+    "银行", "分行", "支行", "信用社", "证券", "保险", "研究院", "研究所", "中心", "局", "委员会", "办公室", "厂", "超市",
+    "商场", "百货", "科技", "网络", "信息", "电子", "软件", "物流", "快递", "速运", "商贸", "实业", "控股", "电力", "能源",
+    "制药", "药业", "机械", "汽车", "电器", "传媒", "教育", "医疗", "股份", "园区", "园", "港", "机场", "酒店", "院", "所",
+)
+SHORT_NAME = 12  # a piece this long between separators is taken whole as the name
+# Where a name without a suffix ends in run-on text: what follows is about the customer, not its name.
+_SOFT_CUTS = re.compile(
+    r"做|搞|是一家|是家|一家|他们|她们|那边|这边|目前|现在|正在|准备|打算|计划|想要|想|需要|要|刚|已经|主要|有个|有一个|"
+    r"主营|属于|的项目|项目|这家|说|在"
+)
+_FILLER = re.compile(r"^(?:的|了|啊|呢|哈|吧|哦|嗯|是|有|在|目前|现在|大概|大约|这个|那个|客户|项目|然后|还有|另外|对了|"
+                     r"先记一下|记一下|先这样|回头再补|后面再补|其他的?再说|"
+                     r"\s|[~～。.!！?？、,，;；:：\-—()（）\[\]【】]|[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F])*$")
+# Saying who decides, after the people (财务总监老孙是决策人, CTO王明拍板, 最后王总说了算).
+_DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|牵头|定)")
+_DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|决策(?=\s*[:：])|(?:负责人|老板|领导|一把手)(?=是|\s*[:：])|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
+                             r"(?:是|为|有|:|：|\s)*")
+_SURNAME = f"(?:{'|'.join(COMPOUND_SURNAMES)}|[{SURNAMES}])"
+_HONORIFICS = "总工|总|工|老师|老板|董|经理|主任|处长|局长|院长|校长|行长|厂长|部长|科长|书记|主管|所长|女士|先生|姐|哥"
+_NAME = re.compile(rf"^(?:[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})|{_SURNAME}[\u4e00-\u9fff]{{1,2}}|[a-z][a-z ]{{1,20}})$")
+_NAME_AT_START = re.compile(rf"[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})")
+_BARE_NAME = re.compile(rf"{_SURNAME}[\u4e00-\u9fff]{{1,2}}(?=[\s,，;；。]|$)")  # 张三 on its own
+_NAME_AT_END = re.compile(rf"(?:[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS}))$")
+_TITLE_HEADS = (
+    r"(?:(?:分管|主管|常务|执行|首席|代理|主要)?(?:财务|技术|信息化?|信息中心|信息科|信息部|网络中心|it|采购|项目|运营|市场|销售|"
+    r"行政|人事|设备科?|数字化|科技部|科技|教务处?|医务处?|后勤|总务|研发|生产|质量|产品|数据|安全|法务|商务|业务|风控|合规|办公室|"
+    r"工程|规划|战略|发展)?(?:部|处|科|中心|办公室|办)?(?:副)?"
+    r"|[\u4e00-\u9fff]{1,5}?(?:部|处|科|中心|办公室|办|委|会|局)(?:副)?)"
+)
+# The department before a person (科技部刘总, 管委会刘主任).
+_DEPARTMENT = re.compile(r"(?:[\u4e00-\u9fff]{1,5}?(?:部|处|科|中心|办公室|办|委|会|局)|财务|技术|信息|it|采购|运营|市场|销售|行政|"
+                         r"人事|设备|数字化|科技|研发|生产|质量|产品|数据|安全|法务|商务)")
+_UNKNOWN_BUDGET = re.compile(r"(?:预算|budget)\s*(?:[:：]\s*)?(?:还没定|还没有定|没定|未定|待定|不清楚|不知道|没说|未知|还不确定|不确定|"
+                             r"暂无|没有|tbd)")
+# 目前在、现在正在走: the words before a need stage that say only "now".
+_LEAD_IN = re.compile(r"(?:还没有|还没|没有|没|未|还未|目前|现在|当前|正在|还在|已经|以经|已|以|在|再|处于|刚刚|刚|准备|打算|计划|要|快要|快|下周|下个月|年底|马上|是|的|了|"
+                      r"开始|进入|需求阶段|阶段|项目|客户|他们|对方|内部|走|做|搞|进行|启动|到了|到|\s|:|：)+")
+_NEGATED = re.compile(r"(?:没|未|不|还没|还未|没有|不用|无需|无须)(?:有|在|到|进入|开始)?$")
+_CONJUNCTIONS = re.compile(r"[和跟与及、/&+]|还有|以及")
+
+
+def _title_pattern(titles: list[str]) -> re.Pattern[str]:
+    words = sorted({fold(t) for t in titles}, key=len, reverse=True)
+    return re.compile(rf"{_TITLE_HEADS}(?:{'|'.join(map(re.escape, words))})(?![a-z])")
+
+
+def _find_any(text: str, words: dict[str, list[str]]) -> list[tuple[int, int, str]]:
+    """(start, end, value) of each phrase found, longest phrase first at a place, not overlapping."""
+    found: list[tuple[int, int, str]] = []
+    pairs = sorted(((fold(w), v) for v, ws in words.items() for w in ws if w), key=lambda p: len(p[0]), reverse=True)
+    for word, value in pairs:
+        for m in re.finditer(re.escape(word), text):
+            if not any(s < m.end() and m.start() < e for s, e, _ in found):
+                found.append((m.start(), m.end(), value))
+    return sorted(found)
+
+
+class _Parser:
+    """One message: `spans` are the parts claimed by a field, so what is left is the name or not understood."""
+
+    def __init__(self, text: str, vocab: Vocabulary) -> None:
+        self.raw = text
+        self.text = fold(text)
+        self.vocab = vocab
+        self.titles = _title_pattern(vocab.titles)
+        self.spans: list[tuple[int, int]] = []
+        self.lead = ParsedLead()
+        self.start = 0  # where the message proper begins, after a command word
+
+    def claim(self, start: int, end: int) -> None:
+        self.spans.append((start, end))
+
+    def claimed(self, i: int) -> bool:
+        return any(s <= i < e for s, e in self.spans)
+
+    def parse(self) -> ParsedLead:
+        m = _COMMAND.match(self.text) or _INTRO.match(self.text)
+        self.start = m.end() if m else 0
+        if self.start:
+            self.claim(0, self.start)
+        for mark in re.finditer(r"(?m)^[ \t]*(?:[-•·*]|\d+[.、)）]|[一二三四五六七八九十][、.])[ \t]*", self.text):
+            self.claim(mark.start(), mark.end())
+        self._keyed_customer()
+        self._evidence()
+        self._budget()
+        self._need_stage()
+        self._decision_makers()
+        self._industry()
+        self._keys()
+        self._customer()
+        self._named_people()
+        self._keys()  # again: 决策，院长 has its value only now
+        if self.lead.industry is None and self.lead.customer:  # 协和医院 → 医疗
+            words = {k: [*v, *self.vocab.industry_words.get(k, [])] for k, v in self.vocab.industries.items()}
+            found = _find_any(fold(self.lead.customer), words)
+            self.lead.industry = found[-1][2] if found else None
+        self._unknown()
+        return self.lead
+
+    # --- fields -------------------------------------------------------------------------------------------------
+
+    def _break(self, i: int) -> bool:
+        """A separator between fields: punctuation, a dash, or a space (not one inside 「ABC Logistics」 or 1.2)."""
+        ch = self.text[i]
+        if ch in _BREAKS:
+            return True
+        before, after = self.text[i - 1:i], self.text[i + 1:i + 2]
+        if ch == ".":
+            return not (before.isdigit() and after.isdigit())
+        words = before.isascii() and before.isalpha() and after.isascii() and after.isalpha()
+        return ch.isspace() and not (words and not self.titles.match(self.text, i + 1))  # ABC Logistics, CIO Tony
+
+    def _free_before(self, i: int) -> int:
+        """Start of the unclaimed words ending at `i` (stops at a claimed span or a separator)."""
+        j = i
+        while j > self.start and not self.claimed(j - 1) and not self._break(j - 1):
+            j -= 1
+        return j
+
+    def _free_after(self, i: int, *, spaced_person: bool = False) -> int:
+        """End of the unclaimed words starting at `i`; with `spaced_person`, 「王总 CTO」「COO 刘总」 stay one."""
+        j = i
+        while j < len(self.text) and not self.claimed(j):
+            if self._break(j):
+                rest = self.text[j:].lstrip()
+                gap = len(self.text) - j - len(rest)
+                joins = (self.titles.match(rest) or rest[:1] in "(（" or _NAME_AT_START.match(rest) or _BARE_NAME.match(rest)
+                         or re.match(r"[a-z]", rest)
+                         or re.match(r"(?:和|跟|与|及|还有|以及)\s*\S", rest))
+                if not (spaced_person and self.text[j].isspace() and j > i and joins):
+                    break
+                j += gap
+                continue
+            j += 1
+        return j
+
+    def _keyed_customer(self) -> None:
+        for m in _CUSTOMER_KEY.finditer(self.text):
+            if m.start() >= self.start and (m.start() == self.start or self._break(m.start() - 1)
+                                            or self.claimed(m.start() - 1)):
+                end = self._free_after(m.end())
+                if end - m.end() >= 2:
+                    self.lead.customer = self.raw[m.end():end].strip()
+                    self.claim(m.start(), end)
+                    return
+
+    def _evidence(self) -> None:
+        for label in sorted(self.vocab.evidence, key=len, reverse=True):
+            for m in re.finditer(rf"{re.escape(fold(label))}\s*[:：=＝]?\s*", self.text):
+                end = self._free_after(m.end())
+                if end > m.end() and not self.claimed(m.start()):
+                    self.lead.evidence[label] = self.raw[m.end():end].strip()
+                    self.claim(m.start(), end)
+
+    def _person(self, chunk: str) -> Person | None:
+        """「李总CIO」「财务总监老孙」「张总（CFO）」「分管院长」「赵行长」「科技部刘主任」 → (name, title)."""
+        chunk = re.sub(r"^(?:是|为|由|有|:|：|\s|最后|最终|主要|应该|估计|就|那边|他们|对方|客户|的)+", "", chunk)
+        chunk = re.sub(r"(?:是|的|来|\s|了|一起|共同|一块)+$", "", chunk)
+        bracket = re.fullmatch(r"(?P<name>[^(（]+?)\s*[(（](?P<title>[^)）]{1,12})[)）]", chunk)
+        if bracket:  # 王经理（采购）: the bracket says the title
+            name = _squash(bracket["name"])
+            inside = _squash(bracket["title"])
+            if self.titles.fullmatch(name) and _NAME.match(inside):  # COO（王女士）
+                return Person(inside, _title_text(name))
+            dept = _DEPARTMENT.match(name)
+            name = name[dept.end():] if dept and _NAME.match(name[dept.end():]) else name
+            return Person(name if _NAME.match(name) else None, _title_text(bracket["title"]))
+        title_m = None
+        for m in self.titles.finditer(chunk):
+            title_m = m  # the last title, so 李总CIO gives CIO, not a prefix
+        if title_m is None:
+            bare = _squash(chunk)
+            dept = _DEPARTMENT.match(bare)
+            if dept and _NAME.match(bare[dept.end():]):  # 科技部刘总
+                return Person(bare[dept.end():], dept.group(0))
+            return Person(bare, None) if _NAME.match(bare) else None
+        title = _title_text(title_m.group(0))
+        before = _squash(chunk[: title_m.start()])
+        after = _squash(chunk[title_m.end():])
+        dept = _DEPARTMENT.match(before)
+        if dept and re.fullmatch(_SURNAME, before[dept.end():]):  # 科技部刘主任
+            return Person(before[dept.end():] + title_m.group(0), dept.group(0) + title)
+        if re.fullmatch(_SURNAME, before):  # 赵行长: the surname and the title are the name
+            return Person(before + title, title)
+        said_twice = re.fullmatch(rf"(?:{self.titles.pattern})(?P<surname>{_SURNAME})", before)
+        if said_twice:  # 行长 张行长
+            return Person(said_twice["surname"] + title_m.group(0), title)
+        whole, near = _NAME.match(after), _NAME_AT_START.match(after)
+        named_after = after if whole else near.group(0) if near else None
+        if before:  # 李总CIO, 李总 目前在… CIO
+            whole = _NAME.match(before)
+            near = _NAME_AT_END.search(before)
+            if whole or near:
+                return Person(before if whole else near.group(0) if near else None, title)
+            before = re.sub(r"^(?:集团|公司|总部|客户|对方|他们|那边|这边)+", "", before)
+            if re.fullmatch(r"[\u4e00-\u9fff]{1,4}", before):  # 物流总监刘总, 电商VP: a department the rules do not list
+                return Person(named_after, before + title)
+            return Person(None, title)
+        return Person(named_after, title)
+
+    def _decision_makers(self) -> None:
+        people: list[Person] = []
+        for m in _DECIDES_BEFORE.finditer(self.text):
+            if self.claimed(m.start()):
+                continue
+            end = self._free_after(m.end(), spaced_person=True)
+            while end < len(self.text) and self.text[end] in "、和及与/" and not self.claimed(end + 1):
+                end = self._free_after(end + 1, spaced_person=True)  # 李总、王总: several after one cue
+            stop = _DECIDES_AFTER.search(self.text, m.end(), end)  # 决策人是王总来拍板
+            end = stop.start() if stop and stop.start() > m.end() else end
+            found = self._people_in(m.end(), end)
+            if found:
+                people += found
+                self.claim(m.start(), end)
+                nxt = end
+                while nxt < len(self.text) and self.text[nxt] in ",，、":  # 决策人：李总CIO，王总CFO
+                    after = self._free_after(nxt + 1, spaced_person=True)
+                    more = self._people_in(nxt + 1, after, strict=True, named=True)
+                    if not more:
+                        break
+                    people += more
+                    self.claim(nxt, after)
+                    nxt = after
+        for m in _DECIDES_AFTER.finditer(self.text):
+            if self.claimed(m.start()) or m.start() == 0:
+                continue
+            begin = self._free_before(m.start())
+            spaced = re.search(rf"(?:{self.titles.pattern})\s+$", self.text[self.start:begin])
+            begin = self.start + spaced.start() if spaced and begin > self.start else begin  # CTO 王总 拍板
+            while begin > self.start and self.text[begin - 1] in "、和及与/" and not self.claimed(begin - 2):
+                begin = self._free_before(begin - 1)
+            found = self._people_in(begin, m.start())
+            if found:
+                people += found
+                tail = re.match(r"(?:的|了|啊|哈)*", self.text[m.end():])
+                self.claim(begin, m.end() + (len(tail[0]) if tail else 0))
+        self.lead.decision_makers = list(dict.fromkeys(people))  # each once, in the order said
+
+    def _people_in(self, start: int, end: int, *, strict: bool = False, named: bool = False) -> list[Person]:
+        """People in raw[start:end]; `strict` keeps only those with both a name and a title (`named`: or 王总)."""
+        chunk = self.raw[start:end]
+        folded = fold(chunk)
+        people = [self._person_folded(part, orig) for whole, original in _split_both(folded, chunk)
+                  for part, orig in self._one_by_one(whole, original)]
+        found = [p for p in people if p is not None]
+        if strict:
+            return [p for p in found if p.name and (p.title or named and _NAME_AT_START.fullmatch(fold(p.name)))]
+        return found
+
+    def _one_by_one(self, folded: str, original: str) -> list[tuple[str, str]]:
+        """「张总CEO王总CFO」 without a separator: split between people, titles all first or all last."""
+        titles = list(self.titles.finditer(folded))
+        if len(titles) < 2:
+            return [(folded, original)]
+        title_first = titles[0].start() == 0
+        cuts = [t.start() for t in titles[1:]] if title_first else [t.end() for t in titles[:-1]]
+        bounds = [0, *cuts, len(folded)]
+        parts = [(folded[a:b], original[a:b]) for a, b in zip(bounds, bounds[1:], strict=False) if folded[a:b].strip()]
+        bare = [bool(self.titles.fullmatch(part.strip())) for part, _ in parts]
+        if any(bare) and not all(bare):  # 行长 张行长: one person said twice
+            return [(folded, original)]
+        return parts
+
+    def _person_folded(self, folded: str, original: str) -> Person | None:
+        """Parses on the folded text and gives back names and titles as the rep wrote them."""
+        person = self._person(folded)
+        if person is None:
+            return None
+        title = _as_written(person.title, folded, original)
+        return Person(_as_written(person.name, folded, original), title and _title_text(title))
+
+    def _budget(self) -> None:
+        spaced = re.sub(r"(?<=[万亿wk元])\s", "，", self.text)  # 200万 张处长: 张 is no measure word here
+        spaced = re.sub(r"(?<=\d)kw", "千万", spaced)  # 3kw: the same length, so offsets hold
+        spaced = re.sub(r"两(?=三[十百千万亿])", "二", spaced)  # 两三千万 is "two or three": nlp.amounts knows 二三
+        amounts = [a for a in find_amounts(spaced) if not self.claimed(a.start)]
+        cued = [a for a in amounts if re.match(r"预算|budget", a.text)]
+        pick = (cued or amounts or [None])[0]
+        if pick is not None:
+            self.lead.budget = pick.value
+            self.claim(pick.start, pick.end)
+            self._claim_around(pick.start, pick.end)
+            return
+        bare = re.search(r"(?:预算|budget)\s*(?:是|为|在|约|大概|:|：|\s)*(?:(\d{1,3}(?:,\d{3})+|\d{4,})(?![\d.])|"
+                         r"(\d+(?:\.\d+)?)\s*m(?![a-z]))", self.text)
+        if bare:  # 预算800000, budget 5M
+            self.lead.budget = int(bare[1].replace(",", "")) if bare[1] else int(float(bare[2]) * 1_000_000)
+            self.claim(bare.start(), bare.end())
+            return
+        for start, end, band in _find_any(self.text, self.vocab.budget_bands):
+            if not self.claimed(start):
+                self.lead.budget_band = band
+                self.claim(start, end)
+                self._claim_around(start, end)
+                return
+        for unknown in _UNKNOWN_BUDGET.finditer(self.text):  # 预算还没定: said, but nothing to fill
+            self.claim(unknown.start(), unknown.end())
+
+    def _claim_around(self, start: int, end: int) -> None:
+        """预算 before, 左右/级别/的预算 after: words that belong to the budget, not to the name."""
+        before = re.search(r"(?:预算|budget|投入|大概|大约|差不多|预计|金额|项目)(?:是|为|在|有|约|大概|大约|小|近|将近|接近|不到|"
+                           r"估计|初步|:|：|\s)*$",
+                           self.text[max(self.start, start - 10):start])
+        after = re.match(r"(?:左右|上下|以内|以上|出头|\+|级别|级|的预算|预算|的项目|的单子|的盘子|元)*", self.text[end:])
+        self.claim(start - (len(before[0]) if before else 0), end + (len(after[0]) if after else 0))
+
+    def _need_stage(self) -> None:
+        order = list(self.vocab.need_stages)
+        found = [f for f in _find_any(self.text, self.vocab.need_stages) if not self.claimed(f[0])]
+        said = [f for f in found if not _NEGATED.search(self.text[max(0, f[0] - 4):f[0]])]  # 还没立项: not said
+        if said:  # 已经立项准备招标了: the furthest stage said
+            self.lead.need_stage = max(said, key=lambda s: order.index(s[2]))[2]
+        for start, end, _ in found:
+            head = _LEAD_IN.search(self.text, self._free_before(start), start)
+            tail = re.match(r"(?:阶段|中|了|呢|的阶段|流程|环节)*", self.text[end:])
+            self.claim(head.start() if head and head.end() == start else start, end + (len(tail[0]) if tail else 0))
+
+    def _industry(self) -> None:
+        explicit = [(s, e, v) for s, e, v in _find_any(self.text, self.vocab.industries) if not self.claimed(s)]
+        words = [(s, e, v) for s, e, v in _find_any(self.text, self.vocab.industry_words) if not self.claimed(s)]
+        for start, end, value in sorted(explicit + words):
+            standalone = self._standalone(start, end)
+            if standalone:
+                self.lead.industry = value
+                self.claim(*standalone)
+                return
+        if explicit or words:  # 某某大学附属医院: the last word names what it is
+            self.lead.industry = sorted(explicit + words)[-1][2]
+
+    def _standalone(self, start: int, end: int) -> tuple[int, int] | None:
+        """The industry said as a field (互联网行业, 做物流的, 行业：医疗, a list item of its own): its whole span."""
+        head = self.text[self._free_before(start):start]
+        tail = self.text[end:self._free_after(end)]
+        lead = re.search(r"(?:是|属于|做|搞|干|从事|主营|行业是?|行业[:：]|所属行业[:：]?)(?:[\u4e00-\u9fff]{0,4}?的|一家|家|做)?$",
+                         head)
+        trail = re.match(r"(?:行业|领域|类|相关|方向)?(?:的|这块|那块|企业|客户|公司|平台|单位)*", tail)
+        assert trail is not None
+        begin = start - (len(lead[0]) if lead else 0)
+        stop = end + len(trail[0])
+        if stop == self._free_after(end) and (begin == self._free_before(start) or lead):
+            return begin, stop
+        if lead or trail[0].startswith(("行业", "领域")) or (head and _has_suffix(head) and stop < len(self.text)
+                                                                     and self.claimed(stop)):
+            return begin, stop  # 济南市中心医院医疗预算…: an industry said right after the name
+        return None
+
+    def _keys(self) -> None:
+        """A key whose value was taken by a field is part of that field (预算：80万 claims 预算：)."""
+        for m in _KEY.finditer(self.text):
+            gap = re.match(r"[\s,，:：]*", self.text[m.end():])
+            end = m.end() + (len(gap[0]) if gap else 0)
+            if not self.claimed(m.start()) and (end == len(self.text) or self.claimed(end)):  # 预算，200万
+                self.claim(m.start(), end)
+
+    # --- the customer -----------------------------------------------------------------------------------------
+
+    def _name_end(self, start: int, stop: int) -> int:
+        """Where a name starting at `start` ends, at `stop` at the latest: after the last org suffix before a field."""
+        cut = next((i for i in range(start, stop) if self.claimed(i)), stop)
+        best = None
+        for suffix in ORG_SUFFIXES:
+            for m in re.finditer(re.escape(suffix), self.text[start:cut]):
+                end = start + m.end()
+                if best is None or end > best:
+                    best = end
+        if best is not None and not _tail_is_name(self.text[best:cut]):
+            return best
+        return cut
+
+    def _customer(self) -> None:
+        if self.lead.customer:
+            return
+        for start, _ in self._pieces():
+            self._name_from(start)
+            if self.lead.customer:
+                return
+
+    def _pieces(self, *, spaced_person: bool = False) -> Iterator[tuple[int, int]]:
+        """(start, end) of each run of words no field has claimed, looked for again after each is handled."""
+        i = self.start
+        while i < len(self.text):
+            if self.claimed(i) or self._break(i):
+                i += 1
+                continue
+            end = self._free_after(i, spaced_person=spaced_person)
+            yield i, end
+            i = max(end, i + 1)
+
+    def _name_from(self, i: int) -> None:
+        """A short piece between separators is the name; a longer or run-on piece ends at an org suffix, or at a
+        word that starts talking about the customer (then the end is a guess: not sure)."""
+        end = self._free_after(i)
+        piece = self.text[i:end]
+        if _FILLER.match(piece) or len(piece.strip()) < 2:
+            return
+        ran_on = end < len(self.text) and self.claimed(end)
+        name_end, sure = end, True
+        if ran_on or end - i > SHORT_NAME:
+            suffix_end = self._name_end(i, end)
+            if suffix_end < end and not _FILLER.match(self.text[suffix_end:end]):
+                name_end = suffix_end
+            elif not _has_suffix(piece):
+                soft = next(_SOFT_CUTS.finditer(self.text, i + 2, end), None)
+                if soft is not None:
+                    name_end, sure = soft.start(), False
+                elif end - i > SHORT_NAME or not self._field_cut_is_clear(end):
+                    sure = False
+        name = self.raw[i:name_end].strip().strip("【】[]「」《》\"“”'")
+        name = re.sub(r"(?:的|了|啊|呢|吧|哈)+$", "", name) if len(name) > 3 else name  # not 美的
+        if len(name) >= 2:
+            self.lead.customer, self.lead.customer_sure = name, sure
+            self.claim(i, name_end)
+
+    def _field_cut_is_clear(self, at: int) -> bool:
+        """A name run into 预算/行业/决策人 words ends there for sure; run into a bare value it may not."""
+        return bool(re.match(rf"{_KEY.pattern}|做|是做|搞|属于|预算|决策|拍板|目前|现在|在", self.text[at:]))
+
+    def _named_people(self) -> None:
+        """「CIO刘总」 or 「院长」 on its own in a lead: a key person even without 决策人 or 拍板."""
+        for start, end in self._pieces(spaced_person=True):
+            alone = self.titles.fullmatch(self.text[start:end].strip())
+            people = [Person(None, _title_text(self.raw[start:end].strip()))] if alone else self._people_in(
+                start, end, strict=True)
+            if people and all(p not in self.lead.decision_makers for p in people):
+                self.lead.decision_makers += people
+                self.claim(start, end)
+
+    def _unknown(self) -> None:
+        for start, end in self._pieces():
+            piece = self.raw[start:end].strip()
+            if not _FILLER.match(fold(piece)):
+                self.lead.unknown.append(piece)
+
+
+def _squash(text: str) -> str:
+    """Spaces out of a person's words, except between ASCII words (Jason Wang)."""
+    return re.sub(r"(?<![a-z])\s+|\s+(?![a-z])", "", text)
+
+
+def _title_text(title: str) -> str:
+    """CTO, ＣＴＯ and cto are one title."""
+    return fold(title).upper() if fold(title).isascii() else title
+
+
+def _has_suffix(name: str) -> bool:
+    name = re.sub(r"[(（][^()（）]{1,12}[)）]$", "", name)  # 某某有限公司（抖音电商）
+    return any(name.endswith(s) for s in ORG_SUFFIXES)
+
+
+def _tail_is_name(tail: str) -> bool:
+    """After 科技 comes 有限公司 or (分公司): still the name."""
+    return bool(re.fullmatch(r"(?:有限|股份|责任|分|子|总)*(?:公司|集团)?(?:[(（][^)）]{1,8}[)）])?", tail)) and tail != ""
+
+
+def _split_both(folded: str, original: str) -> list[tuple[str, str]]:
+    """The same split of the folded and the original text (fold keeps offsets)."""
+    parts, last = [], 0
+    for m in _CONJUNCTIONS.finditer(folded):
+        parts.append((folded[last:m.start()], original[last:m.start()]))
+        last = m.end()
+    parts.append((folded[last:], original[last:]))
+    return parts
+
+
+def _as_written(value: str | None, folded: str, original: str) -> str | None:
+    if value is None:
+        return None
+    at = folded.find(value)
+    return original[at:at + len(value)] if at >= 0 else value
+
+
+def parse_people(text: str, vocab: Vocabulary) -> list[Person]:
+    """People typed as an answer (财务总监老孙, 王总 CTO, 张总（CFO）、李主任), name and title in either order."""
+    return _Parser(text, vocab)._people_in(0, len(text))
+
+
+def parse_lead(text: str, vocab: Vocabulary) -> ParsedLead:
+    """Every field the message states; the customer's name is cut at the first field or separator."""
+    return _Parser(text, vocab).parse()

@@ -1,0 +1,94 @@
+import pytest
+
+from handlers.leads import vocabulary
+from nlp.leads import Person, parse_lead
+from rules.loader import load_rules
+
+VOCAB = vocabulary(load_rules().leads)
+
+
+def parse(text: str):
+    return parse_lead(text, VOCAB)
+
+
+@pytest.mark.parametrize("text", [
+    "新线索 杭州云启网络科技，互联网行业，预算80w，决策人是李总CIO，目前在方案评估",
+    "新线索：杭州云启网络科技，互联网行业，预算80w，决策人是李总CIO，目前在方案评估",
+    "杭州云启网络科技，互联网行业，预算80w，决策人是李总CIO，目前在方案评估",
+    "建个线索：客户：杭州云启网络科技；行业：互联网；预算：80万；决策人：李总CIO；阶段：方案评估",
+    "新线索杭州云启网络科技互联网行业预算80w决策人是李总CIO目前在方案评估",
+    "新线索\n1. 杭州云启网络科技\n2. 互联网\n3. 预算80w\n4. CIO李总拍板\n5. 在看方案",
+])
+def test_the_issue_lead_gives_the_same_fields_however_it_is_typed(text):
+    lead = parse(text)
+    assert (lead.customer, lead.customer_sure, lead.industry, lead.budget, lead.need_stage, lead.unknown) == (
+        "杭州云启网络科技", True, "互联网", 800_000, "方案评估", [])
+    assert lead.decision_makers == [Person("李总", "CIO")]
+
+
+@pytest.mark.parametrize(("said", "budget", "band"), [
+    ("预算80w", 800_000, None), ("预算80万", 800_000, None), ("预算八十万", 800_000, None),
+    ("预算1.2亿", 120_000_000, None), ("预算1,200,000元", 1_200_000, None), ("预算 80万", 800_000, None),
+    ("预算在百万级", None, "百万级"), ("预算上千万", None, "千万级"), ("预算800000", 800_000, None),
+])
+def test_budget_in_any_unit_or_as_a_band(said, budget, band):
+    lead = parse(f"新线索 某某科技 {said}")
+    assert (lead.customer, lead.budget, lead.budget_band) == ("某某科技", budget, band)
+
+
+@pytest.mark.parametrize(("said", "people"), [
+    ("决策人是李总CIO", [Person("李总", "CIO")]),
+    ("财务总监老孙是决策人", [Person("老孙", "财务总监")]),
+    ("拍板的是分管院长", [Person(None, "分管院长")]),
+    ("CTO王明拍板", [Person("王明", "CTO")]),
+    ("关键人张总（CFO）", [Person("张总", "CFO")]),
+    ("决策人 赵行长", [Person("赵行长", "行长")]),
+    ("决策人：王总 CTO、采购经理刘洋", [Person("王总", "CTO"), Person("刘洋", "采购经理")]),
+    ("张总CEO王总CFO", [Person("张总", "CEO"), Person("王总", "CFO")]),
+    ("最后是刘总说了算", [Person("刘总", None)]),
+])
+def test_decision_makers_in_either_order_and_several(said, people):
+    lead = parse(f"新线索 某某集团，{said}")
+    assert (lead.customer, lead.decision_makers) == ("某某集团", people)
+
+
+@pytest.mark.parametrize(("said", "stage"), [
+    ("在看方案", "方案评估"), ("评估方案中", "方案评估"), ("在调研", "需求调研"), ("刚开始了解需求", "需求调研"),
+    ("走立项", "立项审批"), ("内部在报批", "立项审批"), ("准备招标", "招标采购"), ("下个月挂网", "招标采购"),
+    ("已经立项准备招标了", "招标采购"), ("还没立项，在看方案", "方案评估"),
+])
+def test_need_stage_from_phrases_the_furthest_one_not_a_negated_one(said, stage):
+    lead = parse(f"新线索 某某集团，{said}")
+    assert (lead.customer, lead.need_stage, lead.unknown) == ("某某集团", stage, [])
+
+
+@pytest.mark.parametrize(("name", "industry"), [
+    ("北京协和医院", "医疗"), ("徽商银行", "金融"), ("成都七中学校", "教育"), ("永辉超市", "零售"),
+    ("郑州大学第一附属医院", "医疗"), ("德邦物流", "物流"), ("北京同创科技", None),
+])
+def test_industry_implied_by_a_word_in_the_name_the_last_word_deciding(name, industry):
+    assert (parse(f"新线索 {name}").customer, parse(f"新线索 {name}").industry) == (name, industry)
+
+
+def test_the_name_is_never_a_sentence_and_a_guessed_end_is_flagged():
+    lead = parse("新线索 大连远洋他们想做个数字化平台预算五十万左右王总说了算")
+    assert (lead.customer, lead.customer_sure, lead.budget) == ("大连远洋", False, 500_000)
+    assert lead.unknown == ["他们想做个数字化平台"]
+
+
+def test_a_name_ended_by_an_org_suffix_or_a_separator_is_sure():
+    assert parse("新线索 北京同创科技有限公司他们在搞数字化").customer_sure
+    assert parse("新线索 北京同创科技有限公司他们在搞数字化").customer == "北京同创科技有限公司"
+    assert parse("有个新客户叫无锡盛世，做物流的").customer_sure
+
+
+def test_words_it_does_not_understand_are_reported_not_put_in_the_name():
+    lead = parse("新线索 华东启明 随便 写写 预算50万")
+    assert (lead.customer, lead.budget, lead.unknown) == ("华东启明", 500_000, ["随便", "写写"])
+
+
+@pytest.mark.parametrize("text", ["", "新线索", "新线索 ：", "新线索 👍🙏"])
+def test_nothing_stated_gives_an_empty_lead(text):
+    lead = parse(text)
+    assert (lead.customer, lead.industry, lead.budget, lead.decision_makers, lead.need_stage) == ("", None, None, [],
+                                                                                                    None)

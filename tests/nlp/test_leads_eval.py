@@ -1,0 +1,145 @@
+"""Lead parsing measured on every labelled split present (tests/nlp/data/leads_*.yaml); `-s` prints the table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from handlers.leads import vocabulary
+from nlp.leads import ParsedLead, parse_lead
+from rules.loader import load_rules
+
+DATA = Path(__file__).parent / "data"
+SPLITS = sorted(p.stem.removeprefix("leads_") for p in DATA.glob("leads_*.yaml"))
+FIELDS = ("customer", "industry", "budget", "decision_makers", "need_stage")
+MIN_FIELD_F1 = 0.95  # issue 14's acceptance, per split
+MIN_NAME_EXACT = 0.95
+MIN_CASES = 120
+VOCABULARY = vocabulary(load_rules().leads)
+
+
+@dataclass
+class Tally:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    misses: list[str] = field(default_factory=list)
+
+    def add(self, predicted: set[Any], expected: set[Any], text: str) -> None:
+        hit = len(predicted & expected)
+        self.tp, self.fp, self.fn = self.tp + hit, self.fp + len(predicted) - hit, self.fn + len(expected) - hit
+        if predicted != expected:
+            self.misses.append(f"{text!r}: got {sorted(map(str, predicted))}, want {sorted(map(str, expected))}")
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+@dataclass
+class Report:
+    cases: int = 0
+    fields: dict[str, Tally] = field(default_factory=lambda: {f: Tally() for f in FIELDS})
+    names_exact: int = 0
+    titles: int = 0
+    titles_right: int = 0
+
+    @property
+    def overall(self) -> Tally:
+        total = Tally()
+        for tally in self.fields.values():
+            total.tp, total.fp, total.fn = total.tp + tally.tp, total.fp + tally.fp, total.fn + tally.fn
+        return total
+
+
+def _one(value: Any) -> set[Any]:
+    return set() if value in (None, "") else {value}
+
+
+def _predicted(got: ParsedLead) -> dict[str, set[Any]]:
+    return {
+        "customer": _one(got.customer), "industry": _one(got.industry),
+        "budget": _one(got.budget if got.budget is not None else got.budget_band),
+        "decision_makers": {(p.name, p.title) for p in got.decision_makers}, "need_stage": _one(got.need_stage),
+    }
+
+
+def _expected(case: dict[str, Any]) -> dict[str, set[Any]]:
+    return {
+        "customer": _one(case.get("customer")), "industry": _one(case.get("industry")),
+        "budget": _one(case.get("budget") if case.get("budget") is not None else case.get("budget_band")),
+        "decision_makers": {(p.get("name"), p.get("title")) for p in case.get("decision_makers") or []},
+        "need_stage": _one(case.get("need_stage")),
+    }
+
+
+def _titles_right(got: ParsedLead, case: dict[str, Any]) -> tuple[int, int]:
+    """Each labelled person found by name (or, when unnamed, by title) with the title as labelled."""
+    people = case.get("decision_makers") or []
+    right = 0
+    for person in people:
+        same = [p for p in got.decision_makers
+                if (p.name == person.get("name") if person.get("name") else p.title == person.get("title"))]
+        right += any(p.title == person.get("title") for p in same)
+    return len(people), right
+
+
+def load(split: str) -> list[dict[str, Any]]:
+    return yaml.safe_load((DATA / f"leads_{split}.yaml").read_text(encoding="utf-8"))["cases"]
+
+
+def evaluate(split: str) -> Report:
+    report = Report()
+    for case in load(split):
+        got = parse_lead(case["text"], VOCABULARY)
+        predicted, expected = _predicted(got), _expected(case)
+        for name in FIELDS:
+            report.fields[name].add(predicted[name], expected[name], case["text"])
+        report.cases += 1
+        report.names_exact += got.customer == case.get("customer", "")
+        people, right = _titles_right(got, case)
+        report.titles, report.titles_right = report.titles + people, report.titles_right + right
+    return report
+
+
+def table(split: str, report: Report) -> str:
+    rows = [f"leads_{split}: {report.cases} cases", f"{'field':<16}{'P':>7}{'R':>7}{'F1':>7}"]
+    for name, tally in [*report.fields.items(), ("overall", report.overall)]:
+        rows.append(f"{name:<16}{tally.precision:>7.3f}{tally.recall:>7.3f}{tally.f1:>7.3f}")
+    rows.append(f"customer name exact  {report.names_exact / report.cases:.3f}")
+    rows.append(f"contact title acc.   {report.titles_right / max(report.titles, 1):.3f} ({report.titles} people)")
+    return "\n".join(rows)
+
+
+def test_dev_split_is_present() -> None:
+    assert "dev" in SPLITS
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_split_is_big_enough_and_labelled_in_the_schema(split: str) -> None:
+    cases = load(split)
+    assert len(cases) >= MIN_CASES
+    allowed = {"text", "customer", "industry", "budget", "budget_band", "decision_makers", "need_stage"}
+    assert all(set(case) <= allowed and case.get("text") for case in cases)
+
+
+@pytest.mark.parametrize("split", SPLITS)
+def test_lead_fields_meet_the_issue_targets(split: str) -> None:
+    report = evaluate(split)
+    print("\n" + table(split, report))
+    misses = [m for tally in report.fields.values() for m in tally.misses]
+    assert report.overall.f1 >= MIN_FIELD_F1, "\n".join(misses[:40])
+    assert report.names_exact / report.cases >= MIN_NAME_EXACT, "\n".join(report.fields["customer"].misses[:40])
