@@ -43,8 +43,9 @@ class Contact:
 
 @dataclass(frozen=True)
 class Feedback:
-    keyword: str
+    keyword: str  # the canonical category
     polarity: str
+    words: str = ""  # what the text said that triggered it
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ class Extraction:
             "customers": [{"name": c.name, "mention": c.mention} for c in self.customers],
             "contacts": [{"name": c.name, "title": c.title, "customer": c.customer} for c in self.contacts],
             "keywords": list(self.keywords),
-            "feedback": [{"keyword": f.keyword, "polarity": f.polarity} for f in self.feedback],
+            "feedback": [{"keyword": f.keyword, "polarity": f.polarity, "words": f.words} for f in self.feedback],
             "todos": [
                 {"text": t.text, "due": t.due.isoformat() if t.due else None, "customer": t.customer} for t in self.todos
             ],
@@ -123,7 +124,7 @@ class Extractor:
             customers=_unique([Customer(str(m.match.best), text[m.start : m.end]) for m in resolved], key=lambda c: c.name),
             contacts=[Contact(c.name, *_contact_customer(c, resolved, index)) for c in contacts],
             keywords=_keywords(text, folded, masked, index),
-            feedback=[Feedback(h.keyword, h.polarity) for h in feedback],
+            feedback=[Feedback(h.keyword, h.polarity, text[h.start : h.end]) for h in feedback],
             todos=_unique(
                 [Todo(t.text, t.due, _customer_at(t.start, t.end, resolved)) for t in todos if t.text], key=lambda t: t.text
             ),

@@ -1,30 +1,13 @@
-"""Customer feedback keywords with polarity: gap-tolerant phrase matching plus a negation check."""
+"""Customer feedback as canonical categories with polarity: gap-tolerant phrase matching plus a negation check."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from nlp.segment import cut, fold
 
-# Ways of saying a vocabulary phrase that share none of its words (used only for phrases in the vocabulary).
-PHRASE_VARIANTS = {
-    "价格高": ("太贵", "偏贵", "有点贵", "比较贵"),
-    "再考虑": ("考虑考虑", "考虑一下", "再想想", "再研究"),
-    "没有预算": ("没预算",),
-    "暂缓": ("暂停", "先放放", "放一放", "缓一缓"),
-    "推迟": ("往后推", "延后", "推后"),
-    "有顾虑": ("担心", "顾虑"),
-    "压价": ("砍价", "降价", "再降", "让价", "让一点", "让点"),
-    "换负责人": ("对接人换了", "换了对接人", "负责人换了", "换人了", "领导换了", "换领导"),
-    "感兴趣": ("有兴趣",),
-    "同意": ("答应",),
-    "安排签约": ("准备签约",),
-    "预算已批": ("预算批了", "预算批下来", "预算下来了"),
-    "已付款": ("付款了", "已打款", "款到了"),
-    "不满意": ("不太满意",),
-}
 # Interchangeable words inside a phrase (需要审批 also matches 要上会审批, 得走流程).
 WORD_VARIANTS = {
     "需要": ("需要", "还要", "还得", "要", "得", "需"),
@@ -52,8 +35,9 @@ LOOKBACK = 3  # characters before a phrase searched for a negation
 class FeedbackHit:
     start: int
     end: int
-    keyword: str
+    keyword: str  # the canonical category (价格高), not the phrase that matched
     polarity: str  # "negative" | "positive"
+    words: str = ""  # the text that triggered it (价格有点高)
 
 
 def _words(phrase: str) -> list[str]:
@@ -73,24 +57,24 @@ def _pattern(phrase: str) -> str:
 
 
 class FeedbackMatcher:
-    """Compiled once per vocabulary."""
+    """Compiled once per taxonomy: category → the phrases that say it, for each polarity."""
 
-    def __init__(self, negative: Iterable[str], positive: Iterable[str]) -> None:
+    def __init__(self, negative: Mapping[str, Iterable[str]], positive: Mapping[str, Iterable[str]]) -> None:
         self._rules: list[tuple[re.Pattern[str], str, str]] = []
-        for polarity, phrases in (("negative", negative), ("positive", positive)):
-            for keyword in phrases:
-                for form in (keyword, *PHRASE_VARIANTS.get(keyword, ())):
-                    self._rules.append((re.compile(_pattern(form)), keyword, polarity))
+        for polarity, categories in (("negative", negative), ("positive", positive)):
+            for category, phrases in categories.items():
+                for phrase in dict.fromkeys([category, *phrases]):
+                    self._rules.append((re.compile(_pattern(phrase)), category, polarity))
 
     def find(self, text: str) -> list[FeedbackHit]:
-        """Hits in `text` (already folded), in order; a negated phrase (价格不高) is no hit, and of
-        overlapping hits the longest wins (不满意 over 满意)."""
+        """Hits in `text` (already folded), one per category in order of first mention; a negated phrase
+        (价格不高) is no hit, and of overlapping hits the longest wins (不满意 over 满意)."""
         hits: list[FeedbackHit] = []
         for pattern, keyword, polarity in self._rules:
             for m in pattern.finditer(text):
                 if self._negated(text, m) or (polarity == "positive" and self._planned(text, m.start())):
                     continue
-                hits.append(FeedbackHit(m.start(), m.end(), keyword, polarity))
+                hits.append(FeedbackHit(m.start(), m.end(), keyword, polarity, text[m.start() : m.end()]))
         hits.sort(key=lambda h: (-(h.end - h.start), h.start))
         kept: list[FeedbackHit] = []
         for hit in hits:

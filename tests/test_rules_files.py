@@ -44,3 +44,41 @@ def test_invalid_yaml_and_semantic_errors(tmp_path, capsys):
     assert code == 2
     assert err[0] == f"{rules / 'stages.yaml'}:stages: 阶段名称重复：线索"
     assert err[1].startswith(f"{rules / 'reports.yaml'}:-: 不是合法的 YAML")
+
+
+def test_feedback_taxonomy_problems_name_file_key_and_category(tmp_path, capsys):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "reports.yaml").write_text(
+        "feedback:\n  negative:\n    价格高: [太贵]\n    嫌贵: [太贵]\n  positive:\n    感兴趣: []\n", encoding="utf-8")
+    code, _, err = run_check(tmp_path, capsys)
+    path = rules / "reports.yaml"
+    assert code == 2
+    assert err == [f"{path}:feedback.positive: 分类「感兴趣」没有任何说法"]
+    (rules / "reports.yaml").write_text("feedback:\n  negative:\n    价格高: [太贵]\n    嫌贵: [太贵]\n", encoding="utf-8")
+    code, _, err = run_check(tmp_path, capsys)
+    assert err[0] == f"{path}:feedback: 说法「太贵」同时属于「价格高」和「嫌贵」"
+
+
+def test_a_health_suggestion_must_name_a_feedback_category(tmp_path, capsys):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "reports.yaml").write_text("feedback:\n  negative:\n    价格高: [太贵]\n", encoding="utf-8")
+    code, _, err = run_check(tmp_path, capsys)
+    assert code == 2
+    assert err[0] == "health.yaml:suggestions[1].when: 未知的反馈分类「预算不足」（reports.yaml 的 feedback.negative 里没有）"
+    assert len(err) == 4  # 预算不足, 需要审批, 再考虑, 竞品更便宜: the shipped suggestions this file no longer defines
+
+
+def test_an_added_feedback_category_is_found_in_chat(tmp_path):
+    import nlp
+    from datetime import date
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "reports.yaml").write_text(
+        "feedback:\n  negative:\n    价格高: [太贵]\n    需要审批: [要上会]\n    预算不足: [钱不够]\n    再考虑: [再想想]\n"
+        "    竞品更便宜: [比我们便宜]\n    交付担忧: [工期太紧, 怕交付不了]\n", encoding="utf-8")
+    reports = load_rules(rules).reports
+    found = nlp.extract("客户说工期有点太紧了", date(2026, 12, 4), nlp.Lexicon.from_vocabulary(reports.model_dump()))
+    assert found.to_dict()["feedback"] == [{"keyword": "交付担忧", "polarity": "negative", "words": "工期有点太紧"}]
