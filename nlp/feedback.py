@@ -11,7 +11,7 @@ from nlp.segment import cut, fold
 # Interchangeable words inside a phrase (需要审批 also matches 要上会审批, 得走流程).
 WORD_VARIANTS = {
     "需要": ("需要", "还要", "还得", "要", "得", "需"),
-    "价格": ("价格", "报价", "价钱", "价位", "费用", "单价"),
+    "价格": ("价格", "报价", "价钱", "价位", "费用", "单价", "price"),
     "高": ("高", "贵"),
     "审批": ("审批", "走流程", "上会", "批准"),
     "竞品": ("竞品", "友商", "竞争对手", "对手"),
@@ -23,11 +23,13 @@ WORD_VARIANTS = {
 }
 # Degree words that may sit inside a phrase without changing it (价格有点高).
 DEGREE = {"很", "太", "更", "比较", "有点", "偏", "非常", "特别", "挺", "蛮", "略", "稍", "十分"}
-NEGATOR = re.compile(r"不(?![过少错断仅但管论久同然如止妨])|没|无需|无须|未(?!来)|别(?!的|人)|毫无|并非")
+NEGATOR = re.compile(r"不(?![过少错断仅但管论久同然如止妨])|没|无需|无须|无$|未(?!来)|别(?!的|人)|毫无|并非")
+# A hit followed by these is part of a noun, not feedback: 满意度, 审批流, 贵公司.
+COMPOUND_AFTER = re.compile(r"度|流(?!程)|单|表|(?<=贵)(?:公司|司|方|单位|院|校|行)")
 # A positive word right after these is our own plan, not the customer's feedback (周五前确认报价).
 ACTION_BEFORE = re.compile(r"(?:要|需要|需|待|再|去|来|找|跟|和|向|请|等|让|催|争取|尽快|负责|前|约)\S{0,3}$")
 _STOP = r"，。！？；,.!?;:：\n、"
-LONG_GAP, SHORT_GAP = 5, 3  # characters allowed between words; shorter before a one-character word
+LONG_GAP, SHORT_GAP = 5, 4  # characters allowed between words; shorter before a one-character word
 LOOKBACK = 3  # characters before a phrase searched for a negation
 
 
@@ -72,7 +74,8 @@ class FeedbackMatcher:
         hits: list[FeedbackHit] = []
         for pattern, keyword, polarity in self._rules:
             for m in pattern.finditer(text):
-                if self._negated(text, m) or (polarity == "positive" and self._planned(text, m.start())):
+                if (self._negated(text, m) or COMPOUND_AFTER.match(text, m.end())
+                        or (polarity == "positive" and self._planned(text, m.start()))):
                     continue
                 hits.append(FeedbackHit(m.start(), m.end(), keyword, polarity, text[m.start() : m.end()]))
         hits.sort(key=lambda h: (-(h.end - h.start), h.start))

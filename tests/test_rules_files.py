@@ -1,3 +1,6 @@
+from datetime import date
+
+import nlp
 from bot.cli import main
 from rules.loader import load_rules
 from rules.schema import RULE_FILES
@@ -71,9 +74,6 @@ def test_a_health_suggestion_must_name_a_feedback_category(tmp_path, capsys):
 
 
 def test_an_added_feedback_category_is_found_in_chat(tmp_path):
-    import nlp
-    from datetime import date
-
     rules = tmp_path / "rules"
     rules.mkdir()
     (rules / "reports.yaml").write_text(
