@@ -42,6 +42,11 @@ class FeedbackHit:
     words: str = ""  # the text that triggered it (价格有点高)
 
 
+def first_per_category(hits: list[FeedbackHit]) -> list[FeedbackHit]:
+    seen: set[str] = set()
+    return [h for h in hits if not (h.keyword in seen or seen.add(h.keyword))]
+
+
 def _words(phrase: str) -> list[str]:
     words = [w for w in cut(fold(phrase)) if w.strip() and w not in DEGREE]
     return words or [fold(phrase)]
@@ -69,8 +74,12 @@ class FeedbackMatcher:
                     self._rules.append((re.compile(_pattern(phrase)), category, polarity))
 
     def find(self, text: str) -> list[FeedbackHit]:
-        """Hits in `text` (already folded), one per category in order of first mention; a negated phrase
-        (价格不高) is no hit, and of overlapping hits the longest wins (不满意 over 满意)."""
+        """Hits in `text` (already folded), one per category in order of first mention."""
+        return first_per_category(self.find_all(text))
+
+    def find_all(self, text: str) -> list[FeedbackHit]:
+        """Every hit in `text` (already folded), in order; a negated phrase (价格不高) is no hit, and of
+        overlapping hits the longest wins (不满意 over 满意)."""
         hits: list[FeedbackHit] = []
         for pattern, keyword, polarity in self._rules:
             for m in pattern.finditer(text):
@@ -83,9 +92,7 @@ class FeedbackMatcher:
         for hit in hits:
             if all(hit.end <= k.start or hit.start >= k.end for k in kept):
                 kept.append(hit)
-        kept.sort(key=lambda h: h.start)
-        seen: set[str] = set()
-        return [h for h in kept if not (h.keyword in seen or seen.add(h.keyword))]
+        return sorted(kept, key=lambda h: h.start)
 
     @staticmethod
     def _negated(text: str, m: re.Match[str]) -> bool:

@@ -94,11 +94,13 @@ VALUE_TRIGGERS = ("contacts", "competitors", "keywords", "todos", "stage_changes
 
 
 class ValueTag(_Strict):
-    """A tag a report earns when `when` is present in it; `keywords` narrows the `keywords` trigger."""
+    """A tag a report earns when `when` is present in it; `keywords` narrows the `keywords` trigger. The tag adds its
+    full weight to the score from `full` items on, a share of it below."""
 
     name: str = Field(min_length=1)
     weight: int = Field(ge=1, le=100)
     when: str
+    full: int = Field(default=1, ge=1, le=50)
     keywords: list[str] = []
 
     @field_validator("when")
