@@ -68,9 +68,15 @@ class FeedbackMatcher:
 
     def __init__(self, negative: Mapping[str, Iterable[str]], positive: Mapping[str, Iterable[str]]) -> None:
         self._rules: list[tuple[re.Pattern[str], str, str]] = []
+        # Rules by the first character of their first word's forms: a message's few distinct characters select the
+        # few rules worth a regex scan out of hundreds of phrases.
+        self._by_char: dict[str, list[int]] = {}
         for polarity, categories in (("negative", negative), ("positive", positive)):
             for category, phrases in categories.items():
                 for phrase in dict.fromkeys([category, *phrases]):
+                    first = _words(phrase)[0]
+                    for char in {form[0] for form in WORD_VARIANTS.get(first, (first,))}:
+                        self._by_char.setdefault(char, []).append(len(self._rules))
                     self._rules.append((re.compile(_pattern(phrase)), category, polarity))
 
     def find(self, text: str) -> list[FeedbackHit]:
@@ -81,7 +87,8 @@ class FeedbackMatcher:
         """Every hit in `text` (already folded), in order; a negated phrase (价格不高) is no hit, and of
         overlapping hits the longest wins (不满意 over 满意)."""
         hits: list[FeedbackHit] = []
-        for pattern, keyword, polarity in self._rules:
+        candidates = sorted({i for char in set(text) for i in self._by_char.get(char, ())})
+        for pattern, keyword, polarity in (self._rules[i] for i in candidates):
             for m in pattern.finditer(text):
                 if (self._negated(text, m) or COMPOUND_AFTER.match(text, m.end())
                         or (polarity == "positive" and self._planned(text, m.start()))):
