@@ -84,9 +84,14 @@ def _print(splits: dict[str, Split]) -> None:
         rows = [("categories", split.categories), ("competitors", split.competitors)]
         rows += [(f"  {c}", split.per_category[c]) for c in sorted(split.per_category)]
         for label, counts in rows:
-            print(f"{label:<14}{counts.precision:7.3f}{counts.recall:7.3f}{counts.f1:7.3f}{counts.expected:5d}")
-        print(f"{'contact titles':<14}{split.figure('contact title accuracy'):7.3f} accuracy over "
+            print(f"{_pad(label, 16)}{counts.precision:7.3f}{counts.recall:7.3f}{counts.f1:7.3f}{counts.expected:5d}")
+        print(f"{_pad('contact titles', 16)}{split.figure('contact title accuracy'):7.3f} accuracy over "
               f"{split.titles.expected} labelled contacts found")
+
+
+def _pad(label: str, width: int) -> str:
+    """Left-aligned in a terminal, where a Chinese character takes two columns."""
+    return label + " " * max(0, width - sum(2 if ord(c) > 0x2E80 else 1 for c in label))
 
 
 def test_there_is_a_dev_split_of_at_least_200_cases() -> None:
