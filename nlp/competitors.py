@@ -19,7 +19,7 @@ _NOT_A_MENTION = re.compile(r"对比|分析|资料|调研|情况")
 # An unknown rival's name: 2–6 Chinese characters (the shortest that is followed by a word that cannot be part
 # of it) or an ASCII word; it never starts with a word that continues the sentence (竞品更便宜, 友商的售后).
 _NOT_NAME_START = (r"(?!更|也|都|还|的|在|报|比|说|有|是|那|这|们|给|价|便宜|太|很|一|不|没|已|会|要|可|能|就|又|对|和|跟|主|才|家"
-                   r"|竞品|友商|竞争|隔壁|资料|分析|对比|情况|调研)")
+                   r"|贵|低|高|少|多|差|好|竞品|友商|竞争|隔壁|资料|分析|对比|情况|调研)")
 _NAME_END = (r"(?=那边|那家|那里|的|在|已经|也|报|给|说|去|都|正|还|又|和|跟|对|比|是|承诺|做|进|那|家|更|才|便宜|价格"
              r"|[，。,.!！?？;；:：、\s]|$)")
 _UNKNOWN = rf"{_NOT_NAME_START}(?P<name>(?:(?![和跟与及的、])[\u4e00-\u9fff]){{2,6}}?|[a-z][a-z0-9]{{1,20}}){_NAME_END}"
