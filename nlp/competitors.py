@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from nlp.names import is_generic
-from nlp.segment import Hit, TermIndex
+from nlp.segment import Hit, TermIndex, word_freq, word_tag
 
 # Generic words count only when no competitor is named.
 GENERIC = {"某竞品", "竞品", "友商", "竞争对手", "对手"}
@@ -30,6 +30,9 @@ _PHRASED = (
     re.compile(rf"(?:^|(?<=[，。,.!！?？;；:：\s说拿是])|(?<=然后|听说|据说)){_UNKNOWN}(?:那边|那家)?的?"
                r"(?:报价|价格|报的价|报得|报了)[^，。,.!?！？]{0,8}?(?:更低|低|便宜)"),
 )
+COMMON = 1000  # a word this frequent in jieba's dictionary is no brand (和客户比, 隔壁部门)
+# Tags of dictionary words that are no brand (售后, 几家); adjectives and place or person names may be (明远, 蓝海).
+NOT_BRAND_TAGS = {"n", "v", "vn", "m", "t", "s", "f", "d", "ad", "r", "p", "c", "u"}
 # Words those phrases meet that are nobody's name (和我们比, 跟去年比, 隔壁客户).
 NOT_A_RIVAL = {"我们", "他们", "你们", "咱们", "客户", "对方", "人家", "别家", "别人", "去年", "今年", "之前", "以前", "原来",
                "同行", "市场", "行业", "预期", "上次", "同类", "产品", "方案", "公司", "部门", "领导", "老板"}
@@ -54,13 +57,17 @@ def find_competitors(text: str, folded: str, index: TermIndex[str], taken: list[
         for m in pattern.finditer(folded):
             start, end = m.span("name")
             name = m["name"]
-            if not index.get(name) and name not in NOT_A_RIVAL and not is_generic(name) and not _overlaps_span(
+            if not index.get(name) and name not in NOT_A_RIVAL and not _common(name) and not _overlaps_span(
                     start, end, taken):
                 hits.append((start, text[start:end]))
     named = [name for _, name in sorted(hits) if name not in GENERIC]
     if named:
         return list(dict.fromkeys(named))
     return [max((name for _, name in hits), key=len)] if hits else []  # one "there is a rival", not three
+
+
+def _common(name: str) -> bool:
+    return word_freq(name) > COMMON or word_tag(name) in NOT_BRAND_TAGS
 
 
 def _overlaps(hit: Hit[str], spans: list[tuple[int, int]]) -> bool:

@@ -63,6 +63,22 @@ def _pattern(phrase: str) -> str:
     return "".join(parts)
 
 
+@dataclass(frozen=True)
+class _Pair:
+    """A phrase written `A+B` (each side may list forms as A1/A2): both in one clause, in either order
+    (售后/服务+慢/跟不上 finds 服务响应太慢 and 担心售后). Weaker than a phrase: it only fills what phrases left."""
+
+    left: re.Pattern[str]
+    right: re.Pattern[str]
+    keyword: str
+    polarity: str
+
+
+def _side(forms: str) -> re.Pattern[str]:
+    options = sorted({fold(f.strip()) for f in forms.split("/") if f.strip()}, key=len, reverse=True)
+    return re.compile("|".join(re.escape(o) for o in options))
+
+
 class FeedbackMatcher:
     """Compiled once per taxonomy: category → the phrases that say it, for each polarity."""
 
@@ -71,9 +87,14 @@ class FeedbackMatcher:
         # Rules by the first character of their first word's forms: a message's few distinct characters select the
         # few rules worth a regex scan out of hundreds of phrases.
         self._by_char: dict[str, list[int]] = {}
+        self._pairs: list[_Pair] = []
         for polarity, categories in (("negative", negative), ("positive", positive)):
             for category, phrases in categories.items():
                 for phrase in dict.fromkeys([category, *phrases]):
+                    if "+" in phrase:
+                        left, right = phrase.split("+", 1)
+                        self._pairs.append(_Pair(_side(left), _side(right), category, polarity))
+                        continue
                     first = _words(phrase)[0]
                     for char in {form[0] for form in WORD_VARIANTS.get(first, (first,))}:
                         self._by_char.setdefault(char, []).append(len(self._rules))
@@ -99,7 +120,39 @@ class FeedbackMatcher:
         for hit in hits:
             if all(hit.end <= k.start or hit.start >= k.end for k in kept):
                 kept.append(hit)
+        kept += self._pair_hits(text, kept)
         return sorted(kept, key=lambda h: h.start)
+
+    def _pair_hits(self, text: str, kept: list[FeedbackHit]) -> list[FeedbackHit]:
+        """`A+B` rules per clause, for categories no phrase found there, with neither word inside a kept hit."""
+        found: list[FeedbackHit] = []
+        taken = [(k.start, k.end) for k in kept]
+        for clause in re.finditer(f"[^{_STOP}]+", text):
+            said = {k.keyword for k in kept if clause.start() <= k.start < clause.end()}
+            for pair in self._pairs:
+                if pair.keyword in said:
+                    continue
+                left = self._free(text, pair.left, clause, taken)
+                right = self._free(text, pair.right, clause, taken) if left else None
+                if not left or not right or (left[0] < right[1] and right[0] < left[1]):
+                    continue
+                start, end = min(left[0], right[0]), max(left[1], right[1])
+                if pair.polarity == "positive" and self._planned(text, start):
+                    continue
+                found.append(FeedbackHit(start, end, pair.keyword, pair.polarity, text[start:end]))
+                taken += [left, right]
+                said.add(pair.keyword)
+        return found
+
+    @staticmethod
+    def _free(text: str, side: re.Pattern[str], clause: re.Match[str], taken: list[tuple[int, int]]
+              ) -> tuple[int, int] | None:
+        """The first form of `side` in the clause that is not negated and not already part of a hit."""
+        for m in side.finditer(text, clause.start(), clause.end()):
+            before = text[max(clause.start(), m.start() - LOOKBACK) : m.start()]
+            if not NEGATOR.search(before) and all(m.end() <= s or m.start() >= e for s, e in taken):
+                return m.span()
+        return None
 
     @staticmethod
     def _negated(text: str, m: re.Match[str]) -> bool:

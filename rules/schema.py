@@ -71,6 +71,9 @@ class Feedback(_Strict):
                 raise ValueError("分类名不能为空")
             if not any(p.strip() for p in phrases):
                 raise ValueError(f"分类「{category}」没有任何说法")
+            for phrase in phrases:
+                if "+" in phrase and not all(side.strip("/ ") for side in phrase.split("+", 1)):
+                    raise ValueError(f"说法「{phrase}」：「+」两边都要有词（如 售后/服务+慢）")
         return value
 
     @model_validator(mode="after")

@@ -18,11 +18,15 @@ TODAY = date(2026, 12, 4)
         ("客户说云杉科技那边报价更低", ["云杉科技"]),
         ("客户在和云杉科技比", ["云杉科技"]),
         ("隔壁家微企通给他们免费试用", ["微企通"]),
-        ("在跟泛微和致远比", []),  # not in this empty lexicon, and 泛微和致远 is no one name
+        ("友商明远给的价格比我们低三成", ["明远"]),
     ],
 )
 def test_a_rival_is_found_from_how_it_is_mentioned(text: str, rivals: list[str]) -> None:
     assert extract(text, TODAY).competitors == rivals
+
+
+def test_two_rivals_are_never_one_name() -> None:
+    assert "泛微和致远" not in extract("在跟泛微和致远比", TODAY).competitors
 
 
 @pytest.mark.parametrize("text", ["竞品分析报告明天发", "和我们比贵了一点", "跟去年比好多了", "友商的售后跟不上"])
