@@ -108,7 +108,10 @@ class FeedbackMatcher:
         """Every hit in `text` (already folded), in order; a negated phrase (价格不高) is no hit, and of
         overlapping hits the longest wins (不满意 over 满意)."""
         hits: list[FeedbackHit] = []
-        candidates = sorted({i for char in set(text) for i in self._by_char.get(char, ())})
+        chosen: set[int] = set()
+        for char in set(text) & self._by_char.keys():
+            chosen.update(self._by_char[char])
+        candidates = sorted(chosen)
         for pattern, keyword, polarity in (self._rules[i] for i in candidates):
             for m in pattern.finditer(text):
                 if (self._negated(text, m) or COMPOUND_AFTER.match(text, m.end())
