@@ -2,10 +2,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from nlp.feedback import FeedbackMatcher
 from nlp.lexicon import Lexicon
 from nlp.segment import fold
+from rules.schema import Feedback
 
 VOCABULARY = yaml.safe_load((Path(__file__).resolve().parents[2] / "rules/defaults/reports.yaml").read_text("utf-8"))
 MATCHER = FeedbackMatcher(VOCABULARY["feedback"]["negative"], VOCABULARY["feedback"]["positive"])
@@ -104,3 +106,19 @@ def test_a_negated_category_phrase_is_no_objection(text: str) -> None:
 def test_an_old_plain_phrase_list_still_works_one_category_per_phrase() -> None:
     legacy = Lexicon.from_vocabulary({"feedback": {"negative": ["价格高"], "positive": ["感兴趣"]}})
     assert [(h.keyword, h.words) for h in legacy.index().feedback.find(fold("价格有点高"))] == [("价格高", "价格有点高")]
+
+
+@pytest.mark.parametrize(("text", "category"), [("他们的服务响应太慢", "售后担忧"), ("对运维这块很担心", "售后担忧"),
+                                                ("预算已经全部到位了", "预算到位"), ("录入步骤太多了", "操作复杂")])
+def test_a_pair_rule_finds_both_words_in_one_clause_in_either_order(text: str, category: str) -> None:
+    assert [h.keyword for h in MATCHER.find(fold(text))] == [category]
+
+
+@pytest.mark.parametrize("text", ["售后响应不慢", "服务，慢慢来", "我们的服务不差"])
+def test_a_pair_rule_needs_both_words_unnegated_in_one_clause(text: str) -> None:
+    assert [h for h in MATCHER.find(fold(text)) if h.keyword == "售后担忧"] == []
+
+
+def test_a_pair_rule_with_an_empty_side_is_refused() -> None:
+    with pytest.raises(ValidationError, match="「\\+」两边都要有词"):
+        Feedback.model_validate({"negative": {"售后担忧": ["售后+"]}})
