@@ -25,7 +25,7 @@ WORD_VARIANTS = {
 DEGREE = {"很", "太", "更", "比较", "有点", "偏", "非常", "特别", "挺", "蛮", "略", "稍", "十分"}
 NEGATOR = re.compile(r"不(?![过少错断仅但管论久同然如止妨])|没|无需|无须|无$|未(?!来)|(?<![特区分级告识类性个差])别(?!的|人)|毫无|并非")
 # A hit followed by these is part of a noun, not feedback: 满意度, 审批流, 贵公司.
-COMPOUND_AFTER = re.compile(r"度|流(?!程)|单|表|(?<=贵)(?:公司|司|方|单位|院|校|行)")
+COMPOUND_AFTER = re.compile(r"度|流(?!程)|单|表(?!示|达|态)|(?<=贵)(?:公司|司|方|单位|院|校|行)")
 # A positive word right after these is our own plan, not the customer's feedback (周五前确认报价).
 ACTION_BEFORE = re.compile(r"(?:要|需要|需|待|再|去|来|找|跟|和|向|请|等|让|催|争取|尽快|负责|前|约)\S{0,3}$")
 _STOP = r"，。！？；,.!?;:：\n、"
