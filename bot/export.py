@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, select
 
+from handlers.reports import flatten
 from rules.loader import RuleSet
 from rules.reports import progress_by
 from scheduler.reports import outcomes
@@ -103,16 +104,20 @@ def alerts(session: Session, w: Window, rules: RuleSet) -> Iterable[Row]:
 
 
 def reports(session: Session, w: Window, rules: RuleSet) -> Iterable[Row]:
-    """The contract fields plus the replacement metric: did a customer advance within progress_days, per report,
-    and the share of reports with / without valid todos that did, per rep and per team (over the exported rows)."""
+    """The contract fields plus the evidence a manager reads (feedback by category with the words that triggered it,
+    competitors, contacts, amounts) and the replacement metric: did a customer advance within progress_days, per
+    report, and the share of reports with / without valid todos that did, per rep and per team (over the rows)."""
     since = w.since.date() if w.since else date(1970, 1, 1)
     until = w.until.date() if w.until else date.max
     rows = sorted(outcomes(session, w.tz, rules, since, until), key=lambda pair: pair[0].id or 0)
     per_rep = progress_by([o for _, o in rows], lambda o: o.rep)
     per_team = progress_by([o for _, o in rows], lambda o: o.team)
     for r, o in rows:
+        flat = flatten(r.body or {})
         yield {"id": r.id, "rep": r.rep_id, "date": r.day.isoformat(), "customers": r.customers,
-               "keywords": r.keywords, "todos": r.todos, "value_score": r.value_score,
+               "keywords": r.keywords, "todos": r.todos, "feedback": flat["feedback"],
+               "competitors": flat["competitors"], "contacts": flat["contacts"], "amounts": flat["amounts"],
+               "value_score": r.value_score,
                "value_tags": r.value_tags, "source": r.source, "team": o.team,
                "has_valid_todos": o.has_valid_todos, "advanced_within_days": o.advanced,
                "progress_days": rules.reports.progress_days, "rep_progress": per_rep[o.rep].to_dict(),

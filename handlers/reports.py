@@ -43,7 +43,8 @@ TEXT = {
     "no_customer": "未关联客户",
     "stage_item": "{customer}：{before}→{after}",
     "contact_item": "{name}（{title}，{customer}）",
-    "feedback_item": "{keyword}（{polarity}）",
+    "feedback_item": "{keyword}「{words}」（{polarity}）",
+    "words_sep": "、",
     "negative": "负面",
     "positive": "正面",
     "truncated": "部分超长内容只整理了前 {n} 字。",
@@ -136,15 +137,25 @@ def _add(items: list[Any], new: Any) -> None:
         items.append(new)
 
 
+def _add_feedback(items: list[dict[str, Any]], found: nlp.Feedback) -> None:
+    """One item per category and polarity, with every wording that triggered it (价格高「太贵、压价」)."""
+    same = next((f for f in items if (f["keyword"], f["polarity"]) == (found.keyword, found.polarity)), None)
+    if same is None:
+        items.append({"keyword": found.keyword, "polarity": found.polarity, "words": [found.words]})
+    elif found.words not in same.setdefault("words", []):
+        same["words"].append(found.words)
+
+
 def merge(draft: Data, found: nlp.Extraction, fallback: str | None = None) -> None:
-    """Adds one text's extraction; what it says is filed under the customers it names (or `fallback`)."""
+    """Adds one text's extraction; what it says is filed under the customers it names (or `fallback`).
+    诉求 takes only the vocabulary's demand and product words, not every noun of the text."""
     names = [c.name for c in found.customers] or ([fallback] if fallback else [])
     for name in names:
         _add(draft["customers"], name)
-    for keyword in found.keywords:
+    for keyword in found.demands:
         _add(draft["keywords"], keyword)
     for f in found.feedback:
-        _add(draft["feedback"], {"keyword": f.keyword, "polarity": f.polarity})
+        _add_feedback(draft["feedback"], f)
     for todo in found.todos:
         _add(draft["todos"], {"text": todo.text, "due": todo.due.isoformat() if todo.due else None,
                               "customer": todo.customer or (names[0] if len(names) == 1 else None)})
@@ -162,10 +173,10 @@ def merge(draft: Data, found: nlp.Extraction, fallback: str | None = None) -> No
     draft["truncated"] = draft["truncated"] or found.truncated
     for name in names:
         mine = draft["by_customer"].setdefault(name, {"keywords": [], "feedback": [], "competitors": []})
-        for keyword in found.keywords:
+        for keyword in found.demands:
             _add(mine["keywords"], keyword)
         for f in found.feedback:
-            _add(mine["feedback"], {"keyword": f.keyword, "polarity": f.polarity})
+            _add_feedback(mine["feedback"], f)
         for competitor in found.competitors:
             _add(mine["competitors"], competitor)
 
@@ -223,9 +234,10 @@ def _numbered(items: list[str]) -> str:
 
 def _labels(draft: Data, key: str) -> list[str]:
     """How each item of a section reads on the card (numbered in order, as corrections count them)."""
-    if key == "feedback":
-        return [TEXT["feedback_item"].format(keyword=f["keyword"], polarity=TEXT[f["polarity"]])
-                for f in draft["feedback"]]
+    if key == "feedback":  # the category, and what was said when it is not the category's own name
+        return [TEXT["feedback_item"].format(
+            keyword=f["keyword"], words=TEXT["words_sep"].join(w for w in f.get("words", []) if w != f["keyword"]),
+            polarity=TEXT[f["polarity"]]).replace("「」", "") for f in draft["feedback"]]
     if key == "contacts":
         return [TEXT["contact_item"].format(name=c["name"], title=c["title"] or TEXT["none"],
                                             customer=c["customer"] or TEXT["no_customer"]) for c in draft["contacts"]]
@@ -246,13 +258,13 @@ def todo_lines(todos: list[dict[str, Any]]) -> list[str]:
 
 
 def draft_card(draft: Data, key: str) -> Card:
-    keys = ("customers", "keywords", "feedback", "stage_changes", "competitors", "contacts", "notes")
+    keys = ("customers", "keywords", "feedback", "stage_changes", "competitors", "contacts", "amounts", "notes")
     note = TEXT["draft_note"]
     if draft["truncated"]:
         note = TEXT["truncated"].format(n=nlp.MAX_CHARS) + note
     return Card(
         title=TEXT["draft_title"].format(day=draft["day"][5:]),
-        fields=[(TEXT[k], _numbered(_labels(draft, k))) for k in keys if k != "notes" or draft["notes"]],
+        fields=[(TEXT[k], _numbered(_labels(draft, k))) for k in keys if k not in ("amounts", "notes") or draft[k]],
         lines=todo_lines(draft["todos"]),
         note=note,
         buttons=[FLOW.button(key, TEXT["confirm"], "!confirm", "primary"), FLOW.button(key, TEXT["edit"], "!edit"),

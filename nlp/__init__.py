@@ -4,8 +4,8 @@ Pure: imports nothing else of ours. Call `init()` once at start-up (loads jieba,
 """
 
 from nlp.customers import MatchResult, match_customer
-from nlp.extract import MAX_CHARS, Extraction, Extractor, extract
+from nlp.extract import MAX_CHARS, Extraction, Extractor, Feedback, extract
 from nlp.lexicon import Lexicon
 from nlp.segment import init
 
-__all__ = ["MAX_CHARS", "Extraction", "Extractor", "Lexicon", "MatchResult", "extract", "init", "match_customer"]
+__all__ = ["MAX_CHARS", "Extraction", "Extractor", "Feedback", "Lexicon", "MatchResult", "extract", "init", "match_customer"]

@@ -1,11 +1,12 @@
-"""Competitor mentions: the vocabulary's names, and names introduced as such (竞品有北森和Moka)."""
+"""Competitor mentions: the vocabulary's names, names introduced as such (竞品有北森和Moka), and names in the
+phrases reps use for rivals (友商X, 竞品X, 隔壁X, 在和X比, X那边报价更低) without any lexicon."""
 
 from __future__ import annotations
 
 import re
 
 from nlp.names import is_generic
-from nlp.segment import Hit, TermIndex
+from nlp.segment import Hit, TermIndex, word_freq, word_tag
 
 # Generic words count only when no competitor is named.
 GENERIC = {"某竞品", "竞品", "友商", "竞争对手", "对手"}
@@ -15,6 +16,26 @@ _SEPARATOR = re.compile(r"\s*(?:和|、|/|及|与|以及|还有)\s*")
 _NAME = re.compile(r"[a-z][a-z0-9 .&-]{1,24}|[\u4e00-\u9fff]{2,6}")
 # After a generic word these make it a document, not a rival: 竞品对比表, 竞品分析.
 _NOT_A_MENTION = re.compile(r"对比|分析|资料|调研|情况")
+# An unknown rival's name: 2–6 Chinese characters (the shortest that is followed by a word that cannot be part
+# of it) or an ASCII word; it never starts with a word that continues the sentence (竞品更便宜, 友商的售后).
+_NOT_NAME_START = (r"(?!更|也|都|还|的|在|报|比|说|有|是|那|这|们|给|价|便宜|太|很|一|不|没|已|会|要|可|能|就|又|对|和|跟|主|才|家"
+                   r"|贵|低|高|少|多|差|好|竞品|友商|竞争|隔壁|资料|分析|对比|情况|调研)")
+_NAME_END = (r"(?=那边|那家|那里|的|在|已经|也|报|给|说|去|都|正|还|又|和|跟|对|比|是|承诺|做|进|那|家|更|才|便宜|价格"
+             r"|[，。,.!！?？;；:：、\s]|$)")
+_UNKNOWN = rf"{_NOT_NAME_START}(?P<name>(?:(?![和跟与及的、])[\u4e00-\u9fff]){{2,6}}?|[a-z][a-z0-9]{{1,20}}){_NAME_END}"
+# 友商X, 竞品X, 隔壁(家)X; 在和X比, 跟X比; X(那边)报价更低, X的报价比我们低.
+_PHRASED = (
+    re.compile(rf"(?:竞品|友商|竞争对手|隔壁家?)(?:的)?{_UNKNOWN}"),
+    re.compile(rf"(?:在和|在跟|跟|和)\s*{_UNKNOWN}(?:那边|家)?\s*比(?!较|例)"),
+    re.compile(rf"(?:^|(?<=[，。,.!！?？;；:：\s说拿是])|(?<=然后|听说|据说)){_UNKNOWN}(?:那边|那家)?的?"
+               r"(?:报价|价格|报的价|报得|报了)[^，。,.!?！？]{0,8}?(?:更低|低|便宜)"),
+)
+COMMON = 1000  # a word this frequent in jieba's dictionary is no brand (和客户比, 隔壁部门)
+# Tags of dictionary words that are no brand (售后, 几家); adjectives and place or person names may be (明远, 蓝海).
+NOT_BRAND_TAGS = {"n", "v", "vn", "m", "t", "s", "f", "d", "ad", "r", "p", "c", "u"}
+# Words those phrases meet that are nobody's name (和我们比, 跟去年比, 隔壁客户).
+NOT_A_RIVAL = {"我们", "他们", "你们", "咱们", "客户", "对方", "人家", "别家", "别人", "去年", "今年", "之前", "以前", "原来",
+               "同行", "市场", "行业", "预期", "上次", "同类", "产品", "方案", "公司", "部门", "领导", "老板"}
 
 
 def find_competitors(text: str, folded: str, index: TermIndex[str], taken: list[tuple[int, int]]) -> list[str]:
@@ -32,11 +53,26 @@ def find_competitors(text: str, folded: str, index: TermIndex[str], taken: list[
             at = start + len(name)
             if start >= 0 and _NAME.fullmatch(name) and not index.get(name) and not is_generic(name):
                 hits.append((start, text[start : start + len(name)]))
+    for pattern in _PHRASED:
+        for m in pattern.finditer(folded):
+            start, end = m.span("name")
+            name = m["name"]
+            if not index.get(name) and name not in NOT_A_RIVAL and not _common(name) and not _overlaps_span(
+                    start, end, taken):
+                hits.append((start, text[start:end]))
     named = [name for _, name in sorted(hits) if name not in GENERIC]
     if named:
         return list(dict.fromkeys(named))
     return [max((name for _, name in hits), key=len)] if hits else []  # one "there is a rival", not three
 
 
+def _common(name: str) -> bool:
+    return word_freq(name) > COMMON or word_tag(name) in NOT_BRAND_TAGS
+
+
 def _overlaps(hit: Hit[str], spans: list[tuple[int, int]]) -> bool:
-    return any(s < hit.end and hit.start < e for s, e in spans)
+    return _overlaps_span(hit.start, hit.end, spans)
+
+
+def _overlaps_span(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    return any(s < end and start < e for s, e in spans)

@@ -35,18 +35,29 @@ _SHORT_TITLE_WORDS = {
 }
 # A role written before a full name: CTO王明, 技术负责人张伟, 采购经理李娜.
 ROLE = (
-    r"(?:ceo|cto|cfo|coo|cio|cmo|cdo|vp|hrbp|it负责人|"
+    r"(?:ceo|cto|cfo|coo|cio|cmo|cdo|vp|hrbp|it负责人|副总裁|总裁|董事长|副行长|行长|厂长|"
     r"(?:技术|采购|财务|信息|信息中心|信息科|项目|销售|市场|运营|行政|人事|it|数字化|研发|生产|质量|产品|数据|安全|设备科|设备|"
-    r"工程|总务|网络|法务|商务|客服)?(?:负责人|总监|经理|主任|主管|总工|工程师|院长|校长|处长|科长|部长|局长|总经理))"
+    r"工程|总务|网络|法务|商务|客服|教务|办公室|hr|人力|人力资源)?"
+    r"(?:负责人|总监|经理|主任|主管|总工|工程师|院长|校长|处长|科长|部长|局长|总经理))"
 )
+# An English role right after an honorific is that person's: 李总CFO, 王总 CTO.
+ROLE_AFTER = r"ceo|cto|cfo|coo|cio|cmo|cdo|vp"
 COMMON_WORD = 30  # a surname+title that is this common a dictionary word is no person (施工, 古董)
 _SURNAME = f"(?:{'|'.join(COMPOUND_SURNAMES)}|[{SURNAMES}])"
 _TITLE = "|".join(sorted(TITLES, key=len, reverse=True))
-_HONORIFIC = re.compile(rf"(?P<name>{_SURNAME}(?P<title>{_TITLE}))(?:\s*[(（]\s*(?P<role>[^()（）\n]{{1,12}}?)\s*[)）])?")
+_HONORIFIC = re.compile(
+    rf"(?P<name>{_SURNAME}(?P<title>{_TITLE}))"
+    rf"(?:\s*[(（]\s*(?P<role>[^()（）\n]{{1,12}}?)\s*[)）]|\s?(?P<after>{ROLE_AFTER})(?![a-z]))?"
+)
+_BRACKET = re.compile(r"\s*[(（]\s*(?P<role>[^()（）\n]{1,12}?)\s*[)）]")
 _ROLE_NAME = re.compile(rf"(?P<role>{ROLE})\s*(?:是|为|[:：])?\s*(?=[老小]?{_SURNAME}|[a-z])")
 # 老刘, 小王: how colleagues are named among friends.
 _FAMILIAR = re.compile(rf"(?<![老小])[老小](?P<surname>{_SURNAME})")
 _ENGLISH_NAME = re.compile(r"[a-z]+(?: [a-z]+)?")
+# A full name followed by its role: 赵伟CTO, 李强信息科长, 黄建国主任.
+_NAME_ROLE = re.compile(rf"(?P<name>{_SURNAME}[\u4e00-\u9fff]{{1,2}}?)\s?(?P<role>{ROLE})(?![a-z])")
+# A verb jieba may glue to a two-character name (赵伟聊了, 王明说): not part of the name.
+_VERB_AFTER_NAME = "说聊讲问提觉认表对也都在和跟是要把给让"
 
 
 @dataclass(frozen=True)
@@ -89,7 +100,7 @@ def _full_name(text: str, start: int) -> str | None:
         return None
     first = words[0]
     if 2 <= len(first) <= 3:
-        return first
+        return first[:2] if len(first) == 3 and first[2] in _VERB_AFTER_NAME else first
     if len(first) == 1 and len(words) > 1 and 1 <= len(words[1]) <= 2 and "\u4e00" <= words[1][0] <= "\u9fff":
         return first + words[1]
     return None
@@ -118,7 +129,10 @@ def find_contacts(
         if _honorific_ok(folded, m, boundaries) and free(m.start(), m.end("name"))
     }
     found: list[ContactMention] = []
+    owned = [m.span("after") for m in honorifics.values() if m["after"]]  # 李总CFO: CFO is 李总's, not the next one's
     for m in _ROLE_NAME.finditer(folded):  # CTO王明, 技术总监王总, 处长老刘
+        if any(s <= m.start() < e for s, e in owned):
+            continue
         at, role = m.end(), text[m.start("role") : m.end("role")]
         if at in known:
             c = known[at]
@@ -128,10 +142,17 @@ def find_contacts(
             found.append(ContactMention(at, h.end(), text[at : h.end("name")], role, None, _role_text(text, h)))
         elif (name := _full_name(folded, at)) and free(at, at + len(name)) and (not name.isascii() or text[at].isupper()):
             found.append(ContactMention(at, at + len(name), text[at : at + len(name)], role))
+    for m in _NAME_ROLE.finditer(folded):  # 赵伟CTO: a full name, then the role
+        at, end = m.span("name")
+        if (at not in known and at not in honorifics and free(at, end) and _full_name(folded, at) == m["name"]
+                and word_freq(m["name"]) <= COMMON_WORD and all(c.start != at for c in found)):
+            found.append(ContactMention(at, end, text[at:end], text[m.start("role") : m.end("role")]))
     named = {c.start for c in found} | set(honorifics)
     for m in _FAMILIAR.finditer(folded):  # 老刘 on its own
         if m.start() not in named and _familiar_ok(folded, m) and free(m.start(), m.end()):
-            found.append(ContactMention(m.start(), m.end(), text[m.start() : m.end()], None))
+            bracket = _BRACKET.match(text, m.end())  # 老孙（厂长）
+            role = bracket["role"].strip() if bracket else None
+            found.append(ContactMention(m.start(), m.end(), text[m.start() : m.end()], role, None, role))
     for start, m in honorifics.items():  # 王总, 李主任(信息科)
         role = _role_text(text, m)
         title = role or TITLES[m["title"]] or None
@@ -140,7 +161,9 @@ def find_contacts(
 
 
 def _role_text(text: str, m: re.Match[str]) -> str | None:
-    return text[m.start("role") : m.end("role")].strip() if m["role"] else None
+    """The role written in brackets or, in English, right after the honorific."""
+    group = "role" if m["role"] else "after" if m["after"] else None
+    return text[m.start(group) : m.end(group)].strip() if group else None
 
 
 def _merge(found: list[ContactMention]) -> list[ContactMention]:

@@ -11,6 +11,7 @@ from nlp.competitors import find_competitors
 from nlp.contacts import TITLES, ContactMention, find_contacts
 from nlp.customers import CustomerMention, find_customers, match_in_index
 from nlp.dates import find_dates
+from nlp.feedback import NEGATOR, first_per_category
 from nlp.lexicon import Lexicon, LexiconIndex
 from nlp.segment import fold, keywords
 from nlp.todos import find_todos
@@ -20,6 +21,7 @@ from nlp.todos import find_todos
 MAX_CHARS = 5000
 MAX_KEYWORDS = 10
 TAG_LIMIT = 3  # keywords taken from TF-IDF on top of vocabulary hits
+NEGATION_LOOKBACK = 3  # characters before a vocabulary word searched for a negation (不用走审批)
 # Nouns TF-IDF likes that say nothing about a deal.
 KEYWORD_STOPWORDS = {
     "客户", "公司", "项目", "情况", "问题", "时候", "事情", "东西", "老板", "领导", "对方", "时间", "进展", "方面", "部门",
@@ -43,8 +45,9 @@ class Contact:
 
 @dataclass(frozen=True)
 class Feedback:
-    keyword: str
+    keyword: str  # the canonical category
     polarity: str
+    words: str = ""  # what the text said that triggered it
 
 
 @dataclass(frozen=True)
@@ -73,6 +76,7 @@ class Extraction:
     customers: list[Customer] = field(default_factory=list)
     contacts: list[Contact] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
+    demands: list[str] = field(default_factory=list)  # not in to_dict(): the vocabulary's words only (诉求 on a draft)
     feedback: list[Feedback] = field(default_factory=list)
     todos: list[Todo] = field(default_factory=list)
     amounts: list[Amount] = field(default_factory=list)
@@ -87,7 +91,7 @@ class Extraction:
             "customers": [{"name": c.name, "mention": c.mention} for c in self.customers],
             "contacts": [{"name": c.name, "title": c.title, "customer": c.customer} for c in self.contacts],
             "keywords": list(self.keywords),
-            "feedback": [{"keyword": f.keyword, "polarity": f.polarity} for f in self.feedback],
+            "feedback": [{"keyword": f.keyword, "polarity": f.polarity, "words": f.words} for f in self.feedback],
             "todos": [
                 {"text": t.text, "due": t.due.isoformat() if t.due else None, "customer": t.customer} for t in self.todos
             ],
@@ -115,15 +119,20 @@ class Extractor:
         contacts = find_contacts(text, folded, index, taken)
         dates = find_dates(folded, today)
         amounts = [a for a in find_amounts(folded) if not _inside(a.start, taken)]
-        feedback = index.feedback.find(folded)
+        feedback = index.feedback.find_all(folded)  # every hit masks its words; each category is reported once
         todos = find_todos(text, folded, dates, today, [(a.start, a.end) for a in amounts] + [(f.start, f.end) for f in feedback])
         spans = [*mentions, *contacts, *amounts, *dates, *index.competitors.find(folded), *feedback]
         masked = _mask(folded, [(s.start, s.end) for s in spans])
+        vocabulary: dict[str, int] = {}
+        for hit in index.vocabulary.find(folded):
+            vocabulary.setdefault(hit.values[0], hit.start)
+        said = [(a.start, a.end) for a in amounts] + [(f.start, f.end) for f in feedback]
         return Extraction(
             customers=_unique([Customer(str(m.match.best), text[m.start : m.end]) for m in resolved], key=lambda c: c.name),
             contacts=[Contact(c.name, *_contact_customer(c, resolved, index)) for c in contacts],
-            keywords=_keywords(text, folded, masked, index),
-            feedback=[Feedback(h.keyword, h.polarity) for h in feedback],
+            keywords=_keywords(text, folded, masked, vocabulary),
+            demands=_demands(folded, index, said),
+            feedback=[Feedback(h.keyword, h.polarity, text[h.start : h.end]) for h in first_per_category(feedback)],
             todos=_unique(
                 [Todo(t.text, t.due, _customer_at(t.start, t.end, resolved)) for t in todos if t.text], key=lambda t: t.text
             ),
@@ -161,11 +170,9 @@ def _contact_customer(
     return c.title, names.pop() if len(names) == 1 else None
 
 
-def _keywords(text: str, folded: str, masked: str, index: LexiconIndex) -> list[str]:
-    """Vocabulary hits, then up to TAG_LIMIT TF-IDF nouns from the rest, in order of appearance."""
-    found: dict[str, int] = {}
-    for hit in index.vocabulary.find(folded):
-        found.setdefault(hit.values[0], hit.start)
+def _keywords(text: str, folded: str, masked: str, vocabulary: dict[str, int]) -> list[str]:
+    """Vocabulary hits (word → first position), then up to TAG_LIMIT TF-IDF nouns from the rest, in order of appearance."""
+    found = dict(vocabulary)
     tags = 0
     for word in keywords(masked, 4 * TAG_LIMIT):
         at = folded.find(word)
@@ -174,6 +181,17 @@ def _keywords(text: str, folded: str, masked: str, index: LexiconIndex) -> list[
         found[text[at : at + len(word)]] = at
         tags += 1
     return sorted(found, key=found.__getitem__)[:MAX_KEYWORDS]
+
+
+def _demands(folded: str, index: LexiconIndex, said: list[tuple[int, int]]) -> list[str]:
+    """The vocabulary's words as the customer's demands: not inside an amount or a feedback phrase (预算80万,
+    报价更低) and not negated (不用走审批)."""
+    found: list[str] = []
+    for hit in index.vocabulary.find(folded):
+        before = folded[max(0, hit.start - NEGATION_LOOKBACK) : hit.start]
+        if not _inside(hit.start, said) and not NEGATOR.search(before) and hit.values[0] not in found:
+            found.append(hit.values[0])
+    return found
 
 
 def _telling(word: str) -> bool:

@@ -34,8 +34,8 @@ class Lexicon:
     products: list[str] = field(default_factory=list)
     competitors: list[str] = field(default_factory=list)
     demands: list[str] = field(default_factory=list)
-    feedback_negative: list[str] = field(default_factory=list)
-    feedback_positive: list[str] = field(default_factory=list)
+    feedback_negative: dict[str, list[str]] = field(default_factory=dict)  # category → phrases
+    feedback_positive: dict[str, list[str]] = field(default_factory=dict)
     _cache: tuple[tuple[Any, ...], LexiconIndex] | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
@@ -56,8 +56,8 @@ class Lexicon:
             products=_strings(vocabulary, "vocabulary.products"),
             competitors=_strings(vocabulary, "vocabulary.competitors"),
             demands=_strings(vocabulary, "vocabulary.demands"),
-            feedback_negative=_strings(feedback, "feedback.negative"),
-            feedback_positive=_strings(feedback, "feedback.positive"),
+            feedback_negative=_categories(feedback, "feedback.negative"),
+            feedback_positive=_categories(feedback, "feedback.positive"),
         )
 
     def _fingerprint(self) -> tuple[Any, ...]:
@@ -67,8 +67,8 @@ class Lexicon:
             tuple(self.products),
             tuple(self.competitors),
             tuple(self.demands),
-            tuple(self.feedback_negative),
-            tuple(self.feedback_positive),
+            tuple((k, tuple(v)) for k, v in self.feedback_negative.items()),
+            tuple((k, tuple(v)) for k, v in self.feedback_positive.items()),
         )
 
     def index(self) -> LexiconIndex:
@@ -91,6 +91,16 @@ def _strings(section: Mapping[str, Any], path: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ValueError(f"reports.yaml: {path}: expected a list of strings")
     return [v.strip() for v in value if v.strip()]
+
+
+def _categories(section: Mapping[str, Any], path: str) -> dict[str, list[str]]:
+    """Feedback categories (category → phrases); the older plain list makes each phrase its own category."""
+    value = section.get(path.rsplit(".", 1)[1]) or {}
+    if isinstance(value, list):
+        return {phrase: [phrase] for phrase in _strings(section, path)}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"reports.yaml: {path}: expected a mapping of category to phrases")
+    return {str(category).strip(): _strings(value, f"{path}.{category}") for category in value}
 
 
 class LexiconIndex:

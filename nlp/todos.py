@@ -22,6 +22,8 @@ PAST = re.compile(r"已经|已(?!批)|了(?!解)|刚|昨天|上周|之前(?=\S*�
 NOT_A_PLAN = re.compile(
     r"再说|不会|不做|不了|不完|不成|来不及|才能|最快|最早|估计要到|可能要|不着急|没空|先这样|考虑|不然|出差|休假|请假|不在"
 )
+# A dated signing or payment (预计12月20号签, 下月15号付款): an expected close or receipt, not a todo of ours.
+EXPECTED = re.compile(r"签(?!到|字)|付款|回款|到账|打款|结款|尾款|首付|付清")
 # Someone else speaking; their plans are ours only when addressed to us (让我们…, 要求我们…).
 REPORTED = re.compile(r"说|表示|反馈|觉得|认为|提到|透露|称")
 TO_US = re.compile(r"(?:让|要|请|叫|希望|要求)(?:我们|我方|我)")
@@ -150,7 +152,7 @@ def _sentence_todos(
         elif item:
             starts = not (reporting or (blocked and not intent and not future))
         elif future:
-            starts = not NOT_A_PLAN.search(body)
+            starts = not NOT_A_PLAN.search(body) and not (EXPECTED.search(body) and not intent)
         elif any(d < today for d in own_dates):
             starts = False
         else:

@@ -22,6 +22,7 @@ from rules.schema import (
     ReportsFile,
     StagesFile,
     TouchesFile,
+    cross_problems,
 )
 
 DEFAULTS_DIR = Path(__file__).parent / "defaults"
@@ -112,6 +113,7 @@ def load_rules(rules_dir: str | Path | None = None) -> RuleSet:
         parsed = _parse(path, model, problems)
         if parsed is not None:
             loaded[attribute] = parsed
+    problems += cross_problems(loaded)
     if problems:
         raise RulesError(problems)
     return RuleSet(**loaded)  # type: ignore[arg-type]

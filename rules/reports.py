@@ -18,26 +18,35 @@ def is_valid_todo(todo: Mapping[str, Any]) -> bool:
     return bool(str(todo.get("text") or "").strip() and todo.get("customer") and todo.get("due"))
 
 
-def _hit(tag: ValueTag, body: Mapping[str, Any]) -> bool:
+def _count(tag: ValueTag, body: Mapping[str, Any]) -> int:
+    """How many items of the report trigger the tag (only news for contacts, only valid todos, only listed keywords)."""
     items = body.get(tag.when) or []
     if tag.when == "contacts":
-        return any(c.get("title") and c.get("change", True) for c in items)
+        return sum(1 for c in items if c.get("title") and c.get("change", True))
     if tag.when == "todos":
-        return any(is_valid_todo(t) for t in items)
+        return sum(1 for t in items if is_valid_todo(t))
     if tag.when == "keywords" and tag.keywords:
         wanted = {k.casefold() for k in tag.keywords}
-        return any(str(k).casefold() in wanted for k in items)
-    return bool(items)
+        return len({str(k).casefold() for k in items} & wanted)
+    return len(items)
 
 
 def value(body: Mapping[str, Any], tags: Iterable[ValueTag]) -> tuple[int, list[str]]:
-    """The report's score (sum of the earned tags' weights, capped) and the tags, in rule-file order.
+    """The report's score and its earned tags, in rule-file order.
 
+    A tag earns its weight in full from `full` items on and a share below (2 of 3 valid todos: ⅔ of the weight), so an
+    ordinary day lands in the middle of the range and only a day with real news reaches the top (reports.yaml says
+    what 30, 60 and 90 mean). The sum is capped at 100.
     `body` holds lists under the trigger names: contacts ({name, title, change}: only news counts), competitors, keywords,
     todos ({text, due, customer}), stage_changes, feedback, amounts.
     """
-    earned = [t for t in tags if _hit(t, body)]
-    return min(MAX_SCORE, sum(t.weight for t in earned)), [t.name for t in earned]
+    score, earned = 0.0, []
+    for tag in tags:
+        count = _count(tag, body)
+        if count:
+            score += tag.weight * min(count, tag.full) / tag.full
+            earned.append(tag.name)
+    return min(MAX_SCORE, round(score)), earned
 
 
 @dataclass(frozen=True)

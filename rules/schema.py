@@ -49,20 +49,61 @@ class Vocabulary(_Strict):
     demands: list[str] = []
 
 
+Categories = dict[str, list[str]]
+
+
+def _as_categories(value: Categories | list[str]) -> Categories:
+    """The older plain list of phrases reads as one category per phrase."""
+    return {phrase: [phrase] for phrase in value} if isinstance(value, list) else value
+
+
 class Feedback(_Strict):
-    negative: list[str] = []
-    positive: list[str] = []
+    """Customer feedback categories (category → phrases that say it), negative and positive."""
+
+    negative: Categories | list[str] = {}
+    positive: Categories | list[str] = {}
+
+    @field_validator("negative", "positive")
+    @classmethod
+    def _phrases_given(cls, value: Categories | list[str]) -> Categories | list[str]:
+        for category, phrases in _as_categories(value).items():
+            if not category.strip():
+                raise ValueError("分类名不能为空")
+            if not any(p.strip() for p in phrases):
+                raise ValueError(f"分类「{category}」没有任何说法")
+            for phrase in phrases:
+                if "+" in phrase and not all(side.strip("/ ") for side in phrase.split("+", 1)):
+                    raise ValueError(f"说法「{phrase}」：「+」两边都要有词（如 售后/服务+慢）")
+        return value
+
+    @model_validator(mode="after")
+    def _each_phrase_once(self) -> Feedback:
+        negative, positive = self.categories("negative"), self.categories("positive")
+        both = sorted(set(negative) & set(positive))
+        if both:
+            raise ValueError(f"分类「{'、'.join(both)}」同时出现在 negative 和 positive")
+        owner: dict[str, str] = {}
+        for category, phrases in [*negative.items(), *positive.items()]:
+            for phrase in {p.strip() for p in [category, *phrases]}:
+                if owner.setdefault(phrase, category) != category:
+                    raise ValueError(f"说法「{phrase}」同时属于「{owner[phrase]}」和「{category}」")
+        return self
+
+    def categories(self, polarity: str) -> Categories:
+        return _as_categories(getattr(self, polarity))
 
 
 VALUE_TRIGGERS = ("contacts", "competitors", "keywords", "todos", "stage_changes", "feedback", "amounts")
 
 
 class ValueTag(_Strict):
-    """A tag a report earns when `when` is present in it; `keywords` narrows the `keywords` trigger."""
+    """A tag a report earns when `when` is present in it; `keywords` narrows the `keywords` trigger. The tag adds its
+    full weight to the score from `full` items on, a share of it below."""
 
     name: str = Field(min_length=1)
     weight: int = Field(ge=1, le=100)
     when: str
+    full: int = Field(default=1, ge=1, le=50)
     keywords: list[str] = []
 
     @field_validator("when")
@@ -522,6 +563,16 @@ class IntentsFile(_Strict):
     @classmethod
     def _phrases(cls, words: list[str]) -> list[str]:
         return _no_blank(words, "列表")
+
+
+def cross_problems(loaded: dict[str, BaseModel]) -> list[str]:
+    """References between files: health.yaml's feedback:<分类> must name a negative category of reports.yaml."""
+    reports, health = loaded.get("reports"), loaded.get("health")
+    if not isinstance(reports, ReportsFile) or not isinstance(health, HealthFile):
+        return []
+    known = reports.feedback.categories("negative")
+    return [f"health.yaml:suggestions[{i}].when: 未知的反馈分类「{rule.when[9:]}」（reports.yaml 的 feedback.negative 里没有）"
+            for i, rule in enumerate(health.suggestions) if rule.when.startswith("feedback:") and rule.when[9:] not in known]
 
 
 # file name → (RuleSet attribute, schema); a new rule file is one line here and one field on RuleSet.

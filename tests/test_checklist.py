@@ -63,7 +63,7 @@ def test_ticked_checklist_becomes_the_days_structured_report(runtime, client, hi
     card = shown(runtime, card["id"])
     assert card["payload"]["card"]["lines"][2] == "☑ 待解决反馈：价格高"
     done = tap(client, card, "完成拜访")
-    assert done[-1]["payload"]["text"] == "已记入今天的日报：完成 2/6 项，价值分 10。"
+    assert done[-1]["payload"]["text"] == "已记入今天的日报：完成 2/6 项，价值分 3。"
     with Session(runtime.engine) as session:
         report = session.exec(select(DailyReport).where(DailyReport.day == date(2026, 12, 1))).one()
         checklist = session.exec(select(Checklist)).one()

@@ -16,7 +16,7 @@ def test_nlp_extract_prints_the_contract_shape(tmp_path, capsys, monkeypatch):
     assert result["contacts"] == [{"name": "王总", "title": "CTO", "customer": "华东医疗器械有限公司"}]
     assert result["amounts"] == [{"text": "预算一千万", "value": 10_000_000}]
     assert {"text": "安排技术总监做方案演示", "due": "2026-12-02", "customer": "华东医疗器械有限公司"} in result["todos"]
-    assert {"keyword": "价格高", "polarity": "negative"} in result["feedback"]
+    assert {"keyword": "价格高", "polarity": "negative", "words": "价格高"} in result["feedback"]  # "words": allowed addition
 
 
 def test_nlp_extract_bad_date_and_missing_file_exit_2(tmp_path, capsys, monkeypatch):

@@ -84,8 +84,8 @@ def test_a_report_confirmed_on_dingtalk_is_filed_as_a_log_to_the_manager(runtime
     assert [(c["key"], c["sort"], c["type"], c["content_type"]) for c in filed["contents"]] == [
         ("今日完成工作", 0, 1, "markdown"), ("未完成工作", 1, 1, "markdown")]
     done, open_todos = (c["content"].split("\n\n") for c in filed["contents"])
-    assert done == [f"**客户**：{HUADONG}", "**诉求**：报价", "**反馈**：价格高（负面）",
-                    f"**决策链**：王总（—，{HUADONG}）", "**竞品**：销售易", "**价值分**：50（竞品动态、有效待办、客户反馈）"]
+    assert done == [f"**客户**：{HUADONG}", "**诉求**：报价", "**反馈**：价格高「价格有点高」（负面）",
+                    f"**决策链**：王总（—，{HUADONG}）", "**竞品**：销售易", "**价值分**：23（竞品动态、有效待办、客户反馈）"]
     assert open_todos == ["待办：", f"1. 给华东医疗发报价（12-04 · {HUADONG}）"]
     [row] = filings(runtime)
     assert (row.status, row.attempts, row.platform_ref) == ("sent", 1, fake.calls(CREATE)[0].response["result"])

@@ -111,7 +111,7 @@ def test_negative_feedback_in_a_confirmed_report_warns_at_once_and_the_sweep_doe
     with TestClient(create_app(runtime, start_workers=False)) as client:
         say(client, "华东医疗王总说价格有点高，还需要审批")
         draft = last_card(say(client, "日报速记"))
-        assert "价格高（负面）" in dict(draft["fields"])["反馈"]
+        assert "价格高「价格有点高」（负面）" in dict(draft["fields"])["反馈"]
         click(client, draft, "确认提交")
         again = last_card(say(client, "日报速记"))  # confirmed twice the same day: the feedback counts once
         click(client, again, "确认提交")

@@ -33,10 +33,10 @@ def test_score_components_and_first_suggestion(facts, components, total, first_s
 
 
 def test_at_most_three_suggestions_in_rule_file_order():
-    facts = Facts(negative=["价格高", "预算不够", "需要审批", "再考虑"], files=0, idle_days=20)
+    facts = Facts(negative=["价格高", "预算不足", "需要审批", "再考虑"], files=0, idle_days=20)
     assert score(facts, DEMO, RULES.health).suggestions == [
         "客户嫌价格高：发送 ROI 测算或分期付款方案",
-        "预算不够：拆分一期范围或改为分期采购",
+        "预算不足：拆分一期范围或改为分期采购",
         "需要审批：确认审批流程和关键审批人，提前准备审批材料",
     ]
 

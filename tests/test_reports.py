@@ -92,8 +92,8 @@ def test_quick_note_drafts_the_day_field_by_field(runtime, client, huadong):
     assert card["title"] == "📝 日报草稿 · 12-01"
     assert fields(by_text) == {
         "客户": f"1.{HUADONG}",
-        "诉求": "1.审批  2.报价  3.方案演示",
-        "反馈": "1.价格高（负面）  2.需要审批（负面）",
+        "诉求": "1.报价  2.方案演示",  # 审批 was said as feedback (需要审批), not asked for
+        "反馈": "1.价格高「价格有点高」（负面）  2.需要审批（负面）",
         "阶段推进": f"1.{HUADONG}：需求确认→方案演示",
         "竞品": "1.销售易",
         "决策链": f"1.王总（CIO，{HUADONG}）",
@@ -127,7 +127,7 @@ def test_correct_append_confirm_files_report_todos_and_asks_before_overwriting_a
 
     filed = tap(client, draft, "确认提交")
     assert filed[0]["payload"]["text"] == (
-        "✅ 日报已提交（2026-12-01）：价值分 95（决策链更新、方案进展、有效待办、阶段推进、客户反馈）。3 条待办已设到期提醒。")
+        "✅ 日报已提交（2026-12-01）：价值分 77（决策链更新、方案进展、有效待办、阶段推进、客户反馈）。3 条待办已设到期提醒。")
     [ask] = cards(filed)
     assert ask["payload"]["card"]["lines"] == [f"「{HUADONG}」的 王总 现记为「CTO」，日报里写的是「CIO」。"]
     with Session(runtime.engine) as session:
@@ -223,7 +223,7 @@ def test_export_reports_keeps_the_contract_and_adds_the_progress_metric(runtime,
     assert main(["export", "reports", "--config", str(config)]) == 0
     [row] = json.loads(capsys.readouterr().out)
     assert {k: row[k] for k in ("rep", "date", "customers", "keywords", "value_score", "value_tags", "source")} == {
-        "rep": "lilei", "date": "2026-12-01", "customers": [HUADONG], "keywords": ["方案演示"], "value_score": 55,
+        "rep": "lilei", "date": "2026-12-01", "customers": [HUADONG], "keywords": ["方案演示"], "value_score": 32,
         "value_tags": ["方案进展", "有效待办", "阶段推进"], "source": "quick_note"}
     assert row["todos"] == [{"text": "给华东医疗安排方案演示", "due": "2026-12-02", "customer": HUADONG}]
     assert (row["team"], row["has_valid_todos"], row["advanced_within_days"], row["progress_days"]) == (

@@ -55,13 +55,13 @@ def test_manager_digest_pins_high_value_reports_and_shows_the_metric_once_a_day(
     card = rows[0].payload["card"]
     assert card["title"] == "📊 华东一组 · 日报价值雷达 · 12-01"
     assert card["lines"] == [
-        f"📌 李雷 · 100 分 · 决策链更新、竞品动态、有效待办、阶段推进、客户反馈 · {HUADONG}",
+        f"📌 李雷 · 53 分 · 决策链更新、竞品动态、有效待办、阶段推进、客户反馈 · {HUADONG}",
         "李雷：含有效待办 100%（1/1） vs 无 0%（0/1）"]
     assert dict(card["fields"]) == {"提交": "1/1 人", "日报驱动客户进展": "含有效待办 100%（1/1） vs 无 0%（0/1）"}
     chart = rows[1].payload["chart"]
     assert chart == {"type": "radar", "title": "华东一组 日报价值雷达（2026-12-01）",
-                     "labels": ["决策链更新", "竞品动态", "方案进展", "有效待办", "阶段推进", "客户反馈"],
-                     "series": {"华东一组": [1, 1, 0, 1, 1, 1]}}
+                     "labels": ["决策链更新", "竞品动态", "方案进展", "有效待办", "阶段推进", "客户反馈", "金额"],
+                     "series": {"华东一组": [1, 1, 0, 1, 1, 1, 0]}}
 
     runtime.clock.set(EVENING)
     runtime.dispatcher.flush()

@@ -16,25 +16,48 @@ TODO = {"text": "发报价", "due": "2026-12-04", "customer": "华东医疗"}
 
 @pytest.mark.parametrize(("body", "score", "tags"), [
     ({}, 0, []),
-    ({"contacts": [{"name": "王总", "title": "CIO", "change": True}]}, 30, ["决策链更新"]),
+    ({"contacts": [{"name": "王总", "title": "CIO", "change": True}]}, 10, ["决策链更新"]),  # half of full: 2
     ({"contacts": [{"name": "王总", "title": "CTO", "change": False}]}, 0, []),  # a known contact, nothing new
     ({"contacts": [{"name": "老刘", "title": None}]}, 0, []),  # no title: no decision-chain news
-    ({"competitors": ["销售易"]}, 25, ["竞品动态"]),
-    ({"keywords": ["POC"]}, 20, ["方案进展"]),
-    ({"keywords": ["poc"]}, 20, ["方案进展"]),  # case does not matter
+    ({"competitors": ["销售易"]}, 15, ["竞品动态"]),
+    ({"keywords": ["POC"]}, 8, ["方案进展"]),
+    ({"keywords": ["poc", "演示"]}, 15, ["方案进展"]),  # case does not matter
     ({"keywords": ["报价", "合同"]}, 0, []),  # keywords outside the tag's list
-    ({"todos": [TODO]}, 15, ["有效待办"]),
+    ({"todos": [TODO]}, 5, ["有效待办"]),
     ({"todos": [{**TODO, "due": None}]}, 0, []),  # no date: not a valid todo
     ({"todos": [{**TODO, "customer": None}]}, 0, []),  # no customer: not a valid todo
     ({"stage_changes": [{"customer": "华东医疗", "from": "线索", "to": "需求确认"}]}, 20, ["阶段推进"]),
-    ({"feedback": [{"keyword": "价格高", "polarity": "negative"}]}, 10, ["客户反馈"]),
-    ({"amounts": [{"text": "预算一千万", "value": 10_000_000}]}, 0, []),  # no default tag uses amounts
+    ({"feedback": [{"keyword": "价格高", "polarity": "negative"}]}, 3, ["客户反馈"]),
+    ({"amounts": [{"text": "预算一千万", "value": 10_000_000}]}, 5, ["金额"]),
     ({"contacts": [{"name": "王总", "title": "CIO"}], "competitors": ["用友"], "keywords": ["演示"], "todos": [TODO],
-      "stage_changes": [{}], "feedback": [{}]}, 100, ["决策链更新", "竞品动态", "方案进展", "有效待办", "阶段推进", "客户反馈"]),
+      "stage_changes": [{}], "feedback": [{}]}, 61, ["决策链更新", "竞品动态", "方案进展", "有效待办", "阶段推进", "客户反馈"]),
 ], ids=["empty", "new_title", "known_title", "no_title", "competitor", "solution", "solution_case", "other_keywords",
-        "valid_todo", "todo_without_due", "todo_without_customer", "stage", "feedback", "amount_only", "everything_capped"])
+        "valid_todo", "todo_without_due", "todo_without_customer", "stage", "feedback", "amount", "one_of_each"])
 def test_value_tags_and_score(body, score, tags):
     assert value(body, TAGS) == (score, tags)
+
+
+def _todos(n):
+    return [{**TODO, "text": f"待办{i}"} for i in range(n)]
+
+
+QUIET_DAY = {"feedback": [{"keyword": "再考虑", "polarity": "negative"}, {"keyword": "感兴趣", "polarity": "positive"}],
+             "todos": _todos(2), "keywords": ["方案"], "amounts": [{"text": "预算50万", "value": 500_000}],
+             "contacts": [{"name": "王总", "title": "CTO", "change": False}]}
+NEWS_DAY = {"contacts": [{"name": "李总", "title": "CFO"}], "competitors": ["用友"], "todos": _todos(2),
+            "feedback": [{}, {}], "keywords": ["演示"], "amounts": [{"text": "80万", "value": 800_000}]}
+BIG_DAY = {"contacts": [{"name": "李总", "title": "CFO"}, {"name": "王明", "title": "CTO"}], "competitors": ["用友"],
+           "todos": _todos(3), "feedback": [{}, {}, {}], "keywords": ["POC", "部署"], "stage_changes": [{}],
+           "amounts": [{"text": "80万", "value": 800_000}]}
+
+
+def test_realistic_days_spread_over_the_range_and_only_a_big_day_reaches_the_top():
+    scores = [value(day, TAGS)[0] for day in (QUIET_DAY, NEWS_DAY, BIG_DAY)]
+    assert scores == [29, 54, 100]  # reports.yaml: ≈30 an ordinary day, ≈60 real news, 90+ a day that moved deals
+
+
+def test_more_items_earn_more_up_to_the_tag_weight():
+    assert [value({"todos": _todos(n)}, TAGS)[0] for n in range(5)] == [0, 5, 10, 15, 15]
 
 
 def test_a_tag_file_with_an_unknown_trigger_is_refused():

@@ -1,5 +1,10 @@
+from datetime import date
+
+import yaml
+
+import nlp
 from bot.cli import main
-from rules.loader import load_rules
+from rules.loader import DEFAULTS_DIR, load_rules
 from rules.schema import RULE_FILES
 
 
@@ -59,3 +64,38 @@ def test_intent_phrases_are_checked_by_file_and_key(tmp_path, capsys):
         f"{path}:payment: 列表里有空说法",
         f"{path}:visits: 未知的键",
     ]
+
+
+def test_feedback_taxonomy_problems_name_file_key_and_category(tmp_path, capsys):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "reports.yaml").write_text(
+        "feedback:\n  negative:\n    价格高: [太贵]\n    嫌贵: [太贵]\n  positive:\n    感兴趣: []\n", encoding="utf-8")
+    code, _, err = run_check(tmp_path, capsys)
+    path = rules / "reports.yaml"
+    assert code == 2
+    assert err == [f"{path}:feedback.positive: 分类「感兴趣」没有任何说法"]
+    (rules / "reports.yaml").write_text("feedback:\n  negative:\n    价格高: [太贵]\n    嫌贵: [太贵]\n", encoding="utf-8")
+    code, _, err = run_check(tmp_path, capsys)
+    assert err[0] == f"{path}:feedback: 说法「太贵」同时属于「价格高」和「嫌贵」"
+
+
+def test_a_health_suggestion_must_name_a_feedback_category(tmp_path, capsys):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "reports.yaml").write_text("feedback:\n  negative:\n    价格高: [太贵]\n", encoding="utf-8")
+    code, _, err = run_check(tmp_path, capsys)
+    assert code == 2
+    assert err[0] == "health.yaml:suggestions[1].when: 未知的反馈分类「预算不足」（reports.yaml 的 feedback.negative 里没有）"
+    assert len(err) == 8  # every shipped suggestion naming a category this file no longer defines
+
+
+def test_an_added_feedback_category_is_found_in_chat(tmp_path):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    shipped = yaml.safe_load((DEFAULTS_DIR / "reports.yaml").read_text(encoding="utf-8"))
+    shipped["feedback"]["negative"]["交付担忧"] = ["工期太紧", "怕交付不了"]  # an admin adds a category
+    (rules / "reports.yaml").write_text(yaml.safe_dump(shipped, allow_unicode=True), encoding="utf-8")
+    reports = load_rules(rules).reports
+    found = nlp.extract("客户说工期有点太紧了", date(2026, 12, 4), nlp.Lexicon.from_vocabulary(reports.model_dump()))
+    assert found.to_dict()["feedback"] == [{"keyword": "交付担忧", "polarity": "negative", "words": "工期有点太紧"}]

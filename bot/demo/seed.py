@@ -67,7 +67,7 @@ NEED_STAGES = ("初步了解", "明确需求", "方案评估", "采购立项")
 MESSAGES = ("王总说方案下周内部评审，价格有点高", "客户对演示很满意，要求补充接口对接说明",
             "采购在比较竞品报价，需要我们给一版ROI测算", "技术总监问能不能先做POC", "合同已进入法务审核",
             "客户说预算今年已批，希望月底前签", "对方IT担心数据迁移，约了下周技术交流")
-FEEDBACK = (("价格高", "negative"), ("流程长", "negative"), ("满意", "positive"), ("认可", "positive"))
+FEEDBACK = (("价格高", "negative"), ("需要审批", "negative"), ("认可方案", "positive"), ("感兴趣", "positive"))  # reports.yaml categories
 FORECAST_RISKS = (Risk.HIGH, None, None)  # about a third of late-stage commits lack signals
 
 

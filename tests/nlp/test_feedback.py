@@ -2,12 +2,16 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from nlp.feedback import FeedbackMatcher
+from nlp.lexicon import Lexicon
 from nlp.segment import fold
+from rules.schema import Feedback
 
 VOCABULARY = yaml.safe_load((Path(__file__).resolve().parents[2] / "rules/defaults/reports.yaml").read_text("utf-8"))
 MATCHER = FeedbackMatcher(VOCABULARY["feedback"]["negative"], VOCABULARY["feedback"]["positive"])
+
 
 
 def hits(text: str) -> list[tuple[str, str]]:
@@ -24,11 +28,11 @@ def hits(text: str) -> list[tuple[str, str]]:
         ("还得走审批", [("需要审批", "negative")]),
         ("还需要领导审批", [("需要审批", "negative")]),
         ("要上会审批", [("需要审批", "negative")]),
-        ("今年没预算了", [("没有预算", "negative")]),
-        ("流程比较长", [("流程长", "negative")]),
+        ("今年没预算了", [("预算不足", "negative")]),
+        ("流程比较长", [("需要审批", "negative")]),
         ("对方案很感兴趣", [("感兴趣", "positive")]),
-        ("预算已经批了", [("预算已批", "positive")]),
-        ("宁德时代 POC 通过了", [("POC通过", "positive")]),
+        ("预算已经批了", [("预算到位", "positive")]),
+        ("宁德时代 POC 通过了", [("认可方案", "positive")]),
     ],
 )
 def test_vocabulary_phrase_is_found_with_words_in_between(text: str, expected: list[tuple[str, str]]) -> None:
@@ -57,7 +61,7 @@ def test_buguo_is_no_negation() -> None:
 
 
 def test_the_negative_phrase_wins_over_the_positive_inside_it() -> None:
-    assert hits("客户对结果不满意") == [("不满意", "negative")]
+    assert hits("客户对结果不满意") == [("效果存疑", "negative")]
     assert hits("客户不感兴趣") == [("不感兴趣", "negative")]
 
 
@@ -67,12 +71,54 @@ def test_a_positive_word_in_our_own_plan_is_no_feedback() -> None:
 
 
 def test_a_positive_word_said_of_the_customer_is_feedback() -> None:
-    assert hits("刘总确认了") == [("确认", "positive")]
+    assert hits("刘总确认了") == [("同意推进", "positive")]
 
 
-def test_each_keyword_is_reported_once_in_order_of_appearance() -> None:
+def test_each_category_is_reported_once_in_order_of_appearance() -> None:
     assert hits("价格高，很感兴趣，价格还是高") == [("价格高", "negative"), ("感兴趣", "positive")]
 
 
 def test_punctuation_ends_a_phrase() -> None:
     assert hits("价格表给了，高总说再看") == []
+
+
+@pytest.mark.parametrize(
+    ("text", "category", "words"),
+    [
+        ("客户说项目往后放放，明年再说吧", "决策延迟", "往后放放"),
+        ("他们今年钱不够", "预算不足", "钱不够"),
+        ("人家报得比我们低", "竞品更便宜", "报得比我们低"),
+        ("担心售后响应慢", "售后担忧", "售后响应慢"),
+        ("一线反馈操作太复杂", "操作复杂", "操作太复杂"),
+    ],
+)
+def test_a_category_is_found_in_other_words_and_shows_them(text: str, category: str, words: str) -> None:
+    found = MATCHER.find(fold(text))
+    assert [h.keyword for h in found][:1] == [category]
+    assert found[0].words == words
+
+
+@pytest.mark.parametrize("text", ["价格不贵", "这次不用走审批", "预算不是不够", "售后他们不担心"])
+def test_a_negated_category_phrase_is_no_objection(text: str) -> None:
+    assert [h for h in MATCHER.find(fold(text)) if h.polarity == "negative"] == []
+
+
+def test_an_old_plain_phrase_list_still_works_one_category_per_phrase() -> None:
+    legacy = Lexicon.from_vocabulary({"feedback": {"negative": ["价格高"], "positive": ["感兴趣"]}})
+    assert [(h.keyword, h.words) for h in legacy.index().feedback.find(fold("价格有点高"))] == [("价格高", "价格有点高")]
+
+
+@pytest.mark.parametrize(("text", "category"), [("他们的服务响应太慢", "售后担忧"), ("对运维这块很担心", "售后担忧"),
+                                                ("预算已经全部到位了", "预算到位"), ("录入步骤太多了", "操作复杂")])
+def test_a_pair_rule_finds_both_words_in_one_clause_in_either_order(text: str, category: str) -> None:
+    assert [h.keyword for h in MATCHER.find(fold(text))] == [category]
+
+
+@pytest.mark.parametrize("text", ["售后响应不慢", "服务，慢慢来", "我们的服务不差"])
+def test_a_pair_rule_needs_both_words_unnegated_in_one_clause(text: str) -> None:
+    assert [h for h in MATCHER.find(fold(text)) if h.keyword == "售后担忧"] == []
+
+
+def test_a_pair_rule_with_an_empty_side_is_refused() -> None:
+    with pytest.raises(ValidationError, match="「\\+」两边都要有词"):
+        Feedback.model_validate({"negative": {"售后担忧": ["售后+"]}})

@@ -87,7 +87,7 @@ def test_the_contract_example_shape_comes_out(extractor: Extractor) -> None:
     assert out["customers"] == [{"name": "华东医疗器械有限公司", "mention": "华东医疗"}]
     assert out["contacts"] == [{"name": "王总", "title": "CTO", "customer": "华东医疗器械有限公司"}]
     assert {"方案演示", "审批"} <= set(out["keywords"])
-    assert {"keyword": "价格高", "polarity": "negative"} in out["feedback"]
+    assert {"keyword": "价格高", "polarity": "negative", "words": "价格高"} in out["feedback"]  # "words": allowed addition
     assert out["todos"] == [{"text": "安排技术总监做方案演示", "due": "2026-12-02", "customer": "华东医疗器械有限公司"}]
     assert out["amounts"] == [{"text": "预算一千万", "value": 10_000_000}]
     assert out["competitors"] == [{"name": "某竞品"}]

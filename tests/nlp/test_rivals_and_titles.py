@@ -1,0 +1,56 @@
+"""Competitors named without a lexicon, and contact titles in every order."""
+
+from datetime import date
+
+import pytest
+
+from nlp import extract
+
+TODAY = date(2026, 12, 4)
+
+
+@pytest.mark.parametrize(
+    ("text", "rivals"),
+    [
+        ("竞品鼎信已经进场了", ["鼎信"]),
+        ("友商蓝海科技报了个白菜价", ["蓝海科技"]),
+        ("宏图软件报价更低，客户拿来压价", ["宏图软件"]),
+        ("客户说云杉科技那边报价更低", ["云杉科技"]),
+        ("客户在和云杉科技比", ["云杉科技"]),
+        ("隔壁家微企通给他们免费试用", ["微企通"]),
+        ("友商明远给的价格比我们低三成", ["明远"]),
+    ],
+)
+def test_a_rival_is_found_from_how_it_is_mentioned(text: str, rivals: list[str]) -> None:
+    assert extract(text, TODAY).competitors == rivals
+
+
+def test_two_rivals_are_never_one_name() -> None:
+    assert "泛微和致远" not in extract("在跟泛微和致远比", TODAY).competitors
+
+
+@pytest.mark.parametrize("text", ["竞品分析报告明天发", "和我们比贵了一点", "跟去年比好多了", "友商的售后跟不上"])
+def test_words_around_a_rival_phrase_are_no_rival(text: str) -> None:
+    assert [c for c in extract(text, TODAY).competitors if c not in ("友商", "竞品")] == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "title"),
+    [
+        ("李总CFO说价格有点高", "李总", "CFO"),
+        ("李总 CFO说价格有点高", "李总", "CFO"),
+        ("CFO李总说价格有点高", "李总", "CFO"),
+        ("财务总监李总说价格有点高", "李总", "财务总监"),
+        ("李总（CFO）说价格有点高", "李总", "CFO"),
+        ("赵伟CTO说要汇报", "赵伟", "CTO"),
+        ("厂长老孙说资金紧张", "老孙", "厂长"),
+        ("老孙（厂长）说资金紧张", "老孙", "厂长"),
+    ],
+)
+def test_a_contact_keeps_its_title_in_any_order(text: str, name: str, title: str) -> None:
+    assert [(c.name, c.title) for c in extract(text, TODAY).contacts] == [(name, title)]
+
+
+def test_a_role_after_one_person_is_not_given_to_the_next() -> None:
+    found = extract("李总CFO 王总CTO都到了", TODAY).contacts
+    assert [(c.name, c.title) for c in found] == [("李总", "CFO"), ("王总", "CTO")]
