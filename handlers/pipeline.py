@@ -10,7 +10,8 @@ from store.models import Customer, Opportunity, User
 from store.opportunities import STAGE_ALERTS, open_opportunity, record_update
 
 TEXT = {
-    "advance_hint": "请发送「推进 {customer} 到 <阶段>」推进这个商机。",
+    "advance_title": "推进「{customer}」",
+    "advance_line": "当前阶段：{stage}。要推进到哪个阶段？（缺的必填项和本次行为会接着问）",
     "extend_sent": "已向主管 {manager} 提交延期申请。",
     "no_manager": "您还没有设置主管，无法申请延期。请联系管理员。",
     "extend_title": "⏳ 延期申请",
@@ -32,11 +33,23 @@ def _load(ctx: Context) -> tuple[Opportunity, Customer] | None:
     return open_opportunity(ctx.session, ctx.action_data.get("opportunity"))
 
 
-def advance_hint(event: Event, ctx: Context) -> Reply:
+STAGE_BUTTONS = 6  # a WeCom card takes at most six buttons
+
+
+def advance_choice(event: Event, ctx: Context) -> Reply:
+    """「推进阶段」 on a stage-light card starts the real advance: which stage, then the stage's own dialog."""
     found = _load(ctx)
     if found is None:
         return Reply.say(TEXT["gone"])
-    return Reply.say(TEXT["advance_hint"].format(customer=found[1].name))
+    opportunity, customer = found
+    names = [s.name for s in ctx.rules.stages.stages]
+    later = names[names.index(opportunity.stage) + 1:] if opportunity.stage in names else names
+    return Reply.show(Card(
+        title=TEXT["advance_title"].format(customer=customer.name),
+        lines=[TEXT["advance_line"].format(stage=opportunity.stage)],
+        buttons=[Button(stage, "stages:start", {"opportunity": opportunity.id, "to": stage})
+                 for stage in later[:STAGE_BUTTONS]],
+    ))
 
 
 def ask_extension(event: Event, ctx: Context) -> list[Reply]:
@@ -109,7 +122,7 @@ def talk(event: Event, ctx: Context) -> list[Reply]:
 
 
 ROUTES: list[Route] = private_routes([
-    on_action("lights:advance", advance_hint),
+    on_action("lights:advance", advance_choice),
     on_action("lights:extend_ok", approve_extension),
     on_action("lights:extend_no", reject_extension),
     on_action("lights:extend", ask_extension),

@@ -193,3 +193,22 @@ def test_fast_forward_in_the_simulator_runs_the_sweeps_day_by_day(runtime, clien
     assert answer["pushed"] == len(titles) + len(cards_for(runtime, "zhangwei")) + len(cards_for(runtime, "liuyang")) \
         + len(cards_for(runtime, "hanmeimei"))
     assert client.post("/sim/api/clock", json={"days": 0}).status_code == 422
+
+
+def test_advance_on_a_yellow_card_starts_the_real_dialog_and_the_advance_settles_the_light(runtime, client):
+    opp = opportunity(runtime.engine, customer="华东医疗器械有限公司", at=T0)
+    sweep(runtime, T0 + 5 * DAY)
+    [yellow] = cards_for(runtime, "lilei")
+    click(client, "lilei", yellow, "推进阶段")
+    choice = cards_for(runtime, "lilei")[-1]
+    assert choice.payload["card"]["title"] == "推进「华东医疗器械有限公司」"
+    assert [b["label"] for b in choice.payload["card"]["buttons"]] == ["商务谈判", "合同签署", "赢单", "输单"]
+    click(client, "lilei", choice, "商务谈判")
+    asked = cards_for(runtime, "lilei")[-1].payload["card"]
+    assert asked["title"] == "推进到「商务谈判」· 商机金额"  # the stage's gated field, then the behavior
+    client.post("/sim/api/send", json={"user": "lilei", "text": "80万"})
+    client.post("/sim/api/send", json={"user": "lilei", "text": "商务谈判"})
+    with Session(runtime.engine) as session:
+        row = session.get(Opportunity, opp)
+        assert (row.stage, row.amount) == ("商务谈判", 800_000)
+    assert sweep(runtime, T0 + 6 * DAY) == 0 and all(a.resolved_at for a in alerts(runtime))
