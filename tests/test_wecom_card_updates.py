@@ -4,12 +4,13 @@ from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from bot import cards
 from bot.app import create_app
 from bot.cards import Button, Card, Reply
-from store.models import Contact, Customer
+from store.models import Checklist, Contact, Customer
+from tests.conversation import seed_customer
 from tests.wecom_helpers import URL, fake, outbox, sender, settings, signed  # noqa: F401 (fixtures)
 
 
@@ -101,3 +102,27 @@ def test_a_code_older_than_72_hours_is_not_used(client, runtime, fake, sender):
     assert fake.calls("message/update_template_card") == []
     [marker] = [r for r in outbox(runtime.engine) if r.dedupe_key.startswith("wecom:answered:")]
     assert marker.status == "failed" and "72 小时" in marker.last_error
+
+
+def test_a_checklist_is_ticked_then_completed_each_click_spending_its_own_code(client, runtime, fake, sender):
+    with Session(runtime.engine) as session:
+        seed_customer(session, "华东医疗器械有限公司", aliases=["华东医疗"], updated=runtime.clock.now())
+    params, body = signed(sender, runtime.clock, sender.text_xml("lilei", "拜访 华东医疗"))
+    assert client.post(URL, params=params, content=body).status_code == 200
+    runtime.work_once()
+    [sent] = fake.sent_messages(touser="lilei", msgtype="template_card")
+    task_id = sent["template_card"]["task_id"]
+    click(client, runtime, sender, fake, task_id, index=0)  # tick the first item
+    for _ in range(3):
+        runtime.work_once()
+    ticked = fake.card_view("lilei", task_id)
+    assert ticked.clickable and ticked.content["button_list"][0]["text"].startswith("☑")  # still usable
+    click(client, runtime, sender, fake, task_id, index=len(ticked.content["button_list"]) - 1)  # 完成拜访
+    for _ in range(3):
+        runtime.work_once()
+    assert not fake.card_view("lilei", task_id).clickable
+    with Session(runtime.engine) as session:
+        [checklist] = session.exec(select(Checklist)).all()
+    assert checklist.completed_at is not None and [item["done"] for item in checklist.items] == [True]
+    codes = [c.json["response_code"] for c in fake.calls("message/update_template_card")]
+    assert len(codes) == len(set(codes)) == 2  # one update per click, each with its own code
