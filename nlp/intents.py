@@ -16,6 +16,10 @@ NOTE = "备注"  # the intent of a message that asks for nothing: it is kept as 
 _PAD = re.compile(r"[\s,.!?;:~、，。！？；：…·\-—\"'“”‘’()（）【】\[\]<>《》]+|[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+")
 _SEPARATORS = re.compile(r"[\s,，;；。!！?？:：、]+")
 _NEAR = 6  # characters: how far before a cue a negation or plan word still governs it
+_CLAUSES = re.compile(r"[,，;；。!！?？\n]+")  # a plan word governs the rest of its clause (spaces do not end one)
+_GAP = "[^,，。;；!！?？\n]{0,12}?"  # what 「…」 in a phrase stands for: a few characters of the same clause
+_LATIN_NAME = re.compile(r"[a-z][a-z0-9&.\-]*(?: [a-z0-9][a-z0-9&.\-]*)*(?=$|[^a-z0-9&.\-])")
+_WHOLE_MAX = 40  # characters: a longer message is never one command said as a whole
 
 
 @dataclass(frozen=True)
@@ -24,14 +28,21 @@ class Phrases:
 
     whole: Mapping[str, Sequence[str]] = field(default_factory=dict)
     fillers: Sequence[str] = ()
+    help_topics: Sequence[str] = ()
+    typos: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    plans: Sequence[str] = ()
     lead: Sequence[str] = ()
     lead_not_after: Sequence[str] = ()
+    lead_name_end: Sequence[str] = ()
     payment: Sequence[str] = ()
     payment_not: Sequence[str] = ()
     payment_not_after: Sequence[str] = ()
+    payment_received: Sequence[str] = ()
+    payment_amount_not: Sequence[str] = ()
     advance: Sequence[str] = ()
     advance_not: Sequence[str] = ()
     advance_anywhere: Sequence[str] = ()
+    behavior_verbs: Sequence[str] = ()
     stages: Mapping[str, Sequence[str]] = field(default_factory=dict)
     stage_events: Mapping[str, Sequence[str]] = field(default_factory=dict)
     behaviors: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -42,7 +53,11 @@ class Phrases:
     visit_done_after: Sequence[str] = ()
     visit_done_before: Sequence[str] = ()
     visit_planned: Sequence[str] = ()
+    visit_not_before: Sequence[str] = ()
+    visit_off: Sequence[str] = ()
     progress: Sequence[str] = ()
+    progress_weak: Sequence[str] = ()
+    progress_not: Sequence[str] = ()
     rewards: Mapping[str, Sequence[str]] = field(default_factory=dict)
     redeem: Sequence[str] = ()
     hedges: Sequence[str] = ()
@@ -76,8 +91,18 @@ class Intent:
     done: bool | None = None  # a visit that already happened
 
 
+def _pattern(word: str) -> str:
+    """A phrase as a pattern: 「跟进…回款」 allows a few characters of the same clause between its parts."""
+    return re.escape(fold(word)).replace("…", _GAP)
+
+
 def _alternation(words: Iterable[str]) -> str:
-    return "|".join(re.escape(fold(w)) for w in sorted(set(words), key=len, reverse=True) if w)
+    return "|".join(_pattern(w) for w in sorted(set(words), key=len, reverse=True) if w)
+
+
+def _bare_alternation(words: Iterable[str]) -> str:
+    """Whole-message phrases as they are matched: without spaces or punctuation (daily report → dailyreport)."""
+    return _alternation(_PAD.sub("", fold(w)) for w in words)
 
 
 def _find(words: Iterable[str], text: str) -> list[re.Match[str]]:
@@ -99,6 +124,15 @@ def _has(text: str, words: Iterable[str]) -> bool:
     return any(fold(w) in text for w in words if w)
 
 
+def _planned(text: str, start: int, plans: Iterable[str]) -> bool:
+    """A plan word (争取, 下个月 …) earlier in the clause that ends at `start`: a wish, not a fact."""
+    return _has(_CLAUSES.split(text[:start])[-1], plans)
+
+
+def _ends_with(text: str, words: Iterable[str]) -> bool:
+    return any(text.endswith(fold(w)) for w in words if w)
+
+
 class Recognizer:
     """Built once per vocabulary; `read(text)` is pure and cheap (the customer index is the costly part)."""
 
@@ -107,14 +141,20 @@ class Recognizer:
         self.index = vocabulary.customers.index()
         p = vocabulary.phrases
         self.phrases = p
-        fillers = _alternation(p.fillers)
+        self.words = sorted(vocabulary.commands, key=len, reverse=True)
+        self.typos = [(fold(typo), fold(word)) for word, typos in p.typos.items() if word in vocabulary.commands
+                      for typo in typos if len(typo) == len(word)]
+        fillers = _bare_alternation(p.fillers)
         self.whole: list[tuple[str, re.Pattern[str]]] = []
         for command, words in p.whole.items():
             if command in vocabulary.commands:
-                pattern = f"(?:{fillers})*(?:{_alternation([command, *words])})(?:{fillers})*" if fillers else \
-                    f"(?:{_alternation([command, *words])})"
-                self.whole.append((command, re.compile(pattern)))
-        self.words = sorted(vocabulary.commands, key=len, reverse=True)
+                # Several of the command's words and courtesy words in any order (速记一下今天的日报); a question
+                # about using the bot may also name other commands (回款怎么录, 教教我怎么报回款).
+                said = _bare_alternation([command, *words])
+                extra = "|".join(x for x in (fillers, _bare_alternation([*self.words, *p.help_topics]) if command == "帮助" else "") if x)
+                padding = f"(?:{extra})*" if extra else ""
+                rest = f"(?:{said}|{extra})*" if extra else f"(?:{said})*"
+                self.whole.append((command, re.compile(f"{padding}(?:{said}){rest}")))
         self.stage_names = {fold(s): s for s in vocabulary.stages}
         for stage, words in p.stages.items():
             if stage in vocabulary.stages:
@@ -143,11 +183,12 @@ class Recognizer:
         return found[0].value if found else None
 
     def _named(self, names: Mapping[str, str], text: str) -> list[tuple[re.Match[str], str]]:
-        return [(m, names[m.group()]) for m in _find(names, text)]
+        return [(m, names.get(m.group()) or _gapped(names, m.group())) for m in _find(names, text)]
 
     # -- reading ----------------------------------------------------------------------------------------------
     def read(self, text: str) -> Intent:
-        folded = fold(text).strip()
+        original = text.strip()
+        folded = self._corrected(fold(original))
         bare = _PAD.sub("", folded)
         if not bare:
             return Intent(NOTE)
@@ -155,16 +196,20 @@ class Recognizer:
         if whole is not None:
             return Intent(whole)
         head = self._command_head(folded)
-        if head is not None:
-            word, rest = head
-            typed = self._typed(word, rest)
-            if typed is not None:
-                return typed
-        return self._sentence(folded)
+        typed = self._typed(*head) if head is not None else None
+        return _as_typed(typed or self._sentence(folded), folded, original)
+
+    def _corrected(self, folded: str) -> str:
+        """Slips of a command word (推近 → 推进) put right; same length, so offsets still match the original."""
+        for typo, word in self.typos:
+            folded = folded.replace(typo, word)
+        return folded
 
     def whole_command(self, text: str) -> str | None:
         """The command a message means as a whole (算了不弄了 → 取消, 积分榜 → 排行榜), courtesy words aside."""
-        bare = _PAD.sub("", fold(text).strip())
+        bare = _PAD.sub("", self._corrected(fold(text).strip()))
+        if len(bare) > _WHOLE_MAX:
+            return None
         return next((command for command, pattern in self.whole if pattern.fullmatch(bare)), None)
 
     def _command_head(self, folded: str) -> tuple[str, str] | None:
@@ -181,9 +226,13 @@ class Recognizer:
                    "拜访": lambda: self._visit(word + rest, forced=True), "行为": lambda: self._behavior(rest, forced=True),
                    "兑换": lambda: self._redeem(rest, forced=True), "进展": lambda: self._progress(rest, forced=True)}
         if word == "新线索":
-            return self._lead(word, rest)
+            # 新线索这个月太少了 talks about leads; 新线索：X and 新线索X enter one.
+            return None if not separated and _after(rest, 0, self.phrases.lead_not_after) else self._lead(word, rest)
         found = readers[word]() if word in readers else None
-        if found is not None and (separated or found.customer or found.reward or self._bare_name(word, rest)):
+        # Glued to the word, an unknown name counts when the rest states the fact (推进火星科技到方案演示, 拜访了X).
+        stated = found is not None and bool(found.mention and not _SEPARATORS.search(found.mention)
+                                            and (found.stage or found.amount or found.done))
+        if found is not None and (separated or found.customer or found.reward or stated or self._bare_name(word, rest)):
             return replace(found, sure=True)  # typed as a command: its handler asks whatever it must
         return Intent(word, _PAD.sub(" ", rest).strip()) if separated else None
 
@@ -207,15 +256,24 @@ class Recognizer:
     # -- one reader per command ---------------------------------------------------------------------------------
     def _payment(self, text: str, forced: bool = False) -> Intent | None:
         p = self.phrases
-        cues = [m for m in _find(p.payment, text) if forced or (
-            not _before(text, m.start(), p.payment_not) and not _after(text, m.end(), p.payment_not_after))]
+        # With an amount, a bare receipt verb is enough, in any order (北京同创的20万到了, 收到X进度款230万),
+        # unless the amount is a budget or a quote (报价80万 到了他们采购那边; 合同额200万 今天收到首付60万).
+        found = find_amounts(text)
+        money = [a for a in found if not _has(_CLAUSES.split(text[max(0, a.start - _NEAR) : a.end])[-1],
+                                                  p.payment_amount_not)]
+        amount = (money or found)[0].value if found else None
+        said = [*_find(p.payment, text), *(_find(p.payment_received, text) if money else [])]
+        cues = [m for m in said if forced or (
+            not _before(text, m.start(), p.payment_not) and not _after(text, m.end(), p.payment_not_after)
+            and not _planned(text, m.start(), p.plans) and not _after(text, m.end(), self.stage_names))]
         if not cues and not forced:
             return None
         # Behaviours that contain a payment word (回款跟进, 催款) are behaviours, not receipts.
         if not forced and any(_find(p.payment, m.group()) for m in _find(self.behavior_names, text)):
             return None
         name, mention, span = self.customer(text)
-        amount = self.amount(text)
+        if not forced and amount is None and mention is None:
+            return None  # 「到账了记得跟我说」: whose money, how much? nothing is stated
         if amount is None and forced:
             amount = parse_amount(_SEPARATORS.split(text.strip())[-1])
         if not forced and amount is None and not any(_after(text, m.end(), ["了"]) or "已" in text[: m.start()]
@@ -232,15 +290,19 @@ class Recognizer:
         p = self.phrases
         stage = None
         for m, named in self._named(self.stage_names, text):
+            if not forced and _ends_with(text[: m.start()], p.behavior_verbs):
+                continue  # 进行了商务谈判: the behavior of that name, no stage change
             pushed = forced or bool(_find(p.advance, text[max(0, m.start() - 4) : m.start()])) \
                 or _has(text, p.advance_anywhere)
-            if pushed and (forced or not _before(text, m.start(), p.advance_not)):
+            if pushed and (forced or not (_before(text, m.start(), p.advance_not)
+                                          or _planned(text, m.start(), p.plans))):
                 stage = named
                 break
         if stage is None:
             for event_stage, words in p.stage_events.items():
                 if event_stage in self.vocabulary.stages:
-                    hit = next((m for m in _find(words, text) if not _before(text, m.start(), p.advance_not)), None)
+                    hit = next((m for m in _find(words, text) if not _before(text, m.start(), p.advance_not)
+                                and not _planned(text, m.start(), p.plans)), None)
                     if hit is not None:
                         stage = event_stage
                         break
@@ -276,12 +338,13 @@ class Recognizer:
         cues = [m for m in _find(p.visit, text) if not _after(text, m.end(), p.visit_not_after)]
         name, mention, span = self.customer(text)
         if span is not None:
-            cues += [m for m in _find(p.visit_before_customer, text[: span[0]]) if m.end() == span[0]]
+            cues += [m for m in _find(p.visit_before_customer, text[: span[0]])
+                     if m.end() == span[0] and not _ends_with(text[: m.end()], p.visit_not_before)]
         if forced:
             if mention is None:
-                mention = _leftover(text, [m.span() for m in cues]) or None
-        elif not cues or mention is None:
-            return None
+                mention = _first_word(_leftover(text, [m.span() for m in cues]).lstrip("了过完")) or None
+        elif not cues or mention is None or _has(text, p.visit_off):
+            return None  # no visit cue, nobody named, or it did not happen (客户临时取消了)
         past = [m for m in cues if "约" not in m.group() and ("了" in m.group() or _after(text, m.end(), p.visit_done_after))]
         done = bool(past) or (_has(text, p.visit_done_before) and not _has(text, p.visit_planned))
         who = name or mention
@@ -290,7 +353,11 @@ class Recognizer:
     def _lead(self, word: str, rest: str) -> Intent:
         args = _PAD.sub(" ", rest).strip() if not _PAD.match(rest or " ") else rest.strip(" ,，:：;；")
         args = re.sub(r"^(?:叫|是|名叫|名字叫)", "", args).strip()
-        raw = _SEPARATORS.split(args, maxsplit=1)[0] if args else ""
+        requests = _alternation(self.phrases.lead_name_end)
+        if requests:  # 武汉光谷能源集团帮我建一下 → 武汉光谷能源集团: the request is no part of the lead
+            args = re.sub(rf"(?:{requests})[^\s,，;；。!！?？]*", "", args).strip(" ,，;；。")
+        latin = _LATIN_NAME.match(args)  # ABC Robotics: a Latin name keeps its spaces
+        raw = latin.group() if latin else (_SEPARATORS.split(args, maxsplit=1)[0] if args else "")
         canonical = self.index.resolve(self.index.customers.get(raw))[0] if raw and self.index.customers.get(raw) \
             else None
         return Intent(word, args, True, canonical, raw or None)
@@ -313,7 +380,10 @@ class Recognizer:
         return Intent("兑换", reward, not self._hedged(text), reward=reward)
 
     def _progress(self, text: str, forced: bool = False) -> Intent | None:
-        if not forced and not _has(text, self.phrases.progress):
+        """A known customer's deal moving without a stage change; weak wording (反馈不错) asks first."""
+        strong = _has(text, self.phrases.progress)
+        if not forced and ((not strong and not _has(text, self.phrases.progress_weak))
+                           or _has(text, self.phrases.progress_not)):
             return None
         name, mention, span = self.customer(text)
         if name is None and not forced:
@@ -321,7 +391,30 @@ class Recognizer:
         note = _PAD.sub(" ", (text[: span[0]] + text[span[1] :]) if span else text).strip()
         note = re.sub(r"^(?:的|最新)+", "", note).strip() or note
         who = name or mention
-        return Intent("进展", f"{who} {note}" if who and note else "", bool(name), name, mention)
+        sure = bool(name) and (forced or strong) and not self._hedged(text)
+        return Intent("进展", f"{who} {note}" if who and note else "", sure, name, mention)
+
+
+def _gapped(names: Mapping[str, str], said: str) -> str:
+    """The canonical name of a phrase with 「…」 that matched `said`."""
+    return next(name for word, name in names.items() if "…" in word and re.fullmatch(_pattern(word), said))
+
+
+def _first_word(text: str) -> str:
+    return _SEPARATORS.split(text.strip(), maxsplit=1)[0]
+
+
+def _as_typed(intent: Intent, folded: str, original: str) -> Intent:
+    """An unknown name and a lead's text as the rep typed them (DataWave, not the folded datawave)."""
+    if intent.customer is not None or not intent.mention:
+        return intent
+    at = folded.find(intent.args) if intent.command == "新线索" and intent.args else -1
+    args = original[at : at + len(intent.args)] if at >= 0 else intent.args
+    at = folded.find(intent.mention)
+    if at < 0:
+        return replace(intent, args=args)
+    mention = original[at : at + len(intent.mention)]
+    return replace(intent, mention=mention, args=args if args != intent.args else args.replace(intent.mention, mention, 1))
 
 
 def _amount_span(text: str) -> tuple[int, int]:
