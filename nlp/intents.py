@@ -145,6 +145,7 @@ class Recognizer:
         self.typos = [(fold(typo), fold(word)) for word, typos in p.typos.items() if word in vocabulary.commands
                       for typo in typos if len(typo) == len(word)]
         fillers = _bare_alternation(p.fillers)
+        self.courtesy = re.compile(f"(?:{fillers})*" if fillers else "")
         self.whole: list[tuple[str, re.Pattern[str]]] = []
         for command, words in p.whole.items():
             if command in vocabulary.commands:
@@ -289,15 +290,16 @@ class Recognizer:
     def _advance(self, text: str, forced: bool = False) -> Intent | None:
         p = self.phrases
         stage = None
+        pushed: list[tuple[bool, str]] = []  # (right after an advance cue, stage) of each stage the text moves to
         for m, named in self._named(self.stage_names, text):
             if not forced and _ends_with(text[: m.start()], p.behavior_verbs):
                 continue  # 进行了商务谈判: the behavior of that name, no stage change
-            pushed = forced or bool(_find(p.advance, text[max(0, m.start() - 4) : m.start()])) \
-                or _has(text, p.advance_anywhere)
-            if pushed and (forced or not (_before(text, m.start(), p.advance_not)
-                                          or _planned(text, m.start(), p.plans))):
-                stage = named
-                break
+            cued = bool(_find(p.advance, text[max(0, m.start() - 4) : m.start()]))
+            if (forced or cued or _has(text, p.advance_anywhere)) and (forced or not (
+                    _before(text, m.start(), p.advance_not) or _planned(text, m.start(), p.plans))):
+                pushed.append((cued, named))
+        if pushed:  # 从需求确认推到方案演示: the stage after the cue, else the last one named
+            stage = next((named for cued, named in pushed if cued), pushed[-1][1])
         if stage is None:
             for event_stage, words in p.stage_events.items():
                 if event_stage in self.vocabulary.stages:
@@ -345,7 +347,8 @@ class Recognizer:
                 mention = _first_word(_leftover(text, [m.span() for m in cues]).lstrip("了过完")) or None
         elif not cues or mention is None or _has(text, p.visit_off):
             return None  # no visit cue, nobody named, or it did not happen (客户临时取消了)
-        past = [m for m in cues if "约" not in m.group() and ("了" in m.group() or _after(text, m.end(), p.visit_done_after))]
+        past = [m for m in cues if "约" not in m.group() and ("了" in m.group() or _after(text, m.end(), p.visit_done_after)
+                                                           or _ends_with(m.group(), p.visit_done_after))]
         done = bool(past) or (_has(text, p.visit_done_before) and not _has(text, p.visit_planned))
         who = name or mention
         return Intent("拜访", who or "", bool(name) and not self._hedged(text), name, mention, done=done)
@@ -367,8 +370,11 @@ class Recognizer:
         if cue is None or _after(text, cue.end(), self.phrases.lead_not_after):
             return None
         found = self._lead("新线索", text[cue.end() :])
-        # 「有个新客户叫X」 opens the message: sure; later in a sentence (「展会上认识一个新客户，X」) ask first.
-        return replace(found, sure=_PAD.sub("", text[: cue.start()]) == "")
+        opens = bool(self.courtesy.fullmatch(_PAD.sub("", text[: cue.start()])))
+        if not opens and not found.mention:
+            return None  # 有啥新客户: no name, no lead
+        # 「(帮我)有个新客户叫X」 opens the message: sure; later in a sentence (「展会上认识一个新客户，X」) ask first.
+        return replace(found, sure=opens)
 
     def _redeem(self, text: str, forced: bool = False) -> Intent | None:
         found = self._named(self.reward_names, text)
