@@ -478,6 +478,7 @@ class IntentsFile(_Strict):
     advance: list[str] = []
     advance_not: list[str] = []
     advance_anywhere: list[str] = []
+    advance_questions: list[str] = []
     behavior_verbs: list[str] = []
     stages: dict[str, list[str]] = {}  # stage → short names
     stage_events: dict[str, list[str]] = {}  # stage → phrases that alone state the change
@@ -523,7 +524,7 @@ class IntentsFile(_Strict):
         return table
 
     @field_validator("fillers", "help_topics", "plans", "lead", "lead_not_after", "lead_name_end", "payment", "payment_not",
-                     "payment_not_after", "payment_received", "payment_amount_not", "advance", "advance_not", "advance_anywhere", "behavior_verbs",
+                     "payment_not_after", "payment_received", "payment_amount_not", "advance", "advance_not", "advance_anywhere", "advance_questions", "behavior_verbs",
                      "behavior_not", "visit", "visit_before_customer", "visit_not_after", "visit_done_after", "visit_done_before",
                      "visit_planned", "visit_not_before", "visit_off", "progress", "progress_weak", "progress_not", "redeem", "hedges")
     @classmethod
