@@ -59,3 +59,12 @@ def test_intent_phrases_are_checked_by_file_and_key(tmp_path, capsys):
         f"{path}:payment: 列表里有空说法",
         f"{path}:visits: 未知的键",
     ]
+
+
+def test_a_typo_must_be_as_long_as_its_command_word(tmp_path, capsys):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "intents.yaml").write_text("typos:\n  推进: [推近, 推尽了]\n", encoding="utf-8")
+    code, _, err = run_check(tmp_path, capsys)
+    assert code == 2
+    assert err == [f"{rules / 'intents.yaml'}:typos: 错字要和原词一样长：推尽了"]
