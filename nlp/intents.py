@@ -54,6 +54,7 @@ class Phrases:
     visit_done_after: Sequence[str] = ()
     visit_done_before: Sequence[str] = ()
     visit_planned: Sequence[str] = ()
+    visit_not: Sequence[str] = ()
     visit_not_before: Sequence[str] = ()
     visit_off: Sequence[str] = ()
     progress: Sequence[str] = ()
@@ -62,6 +63,7 @@ class Phrases:
     rewards: Mapping[str, Sequence[str]] = field(default_factory=dict)
     redeem: Sequence[str] = ()
     hedges: Sequence[str] = ()
+    questions: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -128,6 +130,11 @@ def _has(text: str, words: Iterable[str]) -> bool:
 def _planned(text: str, start: int, plans: Iterable[str]) -> bool:
     """A plan word (争取, 下个月 …) earlier in the clause that ends at `start`: a wish, not a fact."""
     return _has(_CLAUSES.split(text[:start])[-1], plans)
+
+
+def _clause(text: str, start: int, end: int) -> str:
+    """The clause (up to spaces and punctuation) that holds text[start:end]."""
+    return _SEPARATORS.split(text[:start])[-1] + text[start:end] + _SEPARATORS.split(text[end:])[0]
 
 
 def _ends_with(text: str, words: Iterable[str]) -> bool:
@@ -224,6 +231,8 @@ class Recognizer:
         """A message that starts with a command word: its rest is that command's arguments, when they parse.
         Without a space or punctuation after the word the rest must name a known customer (回款计划还没定 is a note)."""
         separated = not rest or bool(_PAD.match(rest))
+        if not separated and _has(_clause(rest, 0, 0), self.phrases.questions):
+            return None  # 拜访北京同创的时候要注意什么: a question, read as a sentence
         readers = {"推进": lambda: self._advance(rest, forced=True), "回款": lambda: self._payment(rest, forced=True),
                    "拜访": lambda: self._visit(word + rest, forced=True), "行为": lambda: self._behavior(rest, forced=True),
                    "兑换": lambda: self._redeem(rest, forced=True), "进展": lambda: self._progress(rest, forced=True)}
@@ -344,6 +353,9 @@ class Recognizer:
         if span is not None:
             cues += [m for m in _find(p.visit_before_customer, text[: span[0]])
                      if m.end() == span[0] and not _ends_with(text[: m.end()], p.visit_not_before)]
+        if not forced:  # 今天不方便见面, 拜访的时候要注意什么: no visit, or a question about one
+            cues = [m for m in cues if not _before(text, m.start(), p.visit_not)
+                    and not _has(_clause(text, m.start(), m.end()), p.questions)]
         if forced:
             if mention is None:
                 mention = _first_word(_leftover(text, [m.span() for m in cues]).lstrip("了过完")) or None
