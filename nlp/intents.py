@@ -9,7 +9,8 @@ from dataclasses import dataclass, field, replace
 from nlp.amounts import find_amounts, parse_amount
 from nlp.customers import find_customers
 from nlp.lexicon import Lexicon
-from nlp.segment import fold
+from nlp.names import REGIONS, brand, core_name, region_length
+from nlp.segment import fold, word_freq
 
 NOTE = "备注"  # the intent of a message that asks for nothing: it is kept as a note
 # Punctuation, spaces and emoji that may follow a command word or pad a message.
@@ -19,6 +20,7 @@ _NEAR = 6  # characters: how far before a cue a negation or plan word still gove
 _CLAUSES = re.compile(r"[,，;；。!！?？\n]+")  # a plan word governs the rest of its clause (spaces do not end one)
 _GAP = "[^,，。;；!！?？\n]{0,12}?"  # what 「…」 in a phrase stands for: a few characters of the same clause
 _LATIN_NAME = re.compile(r"[a-z][a-z0-9&.\-]*(?: [a-z0-9][a-z0-9&.\-]*)*(?=$|[^a-z0-9&.\-])")
+_BARE_MAX_FREQ = 100  # jieba frequency: a bare name more common than this is a word (天府, 卓越), not a customer
 _WHOLE_MAX = 40  # characters: a longer message is never one command said as a whole
 
 
@@ -55,6 +57,7 @@ class Phrases:
     visit_done_before: Sequence[str] = ()
     visit_planned: Sequence[str] = ()
     visit_not: Sequence[str] = ()
+    visit_not_near: Sequence[str] = ()
     visit_not_before: Sequence[str] = ()
     visit_off: Sequence[str] = ()
     progress: Sequence[str] = ()
@@ -147,6 +150,7 @@ class Recognizer:
     def __init__(self, vocabulary: Vocabulary) -> None:
         self.vocabulary = vocabulary
         self.index = vocabulary.customers.index()
+        self.bare_names = _bare_names(name for name, _ in vocabulary.customers.customers)
         p = vocabulary.phrases
         self.phrases = p
         self.words = sorted(vocabulary.commands, key=len, reverse=True)
@@ -185,6 +189,15 @@ class Recognizer:
                 return m.match.best, m.mention, (m.start, m.end)
         for m in find_customers(text, self.index):
             return None, m.mention, (m.start, m.end)
+        return self._bare_customer(text)
+
+    def _bare_customer(self, text: str) -> tuple[str | None, str | None, tuple[int, int] | None]:
+        """Last resort: a public body by its bare name (瑞康 for 苏州瑞康医院, 天府 for 成都天府银行) — the shared
+        index leaves these out on purpose; here only when nothing else is named and only one customer has it."""
+        for m in _find(self.bare_names, text):
+            owners = self.bare_names[m.group()]
+            if len(owners) == 1:
+                return owners[0], m.group(), m.span()
         return None, None, None
 
     def amount(self, text: str) -> int | None:
@@ -353,6 +366,8 @@ class Recognizer:
         if span is not None:
             cues += [m for m in _find(p.visit_before_customer, text[: span[0]])
                      if m.end() == span[0] and not _ends_with(text[: m.end()], p.visit_not_before)]
+        if span is not None and not forced and _after(text, span[1], p.visit_not_near):
+            return None  # 去西部能源附近爬山, 去北京同创的路上: near the customer, not a visit
         if not forced:  # 今天不方便见面, 拜访的时候要注意什么: no visit, or a question about one
             cues = [m for m in cues if not _before(text, m.start(), p.visit_not)
                     and not _has(_clause(text, m.start(), m.end()), p.questions)]
@@ -435,6 +450,18 @@ def _as_typed(intent: Intent, folded: str, original: str) -> Intent:
         return replace(intent, args=args)
     mention = original[at : at + len(intent.mention)]
     return replace(intent, mention=mention, args=args if args != intent.args else args.replace(intent.mention, mention, 1))
+
+
+def _bare_names(names: Iterable[str]) -> dict[str, list[str]]:
+    """Each customer's name without region, legal suffix and institution word (苏州瑞康医院 → 瑞康) → its owners."""
+    out: dict[str, list[str]] = {}
+    for name in names:
+        core = core_name(name)
+        rest = core[region_length(core) :]
+        for form in {rest, brand(rest)}:
+            if len(form) >= 2 and form != name and form not in REGIONS and word_freq(form) < _BARE_MAX_FREQ:
+                out.setdefault(fold(form), []).append(name)
+    return out
 
 
 def _amount_span(text: str) -> tuple[int, int]:

@@ -491,6 +491,7 @@ class IntentsFile(_Strict):
     visit_done_before: list[str] = []
     visit_planned: list[str] = []
     visit_not: list[str] = []
+    visit_not_near: list[str] = []
     visit_not_before: list[str] = []
     visit_off: list[str] = []
     progress: list[str] = []
@@ -528,7 +529,7 @@ class IntentsFile(_Strict):
     @field_validator("fillers", "help_topics", "plans", "lead", "lead_not_after", "lead_name_end", "payment", "payment_not",
                      "payment_not_after", "payment_received", "payment_amount_not", "advance", "advance_not", "advance_anywhere", "advance_questions", "behavior_verbs",
                      "behavior_not", "visit", "visit_before_customer", "visit_not_after", "visit_done_after", "visit_done_before",
-                     "visit_planned", "visit_not", "visit_not_before", "visit_off", "progress", "progress_weak", "progress_not", "redeem", "hedges", "questions")
+                     "visit_planned", "visit_not", "visit_not_near", "visit_not_before", "visit_off", "progress", "progress_weak", "progress_not", "redeem", "hedges", "questions")
     @classmethod
     def _phrases(cls, words: list[str]) -> list[str]:
         return _no_blank(words, "列表")
