@@ -36,6 +36,7 @@ class Phrases:
     lead: Sequence[str] = ()
     lead_not_after: Sequence[str] = ()
     lead_name_end: Sequence[str] = ()
+    lead_before: Sequence[str] = ()
     payment: Sequence[str] = ()
     payment_not: Sequence[str] = ()
     payment_not_after: Sequence[str] = ()
@@ -158,6 +159,8 @@ class Recognizer:
                       for typo in typos if len(typo) == len(word)]
         fillers = _bare_alternation(p.fillers)
         self.courtesy = re.compile(f"(?:{fillers})*" if fillers else "")
+        openers = "|".join(x for x in (fillers, _bare_alternation(p.lead_before)) if x)
+        self.lead_openers = re.compile(f"(?:{openers})*" if openers else "")
         self.whole: list[tuple[str, re.Pattern[str]]] = []
         for command, words in p.whole.items():
             if command in vocabulary.commands:
@@ -388,6 +391,9 @@ class Recognizer:
         requests = _alternation(self.phrases.lead_name_end)
         if requests:  # 武汉光谷能源集团帮我建一下 → 武汉光谷能源集团: the request is no part of the lead
             args = re.sub(rf"(?:{requests})[^\s,，;；。!！?？]*", "", args).strip(" ,，;；。")
+        words = _SEPARATORS.split(args)
+        while len(words) > 1 and self.courtesy.fullmatch(words[0]):  # 有个新的线索 你记一下 X: not 「你」
+            args = args[len(words.pop(0)) :].lstrip(" ,，:：;；、。")
         latin = _LATIN_NAME.match(args)  # ABC Robotics: a Latin name keeps its spaces
         raw = latin.group() if latin else (_SEPARATORS.split(args, maxsplit=1)[0] if args else "")
         canonical = self.index.resolve(self.index.customers.get(raw))[0] if raw and self.index.customers.get(raw) \
@@ -399,7 +405,7 @@ class Recognizer:
         if cue is None or _after(text, cue.end(), self.phrases.lead_not_after):
             return None
         found = self._lead("新线索", text[cue.end() :])
-        opens = bool(self.courtesy.fullmatch(_PAD.sub("", text[: cue.start()])))
+        opens = bool(self.lead_openers.fullmatch(_PAD.sub("", text[: cue.start()])))
         if not opens and not found.mention:
             return None  # 有啥新客户: no name, no lead
         # 「(帮我)有个新客户叫X」 opens the message: sure; later in a sentence (「展会上认识一个新客户，X」) ask first.

@@ -470,6 +470,7 @@ class IntentsFile(_Strict):
     lead: list[str] = []
     lead_not_after: list[str] = []
     lead_name_end: list[str] = []
+    lead_before: list[str] = []
     payment: list[str] = []
     payment_not: list[str] = []
     payment_not_after: list[str] = []
@@ -526,7 +527,7 @@ class IntentsFile(_Strict):
             _no_blank(words, f"「{key}」")
         return table
 
-    @field_validator("fillers", "help_topics", "plans", "lead", "lead_not_after", "lead_name_end", "payment", "payment_not",
+    @field_validator("fillers", "help_topics", "plans", "lead", "lead_not_after", "lead_name_end", "lead_before", "payment", "payment_not",
                      "payment_not_after", "payment_received", "payment_amount_not", "advance", "advance_not", "advance_anywhere", "advance_questions", "behavior_verbs",
                      "behavior_not", "visit", "visit_before_customer", "visit_not_after", "visit_done_after", "visit_done_before",
                      "visit_planned", "visit_not", "visit_not_near", "visit_not_before", "visit_off", "progress", "progress_weak", "progress_not", "redeem", "hedges", "questions")
