@@ -155,8 +155,8 @@ class Recognizer:
         p = vocabulary.phrases
         self.phrases = p
         self.words = sorted(vocabulary.commands, key=len, reverse=True)
-        self.typos = [(fold(typo), fold(word)) for word, typos in p.typos.items() if word in vocabulary.commands
-                      for typo in typos if len(typo) == len(word)]
+        self.typos = [(fold(typo), fold(word)) for word, typos in p.typos.items() for typo in typos
+                      if len(typo) == len(word)]
         fillers = _bare_alternation(p.fillers)
         self.courtesy = re.compile(f"(?:{fillers})*" if fillers else "")
         openers = "|".join(x for x in (fillers, _bare_alternation(p.lead_before)) if x)
@@ -225,7 +225,7 @@ class Recognizer:
         return _as_typed(typed or self._sentence(folded), folded, original)
 
     def _corrected(self, folded: str) -> str:
-        """Slips of a command word (推近 → 推进) put right; same length, so offsets still match the original."""
+        """Slips of a cue word (推近 → 推进, 到帐 → 到账) put right; same length, so offsets still match the original."""
         for typo, word in self.typos:
             folded = folded.replace(typo, word)
         return folded

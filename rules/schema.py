@@ -465,7 +465,7 @@ class IntentsFile(_Strict):
     whole: dict[str, list[str]] = {}  # command → phrases that, the whole message, mean it
     fillers: list[str] = []
     help_topics: list[str] = []
-    typos: dict[str, list[str]] = {}  # command word → slips of the same length (推近 → 推进)
+    typos: dict[str, list[str]] = {}  # word → slips of the same length (推近 → 推进, 到帐 → 到账)
     plans: list[str] = []  # earlier in the clause: a plan, not a fact (争取, 下个月 …)
     lead: list[str] = []
     lead_not_after: list[str] = []
