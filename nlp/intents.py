@@ -185,8 +185,16 @@ class Recognizer:
                 self.reward_names.update({fold(w): reward for w in words})
 
     # -- slots ------------------------------------------------------------------------------------------------
-    def customer(self, text: str) -> tuple[str | None, str | None, tuple[int, int] | None]:
-        """(canonical name, mention as written, span) of the first customer named in `text`."""
+    def customer(self, text: str, near: tuple[int, int] | None = None
+                 ) -> tuple[str | None, str | None, tuple[int, int] | None]:
+        """(canonical name, mention as written, span) of the first customer named in `text` — first in the clause
+        around `near` when that clause names a known one (拜访了北京同创 顺便收到了合肥卓越的20万 → 合肥卓越)."""
+        if near is not None:
+            left = max((m.end() for m in _SEPARATORS.finditer(text[: near[0]])), default=0)
+            right = next((m.start() + near[1] for m in _SEPARATORS.finditer(text[near[1] :])), len(text))
+            name, mention, span = self.customer(text[left:right])
+            if name is not None and span is not None:
+                return name, mention, (span[0] + left, span[1] + left)
         for m in find_customers(text, self.index):
             if m.match.best and not m.match.ambiguous:
                 return m.match.best, m.mention, (m.start, m.end)
@@ -298,7 +306,8 @@ class Recognizer:
         # Behaviours that contain a payment word (回款跟进, 催款) are behaviours, not receipts.
         if not forced and any(_find(p.payment, m.group()) for m in _find(self.behavior_names, text)):
             return None
-        name, mention, span = self.customer(text)
+        near = (money[0].start, money[0].end) if money else cues[0].span() if cues else None
+        name, mention, span = self.customer(text, near)
         if not forced and amount is None and mention is None:
             return None  # 「到账了记得跟我说」: whose money, how much? nothing is stated
         if amount is None and forced:
@@ -353,7 +362,7 @@ class Recognizer:
         m, behavior = found[0]
         if not forced and (_has(text, p.behavior_not) or _after(text, m.end(), p.advance_questions)):
             return None  # planned, or asked about (到商务谈判了没)
-        name, mention, _ = self.customer(text)
+        name, mention, _ = self.customer(text, m.span())
         if mention is None and not forced:
             return None  # 「demo」 alone, 「客户说POC效果不错」: whose? a note until a customer is named
         if mention is None:
