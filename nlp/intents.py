@@ -45,7 +45,7 @@ class Phrases:
     advance: Sequence[str] = ()
     advance_not: Sequence[str] = ()
     advance_anywhere: Sequence[str] = ()
-    advance_questions: Sequence[str] = ()
+    advance_not_after: Sequence[str] = ()
     behavior_verbs: Sequence[str] = ()
     stages: Mapping[str, Sequence[str]] = field(default_factory=dict)
     stage_events: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -327,7 +327,7 @@ class Recognizer:
         stage = None
         pushed: list[tuple[bool, str]] = []  # (right after an advance cue, stage) of each stage the text moves to
         for m, named in self._named(self.stage_names, text):
-            if not forced and (_ends_with(text[: m.start()], p.behavior_verbs) or _after(text, m.end(), p.advance_questions)):
+            if not forced and (_ends_with(text[: m.start()], p.behavior_verbs) or _after(text, m.end(), p.advance_not_after)):
                 continue  # 进行了商务谈判: the behavior of that name, no stage change; 到谈判了吗: a question
             cued = bool(_find(p.advance, text[max(0, m.start() - 4) : m.start()]))
             if (forced or cued or _has(text, p.advance_anywhere)) and (forced or not (
@@ -340,7 +340,7 @@ class Recognizer:
                 if event_stage in self.vocabulary.stages:
                     hit = next((m for m in _find(words, text) if not _before(text, m.start(), p.advance_not)
                                 and not _planned(text, m.start(), p.plans)
-                                and not _after(text, m.end(), p.advance_questions)), None)
+                                and not _after(text, m.end(), p.advance_not_after)), None)
                     if hit is not None:
                         stage = event_stage
                         break
@@ -360,7 +360,7 @@ class Recognizer:
         if not found:
             return None
         m, behavior = found[0]
-        if not forced and (_has(text, p.behavior_not) or _after(text, m.end(), p.advance_questions)):
+        if not forced and (_has(text, p.behavior_not) or _after(text, m.end(), p.advance_not_after)):
             return None  # planned, or asked about (到商务谈判了没)
         name, mention, _ = self.customer(text, m.span())
         if mention is None and not forced:

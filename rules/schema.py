@@ -479,7 +479,7 @@ class IntentsFile(_Strict):
     advance: list[str] = []
     advance_not: list[str] = []
     advance_anywhere: list[str] = []
-    advance_questions: list[str] = []
+    advance_not_after: list[str] = []
     behavior_verbs: list[str] = []
     stages: dict[str, list[str]] = {}  # stage → short names
     stage_events: dict[str, list[str]] = {}  # stage → phrases that alone state the change
@@ -528,7 +528,7 @@ class IntentsFile(_Strict):
         return table
 
     @field_validator("fillers", "help_topics", "plans", "lead", "lead_not_after", "lead_name_end", "lead_before", "payment", "payment_not",
-                     "payment_not_after", "payment_received", "payment_amount_not", "advance", "advance_not", "advance_anywhere", "advance_questions", "behavior_verbs",
+                     "payment_not_after", "payment_received", "payment_amount_not", "advance", "advance_not", "advance_anywhere", "advance_not_after", "behavior_verbs",
                      "behavior_not", "visit", "visit_before_customer", "visit_not_after", "visit_done_after", "visit_done_before",
                      "visit_planned", "visit_not", "visit_not_near", "visit_not_before", "visit_off", "progress", "progress_weak", "progress_not", "redeem", "hedges", "questions")
     @classmethod
