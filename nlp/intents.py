@@ -360,8 +360,9 @@ class Recognizer:
         if not found:
             return None
         m, behavior = found[0]
-        if not forced and (_has(text, p.behavior_not) or _after(text, m.end(), p.advance_not_after)):
-            return None  # planned, or asked about (到商务谈判了没)
+        if not forced and (_has(text, p.behavior_not) or _after(text, m.end(), p.advance_not_after)
+                           or _has(_clause(text, m.start(), m.end()), p.plans)):
+            return None  # planned (试点下个月开始), or asked about (到商务谈判了没)
         name, mention, _ = self.customer(text, m.span())
         if mention is None and not forced:
             return None  # 「demo」 alone, 「客户说POC效果不错」: whose? a note until a customer is named
