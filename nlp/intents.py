@@ -389,9 +389,11 @@ class Recognizer:
                 mention = _first_word(_leftover(text, [m.span() for m in cues]).lstrip("了过完")) or None
         elif not cues or mention is None or _has(text, p.visit_off):
             return None  # no visit cue, nobody named, or it did not happen (客户临时取消了)
-        past = [m for m in cues if "约" not in m.group() and ("了" in m.group() or _after(text, m.end(), p.visit_done_after)
-                                                           or _ends_with(m.group(), p.visit_done_after))]
-        done = bool(past) or (_has(text, p.visit_done_before) and not _has(text, p.visit_planned))
+        past = [m for m in cues if "约" not in m.group() and not _has(_SEPARATORS.split(text[: m.start()])[-1], p.visit_planned)
+                and ("了" in m.group() or _after(text, m.end(), p.visit_done_after) or _ends_with(m.group(), p.visit_done_after))]
+        # 去合肥卓越开会了: a clause that ends in 了 tells a visit that happened, unless a plan word says otherwise.
+        ended = any(_clause(text, m.start(), m.end()).endswith("了") for m in cues)
+        done = bool(past) or ((ended or _has(text, p.visit_done_before)) and not _has(text, p.visit_planned))
         who = name or mention
         return Intent("拜访", who or "", bool(name) and not self._hedged(text), name, mention, done=done)
 
