@@ -9,13 +9,19 @@ from dataclasses import dataclass, field, replace
 from nlp.amounts import find_amounts, parse_amount
 from nlp.customers import find_customers
 from nlp.lexicon import Lexicon
-from nlp.segment import fold
+from nlp.names import REGIONS, brand, core_name, region_length
+from nlp.segment import fold, word_freq
 
 NOTE = "备注"  # the intent of a message that asks for nothing: it is kept as a note
 # Punctuation, spaces and emoji that may follow a command word or pad a message.
 _PAD = re.compile(r"[\s,.!?;:~、，。！？；：…·\-—\"'“”‘’()（）【】\[\]<>《》]+|[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+")
 _SEPARATORS = re.compile(r"[\s,，;；。!！?？:：、]+")
 _NEAR = 6  # characters: how far before a cue a negation or plan word still governs it
+_CLAUSES = re.compile(r"[,，;；。!！?？\n]+")  # a plan word governs the rest of its clause (spaces do not end one)
+_GAP = "[^,，。;；!！?？\n]{0,12}?"  # what 「…」 in a phrase stands for: a few characters of the same clause
+_LATIN_NAME = re.compile(r"[a-z][a-z0-9&.\-]*(?: [a-z0-9][a-z0-9&.\-]*)*(?=$|[^a-z0-9&.\-])")
+_BARE_MAX_FREQ = 100  # jieba frequency: a bare name more common than this is a word (天府, 卓越), not a customer
+_WHOLE_MAX = 40  # characters: a longer message is never one command said as a whole
 
 
 @dataclass(frozen=True)
@@ -24,14 +30,23 @@ class Phrases:
 
     whole: Mapping[str, Sequence[str]] = field(default_factory=dict)
     fillers: Sequence[str] = ()
+    help_topics: Sequence[str] = ()
+    typos: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    plans: Sequence[str] = ()
     lead: Sequence[str] = ()
     lead_not_after: Sequence[str] = ()
+    lead_name_end: Sequence[str] = ()
+    lead_before: Sequence[str] = ()
     payment: Sequence[str] = ()
     payment_not: Sequence[str] = ()
     payment_not_after: Sequence[str] = ()
+    payment_received: Sequence[str] = ()
+    payment_amount_not: Sequence[str] = ()
     advance: Sequence[str] = ()
     advance_not: Sequence[str] = ()
     advance_anywhere: Sequence[str] = ()
+    advance_not_after: Sequence[str] = ()
+    behavior_verbs: Sequence[str] = ()
     stages: Mapping[str, Sequence[str]] = field(default_factory=dict)
     stage_events: Mapping[str, Sequence[str]] = field(default_factory=dict)
     behaviors: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -42,10 +57,17 @@ class Phrases:
     visit_done_after: Sequence[str] = ()
     visit_done_before: Sequence[str] = ()
     visit_planned: Sequence[str] = ()
+    visit_not: Sequence[str] = ()
+    visit_not_near: Sequence[str] = ()
+    visit_not_before: Sequence[str] = ()
+    visit_off: Sequence[str] = ()
     progress: Sequence[str] = ()
+    progress_weak: Sequence[str] = ()
+    progress_not: Sequence[str] = ()
     rewards: Mapping[str, Sequence[str]] = field(default_factory=dict)
     redeem: Sequence[str] = ()
     hedges: Sequence[str] = ()
+    questions: Sequence[str] = ()
 
 
 @dataclass(frozen=True)
@@ -76,8 +98,18 @@ class Intent:
     done: bool | None = None  # a visit that already happened
 
 
+def _pattern(word: str) -> str:
+    """A phrase as a pattern: 「跟进…回款」 allows a few characters of the same clause between its parts."""
+    return re.escape(fold(word)).replace("…", _GAP)
+
+
 def _alternation(words: Iterable[str]) -> str:
-    return "|".join(re.escape(fold(w)) for w in sorted(set(words), key=len, reverse=True) if w)
+    return "|".join(_pattern(w) for w in sorted(set(words), key=len, reverse=True) if w)
+
+
+def _bare_alternation(words: Iterable[str]) -> str:
+    """Whole-message phrases as they are matched: without spaces or punctuation (daily report → dailyreport)."""
+    return _alternation(_PAD.sub("", fold(w)) for w in words)
 
 
 def _find(words: Iterable[str], text: str) -> list[re.Match[str]]:
@@ -99,22 +131,46 @@ def _has(text: str, words: Iterable[str]) -> bool:
     return any(fold(w) in text for w in words if w)
 
 
+def _planned(text: str, start: int, plans: Iterable[str]) -> bool:
+    """A plan word (争取, 下个月 …) earlier in the clause that ends at `start`: a wish, not a fact."""
+    return _has(_CLAUSES.split(text[:start])[-1], plans)
+
+
+def _clause(text: str, start: int, end: int) -> str:
+    """The clause (up to spaces and punctuation) that holds text[start:end]."""
+    return _SEPARATORS.split(text[:start])[-1] + text[start:end] + _SEPARATORS.split(text[end:])[0]
+
+
+def _ends_with(text: str, words: Iterable[str]) -> bool:
+    return any(text.endswith(fold(w)) for w in words if w)
+
+
 class Recognizer:
     """Built once per vocabulary; `read(text)` is pure and cheap (the customer index is the costly part)."""
 
     def __init__(self, vocabulary: Vocabulary) -> None:
         self.vocabulary = vocabulary
         self.index = vocabulary.customers.index()
+        self.bare_names = _bare_names(name for name, _ in vocabulary.customers.customers)
         p = vocabulary.phrases
         self.phrases = p
-        fillers = _alternation(p.fillers)
+        self.words = sorted(vocabulary.commands, key=len, reverse=True)
+        self.typos = [(fold(typo), fold(word)) for word, typos in p.typos.items() for typo in typos
+                      if len(typo) == len(word)]
+        fillers = _bare_alternation(p.fillers)
+        self.courtesy = re.compile(f"(?:{fillers})*" if fillers else "")
+        openers = "|".join(x for x in (fillers, _bare_alternation(p.lead_before)) if x)
+        self.lead_openers = re.compile(f"(?:{openers})*" if openers else "")
         self.whole: list[tuple[str, re.Pattern[str]]] = []
         for command, words in p.whole.items():
             if command in vocabulary.commands:
-                pattern = f"(?:{fillers})*(?:{_alternation([command, *words])})(?:{fillers})*" if fillers else \
-                    f"(?:{_alternation([command, *words])})"
-                self.whole.append((command, re.compile(pattern)))
-        self.words = sorted(vocabulary.commands, key=len, reverse=True)
+                # Several of the command's words and courtesy words in any order (速记一下今天的日报); a question
+                # about using the bot may also name other commands (回款怎么录, 教教我怎么报回款).
+                said = _bare_alternation([command, *words])
+                extra = "|".join(x for x in (fillers, _bare_alternation([*self.words, *p.help_topics]) if command == "帮助" else "") if x)
+                padding = f"(?:{extra})*" if extra else ""
+                rest = f"(?:{said}|{extra})*" if extra else f"(?:{said})*"
+                self.whole.append((command, re.compile(f"{padding}(?:{said}){rest}")))
         self.stage_names = {fold(s): s for s in vocabulary.stages}
         for stage, words in p.stages.items():
             if stage in vocabulary.stages:
@@ -129,13 +185,30 @@ class Recognizer:
                 self.reward_names.update({fold(w): reward for w in words})
 
     # -- slots ------------------------------------------------------------------------------------------------
-    def customer(self, text: str) -> tuple[str | None, str | None, tuple[int, int] | None]:
-        """(canonical name, mention as written, span) of the first customer named in `text`."""
+    def customer(self, text: str, near: tuple[int, int] | None = None
+                 ) -> tuple[str | None, str | None, tuple[int, int] | None]:
+        """(canonical name, mention as written, span) of the first customer named in `text` — first in the clause
+        around `near` when that clause names a known one (拜访了北京同创 顺便收到了合肥卓越的20万 → 合肥卓越)."""
+        if near is not None:
+            left = max((m.end() for m in _SEPARATORS.finditer(text[: near[0]])), default=0)
+            right = next((m.start() + near[1] for m in _SEPARATORS.finditer(text[near[1] :])), len(text))
+            name, mention, span = self.customer(text[left:right])
+            if name is not None and span is not None:
+                return name, mention, (span[0] + left, span[1] + left)
         for m in find_customers(text, self.index):
             if m.match.best and not m.match.ambiguous:
                 return m.match.best, m.mention, (m.start, m.end)
         for m in find_customers(text, self.index):
             return None, m.mention, (m.start, m.end)
+        return self._bare_customer(text)
+
+    def _bare_customer(self, text: str) -> tuple[str | None, str | None, tuple[int, int] | None]:
+        """Last resort: a public body by its bare name (瑞康 for 苏州瑞康医院, 天府 for 成都天府银行) — the shared
+        index leaves these out on purpose; here only when nothing else is named and only one customer has it."""
+        for m in _find(self.bare_names, text):
+            owners = self.bare_names[m.group()]
+            if len(owners) == 1:
+                return owners[0], m.group(), m.span()
         return None, None, None
 
     def amount(self, text: str) -> int | None:
@@ -143,11 +216,12 @@ class Recognizer:
         return found[0].value if found else None
 
     def _named(self, names: Mapping[str, str], text: str) -> list[tuple[re.Match[str], str]]:
-        return [(m, names[m.group()]) for m in _find(names, text)]
+        return [(m, names.get(m.group()) or _gapped(names, m.group())) for m in _find(names, text)]
 
     # -- reading ----------------------------------------------------------------------------------------------
     def read(self, text: str) -> Intent:
-        folded = fold(text).strip()
+        original = text.strip()
+        folded = self._corrected(fold(original))
         bare = _PAD.sub("", folded)
         if not bare:
             return Intent(NOTE)
@@ -155,16 +229,20 @@ class Recognizer:
         if whole is not None:
             return Intent(whole)
         head = self._command_head(folded)
-        if head is not None:
-            word, rest = head
-            typed = self._typed(word, rest)
-            if typed is not None:
-                return typed
-        return self._sentence(folded)
+        typed = self._typed(*head) if head is not None else None
+        return _as_typed(typed or self._sentence(folded), folded, original)
+
+    def _corrected(self, folded: str) -> str:
+        """Slips of a cue word (推近 → 推进, 到帐 → 到账) put right; same length, so offsets still match the original."""
+        for typo, word in self.typos:
+            folded = folded.replace(typo, word)
+        return folded
 
     def whole_command(self, text: str) -> str | None:
         """The command a message means as a whole (算了不弄了 → 取消, 积分榜 → 排行榜), courtesy words aside."""
-        bare = _PAD.sub("", fold(text).strip())
+        bare = _PAD.sub("", self._corrected(fold(text).strip()))
+        if len(bare) > _WHOLE_MAX:
+            return None
         return next((command for command, pattern in self.whole if pattern.fullmatch(bare)), None)
 
     def _command_head(self, folded: str) -> tuple[str, str] | None:
@@ -177,13 +255,19 @@ class Recognizer:
         """A message that starts with a command word: its rest is that command's arguments, when they parse.
         Without a space or punctuation after the word the rest must name a known customer (回款计划还没定 is a note)."""
         separated = not rest or bool(_PAD.match(rest))
+        if not separated and _has(_clause(rest, 0, 0), self.phrases.questions):
+            return None  # 拜访北京同创的时候要注意什么: a question, read as a sentence
         readers = {"推进": lambda: self._advance(rest, forced=True), "回款": lambda: self._payment(rest, forced=True),
                    "拜访": lambda: self._visit(word + rest, forced=True), "行为": lambda: self._behavior(rest, forced=True),
                    "兑换": lambda: self._redeem(rest, forced=True), "进展": lambda: self._progress(rest, forced=True)}
         if word == "新线索":
-            return self._lead(word, rest)
+            # 新线索这个月太少了 talks about leads; 新线索：X and 新线索X enter one.
+            return None if not separated and _after(rest, 0, self.phrases.lead_not_after) else self._lead(word, rest)
         found = readers[word]() if word in readers else None
-        if found is not None and (separated or found.customer or found.reward or self._bare_name(word, rest)):
+        # Glued to the word, an unknown name counts when the rest states the fact (推进火星科技到方案演示, 拜访了X).
+        stated = found is not None and bool(found.mention and not _SEPARATORS.search(found.mention)
+                                            and (found.stage or found.amount or found.done))
+        if found is not None and (separated or found.customer or found.reward or stated or self._bare_name(word, rest)):
             return replace(found, sure=True)  # typed as a command: its handler asks whatever it must
         return Intent(word, _PAD.sub(" ", rest).strip()) if separated else None
 
@@ -207,15 +291,25 @@ class Recognizer:
     # -- one reader per command ---------------------------------------------------------------------------------
     def _payment(self, text: str, forced: bool = False) -> Intent | None:
         p = self.phrases
-        cues = [m for m in _find(p.payment, text) if forced or (
-            not _before(text, m.start(), p.payment_not) and not _after(text, m.end(), p.payment_not_after))]
+        # With an amount, a bare receipt verb is enough, in any order (北京同创的20万到了, 收到X进度款230万),
+        # unless the amount is a budget or a quote (报价80万 到了他们采购那边; 合同额200万 今天收到首付60万).
+        found = find_amounts(text)
+        money = [a for a in found if not _has(_CLAUSES.split(text[max(0, a.start - _NEAR) : a.end])[-1],
+                                                  p.payment_amount_not)]
+        amount = (money or found)[0].value if found else None
+        said = [*_find(p.payment, text), *(_find(p.payment_received, text) if money else [])]
+        cues = [m for m in said if forced or (
+            not _before(text, m.start(), p.payment_not) and not _after(text, m.end(), p.payment_not_after)
+            and not _planned(text, m.start(), p.plans) and not _after(text, m.end(), self.stage_names))]
         if not cues and not forced:
             return None
         # Behaviours that contain a payment word (回款跟进, 催款) are behaviours, not receipts.
         if not forced and any(_find(p.payment, m.group()) for m in _find(self.behavior_names, text)):
             return None
-        name, mention, span = self.customer(text)
-        amount = self.amount(text)
+        near = (money[0].start, money[0].end) if money else cues[0].span() if cues else None
+        name, mention, span = self.customer(text, near)
+        if not forced and amount is None and mention is None:
+            return None  # 「到账了记得跟我说」: whose money, how much? nothing is stated
         if amount is None and forced:
             amount = parse_amount(_SEPARATORS.split(text.strip())[-1])
         if not forced and amount is None and not any(_after(text, m.end(), ["了"]) or "已" in text[: m.start()]
@@ -231,16 +325,22 @@ class Recognizer:
     def _advance(self, text: str, forced: bool = False) -> Intent | None:
         p = self.phrases
         stage = None
+        pushed: list[tuple[bool, str]] = []  # (right after an advance cue, stage) of each stage the text moves to
         for m, named in self._named(self.stage_names, text):
-            pushed = forced or bool(_find(p.advance, text[max(0, m.start() - 4) : m.start()])) \
-                or _has(text, p.advance_anywhere)
-            if pushed and (forced or not _before(text, m.start(), p.advance_not)):
-                stage = named
-                break
+            if not forced and (_ends_with(text[: m.start()], p.behavior_verbs) or _after(text, m.end(), p.advance_not_after)):
+                continue  # 进行了商务谈判: the behavior of that name, no stage change; 到谈判了吗: a question
+            cued = bool(_find(p.advance, text[max(0, m.start() - 4) : m.start()]))
+            if (forced or cued or _has(text, p.advance_anywhere)) and (forced or not (
+                    _before(text, m.start(), p.advance_not) or _planned(text, m.start(), p.plans))):
+                pushed.append((cued, named))
+        if pushed:  # 从需求确认推到方案演示: the stage after the cue, else the last one named
+            stage = next((named for cued, named in pushed if cued), pushed[-1][1])
         if stage is None:
             for event_stage, words in p.stage_events.items():
                 if event_stage in self.vocabulary.stages:
-                    hit = next((m for m in _find(words, text) if not _before(text, m.start(), p.advance_not)), None)
+                    hit = next((m for m in _find(words, text) if not _before(text, m.start(), p.advance_not)
+                                and not _planned(text, m.start(), p.plans)
+                                and not _after(text, m.end(), p.advance_not_after)), None)
                     if hit is not None:
                         stage = event_stage
                         break
@@ -260,9 +360,10 @@ class Recognizer:
         if not found:
             return None
         m, behavior = found[0]
-        if not forced and _has(text, p.behavior_not):
-            return None
-        name, mention, _ = self.customer(text)
+        if not forced and (_has(text, p.behavior_not) or _after(text, m.end(), p.advance_not_after)
+                           or _has(_clause(text, m.start(), m.end()), p.plans)):
+            return None  # planned (试点下个月开始), or asked about (到商务谈判了没)
+        name, mention, _ = self.customer(text, m.span())
         if mention is None and not forced:
             return None  # 「demo」 alone, 「客户说POC效果不错」: whose? a note until a customer is named
         if mention is None:
@@ -276,21 +377,37 @@ class Recognizer:
         cues = [m for m in _find(p.visit, text) if not _after(text, m.end(), p.visit_not_after)]
         name, mention, span = self.customer(text)
         if span is not None:
-            cues += [m for m in _find(p.visit_before_customer, text[: span[0]]) if m.end() == span[0]]
+            cues += [m for m in _find(p.visit_before_customer, text[: span[0]])
+                     if m.end() == span[0] and not _ends_with(text[: m.end()], p.visit_not_before)]
+        if span is not None and not forced and _after(text, span[1], p.visit_not_near):
+            return None  # 去西部能源附近爬山, 去北京同创的路上: near the customer, not a visit
+        if not forced:  # 今天不方便见面, 拜访的时候要注意什么: no visit, or a question about one
+            cues = [m for m in cues if not _before(text, m.start(), p.visit_not)
+                    and not _has(_clause(text, m.start(), m.end()), p.questions)]
         if forced:
             if mention is None:
-                mention = _leftover(text, [m.span() for m in cues]) or None
-        elif not cues or mention is None:
-            return None
-        past = [m for m in cues if "约" not in m.group() and ("了" in m.group() or _after(text, m.end(), p.visit_done_after))]
-        done = bool(past) or (_has(text, p.visit_done_before) and not _has(text, p.visit_planned))
+                mention = _first_word(_leftover(text, [m.span() for m in cues]).lstrip("了过完")) or None
+        elif not cues or mention is None or _has(text, p.visit_off):
+            return None  # no visit cue, nobody named, or it did not happen (客户临时取消了)
+        past = [m for m in cues if "约" not in m.group() and not _has(_SEPARATORS.split(text[: m.start()])[-1], p.visit_planned)
+                and ("了" in m.group() or _after(text, m.end(), p.visit_done_after) or _ends_with(m.group(), p.visit_done_after))]
+        # 去合肥卓越开会了: a clause that ends in 了 tells a visit that happened, unless a plan word says otherwise.
+        ended = any(_clause(text, m.start(), m.end()).endswith("了") for m in cues)
+        done = bool(past) or ((ended or _has(text, p.visit_done_before)) and not _has(text, p.visit_planned))
         who = name or mention
         return Intent("拜访", who or "", bool(name) and not self._hedged(text), name, mention, done=done)
 
     def _lead(self, word: str, rest: str) -> Intent:
         args = _PAD.sub(" ", rest).strip() if not _PAD.match(rest or " ") else rest.strip(" ,，:：;；")
         args = re.sub(r"^(?:叫|是|名叫|名字叫)", "", args).strip()
-        raw = _SEPARATORS.split(args, maxsplit=1)[0] if args else ""
+        requests = _alternation(self.phrases.lead_name_end)
+        if requests:  # 武汉光谷能源集团帮我建一下 → 武汉光谷能源集团: the request is no part of the lead
+            args = re.sub(rf"(?:{requests})[^\s,，;；。!！?？]*", "", args).strip(" ,，;；。")
+        words = _SEPARATORS.split(args)
+        while len(words) > 1 and self.courtesy.fullmatch(words[0]):  # 有个新的线索 你记一下 X: not 「你」
+            args = args[len(words.pop(0)) :].lstrip(" ,，:：;；、。")
+        latin = _LATIN_NAME.match(args)  # ABC Robotics: a Latin name keeps its spaces
+        raw = latin.group() if latin else (_SEPARATORS.split(args, maxsplit=1)[0] if args else "")
         canonical = self.index.resolve(self.index.customers.get(raw))[0] if raw and self.index.customers.get(raw) \
             else None
         return Intent(word, args, True, canonical, raw or None)
@@ -300,8 +417,11 @@ class Recognizer:
         if cue is None or _after(text, cue.end(), self.phrases.lead_not_after):
             return None
         found = self._lead("新线索", text[cue.end() :])
-        # 「有个新客户叫X」 opens the message: sure; later in a sentence (「展会上认识一个新客户，X」) ask first.
-        return replace(found, sure=_PAD.sub("", text[: cue.start()]) == "")
+        opens = bool(self.lead_openers.fullmatch(_PAD.sub("", text[: cue.start()])))
+        if not opens and not found.mention:
+            return None  # 有啥新客户: no name, no lead
+        # 「(帮我)有个新客户叫X」 opens the message: sure; later in a sentence (「展会上认识一个新客户，X」) ask first.
+        return replace(found, sure=opens)
 
     def _redeem(self, text: str, forced: bool = False) -> Intent | None:
         found = self._named(self.reward_names, text)
@@ -313,7 +433,10 @@ class Recognizer:
         return Intent("兑换", reward, not self._hedged(text), reward=reward)
 
     def _progress(self, text: str, forced: bool = False) -> Intent | None:
-        if not forced and not _has(text, self.phrases.progress):
+        """A known customer's deal moving without a stage change; weak wording (反馈不错) asks first."""
+        strong = _has(text, self.phrases.progress)
+        if not forced and ((not strong and not _has(text, self.phrases.progress_weak))
+                           or _has(text, self.phrases.progress_not)):
             return None
         name, mention, span = self.customer(text)
         if name is None and not forced:
@@ -321,7 +444,42 @@ class Recognizer:
         note = _PAD.sub(" ", (text[: span[0]] + text[span[1] :]) if span else text).strip()
         note = re.sub(r"^(?:的|最新)+", "", note).strip() or note
         who = name or mention
-        return Intent("进展", f"{who} {note}" if who and note else "", bool(name), name, mention)
+        sure = bool(name) and (forced or strong) and not self._hedged(text)
+        return Intent("进展", f"{who} {note}" if who and note else "", sure, name, mention)
+
+
+def _gapped(names: Mapping[str, str], said: str) -> str:
+    """The canonical name of a phrase with 「…」 that matched `said`."""
+    return next(name for word, name in names.items() if "…" in word and re.fullmatch(_pattern(word), said))
+
+
+def _first_word(text: str) -> str:
+    return _SEPARATORS.split(text.strip(), maxsplit=1)[0]
+
+
+def _as_typed(intent: Intent, folded: str, original: str) -> Intent:
+    """An unknown name and a lead's text as the rep typed them (DataWave, not the folded datawave)."""
+    if intent.customer is not None or not intent.mention:
+        return intent
+    at = folded.find(intent.args) if intent.command == "新线索" and intent.args else -1
+    args = original[at : at + len(intent.args)] if at >= 0 else intent.args
+    at = folded.find(intent.mention)
+    if at < 0:
+        return replace(intent, args=args)
+    mention = original[at : at + len(intent.mention)]
+    return replace(intent, mention=mention, args=args if args != intent.args else args.replace(intent.mention, mention, 1))
+
+
+def _bare_names(names: Iterable[str]) -> dict[str, list[str]]:
+    """Each customer's name without region, legal suffix and institution word (苏州瑞康医院 → 瑞康) → its owners."""
+    out: dict[str, list[str]] = {}
+    for name in names:
+        core = core_name(name)
+        rest = core[region_length(core) :]
+        for form in {rest, brand(rest)}:
+            if len(form) >= 2 and form != name and form not in REGIONS and word_freq(form) < _BARE_MAX_FREQ:
+                out.setdefault(fold(form), []).append(name)
+    return out
 
 
 def _amount_span(text: str) -> tuple[int, int]:

@@ -519,14 +519,23 @@ class IntentsFile(_Strict):
 
     whole: dict[str, list[str]] = {}  # command → phrases that, the whole message, mean it
     fillers: list[str] = []
+    help_topics: list[str] = []
+    typos: dict[str, list[str]] = {}  # word → slips of the same length (推近 → 推进, 到帐 → 到账)
+    plans: list[str] = []  # earlier in the clause: a plan, not a fact (争取, 下个月 …)
     lead: list[str] = []
     lead_not_after: list[str] = []
+    lead_name_end: list[str] = []
+    lead_before: list[str] = []
     payment: list[str] = []
     payment_not: list[str] = []
     payment_not_after: list[str] = []
+    payment_received: list[str] = []
+    payment_amount_not: list[str] = []
     advance: list[str] = []
     advance_not: list[str] = []
     advance_anywhere: list[str] = []
+    advance_not_after: list[str] = []
+    behavior_verbs: list[str] = []
     stages: dict[str, list[str]] = {}  # stage → short names
     stage_events: dict[str, list[str]] = {}  # stage → phrases that alone state the change
     behaviors: dict[str, list[str]] = {}  # behavior → near names
@@ -537,10 +546,17 @@ class IntentsFile(_Strict):
     visit_done_after: list[str] = []
     visit_done_before: list[str] = []
     visit_planned: list[str] = []
+    visit_not: list[str] = []
+    visit_not_near: list[str] = []
+    visit_not_before: list[str] = []
+    visit_off: list[str] = []
     progress: list[str] = []
+    progress_weak: list[str] = []
+    progress_not: list[str] = []
     rewards: dict[str, list[str]] = {}  # reward → near names
     redeem: list[str] = []
     hedges: list[str] = []
+    questions: list[str] = []
 
     @field_validator("whole")
     @classmethod
@@ -550,6 +566,15 @@ class IntentsFile(_Strict):
             raise ValueError(f"未知的命令：{'、'.join(unknown)}（可用：{'、'.join(COMMAND_WORDS)}）")
         return whole
 
+    @field_validator("typos")
+    @classmethod
+    def _same_length(cls, typos: dict[str, list[str]]) -> dict[str, list[str]]:
+        _no_blank([w for words in typos.values() for w in words], "typos")
+        wrong = [w for word, words in typos.items() for w in words if len(w) != len(word)]
+        if wrong:
+            raise ValueError(f"错字要和原词一样长：{'、'.join(wrong)}")
+        return typos
+
     @field_validator("whole", "stages", "stage_events", "behaviors", "rewards")
     @classmethod
     def _mapped_phrases(cls, table: dict[str, list[str]]) -> dict[str, list[str]]:
@@ -557,9 +582,10 @@ class IntentsFile(_Strict):
             _no_blank(words, f"「{key}」")
         return table
 
-    @field_validator("fillers", "lead", "lead_not_after", "payment", "payment_not", "payment_not_after", "advance", "advance_not", "advance_anywhere",
+    @field_validator("fillers", "help_topics", "plans", "lead", "lead_not_after", "lead_name_end", "lead_before", "payment", "payment_not",
+                     "payment_not_after", "payment_received", "payment_amount_not", "advance", "advance_not", "advance_anywhere", "advance_not_after", "behavior_verbs",
                      "behavior_not", "visit", "visit_before_customer", "visit_not_after", "visit_done_after", "visit_done_before",
-                     "visit_planned", "progress", "redeem", "hedges")
+                     "visit_planned", "visit_not", "visit_not_near", "visit_not_before", "visit_off", "progress", "progress_weak", "progress_not", "redeem", "hedges", "questions")
     @classmethod
     def _phrases(cls, words: list[str]) -> list[str]:
         return _no_blank(words, "列表")

@@ -99,3 +99,12 @@ def test_an_added_feedback_category_is_found_in_chat(tmp_path):
     reports = load_rules(rules).reports
     found = nlp.extract("客户说工期有点太紧了", date(2026, 12, 4), nlp.Lexicon.from_vocabulary(reports.model_dump()))
     assert found.to_dict()["feedback"] == [{"keyword": "交付担忧", "polarity": "negative", "words": "工期有点太紧"}]
+
+
+def test_a_typo_must_be_as_long_as_its_command_word(tmp_path, capsys):
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "intents.yaml").write_text("typos:\n  推进: [推近, 推尽了]\n", encoding="utf-8")
+    code, _, err = run_check(tmp_path, capsys)
+    assert code == 2
+    assert err == [f"{rules / 'intents.yaml'}:typos: 错字要和原词一样长：推尽了"]

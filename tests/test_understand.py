@@ -210,3 +210,47 @@ def test_a_lead_mentioned_mid_sentence_is_asked_about_first(client, engine, cust
     click(client, card, "是")
     with Session(engine) as session:
         assert dialogs.active(session, "lilei", now=T0).flow == "leads"
+
+
+def last_update(engine, opportunity: int):
+    with Session(engine) as session:
+        return session.get(Opportunity, opportunity).last_update_at
+
+
+def test_a_status_update_without_a_stage_change_records_progress(client, engine, customers):
+    before = last_update(engine, customers[ZHUOYUE])
+    said = texts(say(client, "合肥卓越的方案还在走内部评审，下一步等他们总经理上会"))
+    assert said == [f"已记录「{ZHUOYUE}」的进展，「需求确认」阶段停留计时已重置。"]
+    assert last_update(engine, customers[ZHUOYUE]) == T0 != before  # the stage clock starts again
+    assert stage_changes(engine) == [] and touches(engine) == []
+
+
+def test_weak_progress_wording_asks_once_and_yes_records_it(client, engine, customers):
+    before = last_update(engine, customers[ZHUOYUE])
+    card = last_card(say(client, "合肥卓越试用反馈挺好"))
+    assert (card["title"], labels(card)) == (f"要把这条记为{ZHUOYUE}的最新进展吗？", ["是", "不是，记为备注"])
+    assert last_update(engine, customers[ZHUOYUE]) == before  # nothing recorded before the answer
+    click(client, card, "是")
+    assert last_update(engine, customers[ZHUOYUE]) == T0
+
+
+def test_talk_about_a_plan_or_a_cancelled_visit_stays_a_note(client, engine, customers):
+    assert texts(say(client, "下个月争取把合肥卓越推进到合同签署")) == [f"已作为备注记入「{ZHUOYUE}」。"]
+    assert texts(say(client, "本来约了杭州同创今天见 结果客户临时取消了")) == [f"已作为备注记入「{HANGZHOU}」。"]
+    assert stage_changes(engine) == []
+    assert touches(engine) == [("message", customer_id(engine, ZHUOYUE)), ("message", customer_id(engine, HANGZHOU))]
+    with Session(engine) as session:
+        assert session.exec(select(Checklist)).all() == []  # no visit checklist opened
+
+
+def test_a_payment_stated_with_the_amount_first_is_recorded(client, engine, customers):
+    with_plan_and_hold(client, engine, customers[TONGCHUANG])
+    assert texts(say(client, "刚看了网银 北京同创那笔50.2w到了"))[0].startswith(f"已录入「{TONGCHUANG}」回款 50.2万元。")
+    assert received(engine)[0] == ("首付款", 502_000)
+
+
+def test_an_unknown_lead_keeps_its_name_as_typed(client, engine, customers):
+    say(client, "有个新客户DataWave帮我建一下")
+    with Session(engine) as session:
+        dialog = dialogs.active(session, "lilei", now=T0)
+    assert (dialog.flow, dialog.data["customer"]) == ("leads", "DataWave")  # not datawave, not …帮我建一下
