@@ -44,16 +44,24 @@ class ParsedLead:
     unknown: list[str] = field(default_factory=list)  # parts of the message it did not understand
 
 
-# The command a rep starts with, in any phrasing: 新线索, 建个线索, 录个新客户, 有个新客户叫 ….
+# The command a rep starts with, in any phrasing: 新线索, 建个线索, 录个新客户, 有个新客户叫 …, and its slips (新线所, xin线索).
+_LEAD_WORD = r"(?:线索|线所|线锁|线sou|客户|商机)"
+_NEW = r"(?:新|xin)"
 _COMMAND = re.compile(
-    r"^\s*(?:那个|这个|嗯|哦|对了|今天|刚刚|刚才|又)*\s*(?:帮我|帮忙|麻烦|请)?\s*(?:(?:今天|刚刚|刚才)?(?:又)?有(?:个|一个|家|一家)(?:新的?)?(?:客户|线索|商机)(?:叫做|叫|是)?"
-    r"|(?:新建|新增|建|录入|录|加|添加|记|登记|开|来|报)?(?:一?个|一条|条|一下)?(?:新的?)(?:线索|客户|商机)(?:叫做|叫|是)?"
-    r"|(?:新建|新增|建|录入|录|加|添加|记|登记|开|报)(?:一?个|一条|条|一下)?(?:线索|客户|商机)(?:叫做|叫|是)?"
-    r"|线索)\s*(?:一下)?[\s:：,，。.;；!！\-—~]*"
+    rf"^\s*(?:那个|这个|嗯|哦|对了|今天|刚刚|刚才|又)*\s*(?:帮我|帮忙|麻烦|请)?\s*(?:(?:今天|刚刚|刚才)?(?:又)?有(?:个|一个|家|一家)(?:{_NEW}的?)?{_LEAD_WORD}(?:叫做|叫|是)?"
+    rf"|(?:新建|新增|建|录入|录|加|添加|记|登记|开|来|报)?(?:一?个|一条|条|一下)?(?:{_NEW}的?){_LEAD_WORD}(?:叫做|叫|是)?"
+    rf"|(?:新建|新增|建|录入|录|加|添加|记|登记|开|报)(?:一?个|一条|条|一下)?{_LEAD_WORD}(?:叫做|叫|是)?"
+    r"|线索)(?:(?:啊|哈|呢|呀|嘛|哦)(?=就是|[\s,，。!！~]))?\s*(?:一下)?[\s:：,，。.;；!！\-—~]*"
 )
 # 「刚才聊了个新客户叫…」: the command said inside an opening phrase.
 _INTRO = re.compile(r"^.{0,12}?(?:(?:有|聊了|来了|认识了|接了|碰到|加了|谈了|见了)(?:一?个|一家|家)(?:新的?)?|(?:一?个|一家|家)新的?)"
-                    r"(?:客户|线索)(?:叫做|叫|是)?\s*")
+                    r"(?:客户|线索)\s*(?:叫做|名叫|叫|是)?\s*")
+# Words between the command and the name: 「啊就是今天下午见的」「名字叫」「叫」.
+_NAME_LEAD_IN = re.compile(
+    r"(?:(?:啊|哈|呢|呀|嘛|哦|嗯)*就是|是)?"
+    r"(?:(?:今天|昨天|前天|刚才|刚刚|上午|下午|中午|晚上|上周|周[一二三四五六日]|[\u4e00-\u9fff]{0,4}?会上|早上)"
+    r"[\u4e00-\u9fff]{0,6}?(?:见|拜访|认识|聊|碰到|遇到|接触|加|谈)(?:了|过)?的)?"
+    r"(?:(?:客户|公司)?(?:名字|名称)(?:是|叫做|叫|为|:|：)?|叫做|名叫|叫)?\s*")
 # Field keys a rep writes before a value (预算：80万, 决策人 赵行长).
 _KEYS = {
     "industry": r"所属行业|客户行业|行业",
@@ -62,15 +70,17 @@ _KEYS = {
     "need_stage": r"需求阶段|项目阶段|当前阶段|阶段|进度|状态",
 }
 _KEY = re.compile(rf"(?:{'|'.join(_KEYS.values())}|决策)\s*(?:是|为|在|:|：|=|＝|\s|,|，)+")
-_CUSTOMER_KEY = re.compile(r"(?:客户名字|客户名称|客户名|公司名字|公司名称|公司名|单位名称|客户|公司|单位|名称)\s*(?:[:：=＝]|是|叫|\s)\s*")
+_CUSTOMER_KEY = re.compile(r"(?:客户名字|客户名称|客户名|公司名字|公司名称|公司名|单位名称|客户|公司|单位|名称|名字)\s*"
+                           r"(?:[:：=＝]|叫做|名叫|是|叫|\s)\s*")
 _BREAKS = ",，。;；、\n\r!！?？|/-—~～…"
 # Words an organisation's name ends with: a name cut right after one is sure.
 ORG_SUFFIXES = (
     "股份有限公司", "有限责任公司", "有限公司", "集团", "公司", "医院", "卫生院", "大学", "学院", "中学", "小学", "学校",
     "银行", "分行", "支行", "信用社", "证券", "保险", "研究院", "研究所", "中心", "局", "委员会", "办公室", "厂", "超市",
-    "商场", "百货", "科技", "网络", "信息", "电子", "软件", "物流", "快递", "速运", "商贸", "实业", "控股", "电力", "能源",
+    "商场", "百货", "供应链", "科技", "网络", "信息", "电子", "软件", "物流", "快递", "速运", "商贸", "实业", "控股", "电力", "能源",
     "制药", "药业", "机械", "汽车", "电器", "传媒", "教育", "医疗", "股份", "园区", "园", "港", "机场", "酒店", "院", "所",
 )
+_ABBREVIATION = re.compile(r"(?<![a-z])(?:inc|co|ltd|corp|llc|plc|pte|gmbh|intl|bhd|pty)$")  # TechFlow Inc.: the dot is the name's
 SHORT_NAME = 12  # a piece this long between separators is taken whole as the name
 # Where a name without a suffix ends in run-on text: what follows is about the customer, not its name.
 _SOFT_CUTS = re.compile(
@@ -78,6 +88,7 @@ _SOFT_CUTS = re.compile(
     r"主营|属于|的项目|项目|这家|说|在"
 )
 _FILLER = re.compile(r"^(?:的|了|啊|呢|哈|吧|哦|嗯|是|有|在|目前|现在|大概|大约|这个|那个|客户|项目|然后|还有|另外|对了|"
+                     r"(?:刚|刚刚)?(?:加了?|添加了?)?(?:个|一个)?(?:新)?(?:客户)?的?(?:微信|企微|企业微信|钉钉)(?:好友)?|"
                      r"先记一下|记一下|先这样|回头再补|后面再补|其他的?再说|"
                      r"\s|[~～。.!！?？、,，;；:：\-—()（）\[\]【】]|[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F])*$")
 # Saying who decides, after the people (财务总监老孙是决策人, CTO王明拍板, 最后王总说了算).
@@ -175,7 +186,7 @@ class _Parser:
             return True
         before, after = self.text[i - 1:i], self.text[i + 1:i + 2]
         if ch == ".":
-            return not (before.isdigit() and after.isdigit())
+            return not (before.isdigit() and after.isdigit() or _ABBREVIATION.search(self.text, 0, i))
         words = before.isascii() and before.isalpha() and after.isascii() and after.isalpha()
         return ch.isspace() and not (words and not self.titles.match(self.text, i + 1))  # ABC Logistics, CIO Tony
 
@@ -208,6 +219,9 @@ class _Parser:
             if m.start() >= self.start and (m.start() == self.start or self._break(m.start() - 1)
                                             or self.claimed(m.start() - 1)):
                 end = self._free_after(m.end())
+                if end - m.end() > SHORT_NAME:  # 名字叫X是物流方面的…: where it ends is cut once the fields are known
+                    self.claim(m.start(), m.end())
+                    return
                 if end - m.end() >= 2:
                     self.lead.customer = self.raw[m.end():end].strip()
                     self.claim(m.start(), end)
@@ -459,6 +473,10 @@ class _Parser:
         """A short piece between separators is the name; a longer or run-on piece ends at an org suffix, or at a
         word that starts talking about the customer (then the end is a guess: not sure)."""
         end = self._free_after(i)
+        lead_in = _NAME_LEAD_IN.match(self.text, i, end)
+        if lead_in and lead_in.end() > i and end - lead_in.end() >= 2:
+            self.claim(i, lead_in.end())
+            i = lead_in.end()
         piece = self.text[i:end]
         if _FILLER.match(piece) or len(piece.strip()) < 2:
             return

@@ -69,11 +69,16 @@ def _one(value: Any) -> set[Any]:
     return set() if value in (None, "") else {value}
 
 
+def _person(name: str | None, title: str | None) -> tuple[str | None, str | None]:
+    """赵行长 with title 行长 or with none is one answer: the name already says the title (docs/nlp-leads.md)."""
+    return (name, None) if name and title and name.endswith(title) else (name, title)
+
+
 def _predicted(got: ParsedLead) -> dict[str, set[Any]]:
     return {
         "customer": _one(got.customer), "industry": _one(got.industry),
         "budget": _one(got.budget if got.budget is not None else got.budget_band),
-        "decision_makers": {(p.name, p.title) for p in got.decision_makers}, "need_stage": _one(got.need_stage),
+        "decision_makers": {_person(p.name, p.title) for p in got.decision_makers}, "need_stage": _one(got.need_stage),
     }
 
 
@@ -81,19 +86,19 @@ def _expected(case: dict[str, Any]) -> dict[str, set[Any]]:
     return {
         "customer": _one(case.get("customer")), "industry": _one(case.get("industry")),
         "budget": _one(case.get("budget") if case.get("budget") is not None else case.get("budget_band")),
-        "decision_makers": {(p.get("name"), p.get("title")) for p in case.get("decision_makers") or []},
+        "decision_makers": {_person(p.get("name"), p.get("title")) for p in case.get("decision_makers") or []},
         "need_stage": _one(case.get("need_stage")),
     }
 
 
 def _titles_right(got: ParsedLead, case: dict[str, Any]) -> tuple[int, int]:
     """Each labelled person found by name (or, when unnamed, by title) with the title as labelled."""
-    people = case.get("decision_makers") or []
+    people = [_person(p.get("name"), p.get("title")) for p in case.get("decision_makers") or []]
+    found = [_person(p.name, p.title) for p in got.decision_makers]
     right = 0
-    for person in people:
-        same = [p for p in got.decision_makers
-                if (p.name == person.get("name") if person.get("name") else p.title == person.get("title"))]
-        right += any(p.title == person.get("title") for p in same)
+    for name, title in people:
+        same = [p for p in found if (p[0] == name if name else p[1] == title)]
+        right += any(p[1] == title for p in same)
     return len(people), right
 
 
