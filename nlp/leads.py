@@ -356,13 +356,19 @@ class _Parser:
         spaced = re.sub(r"(?<=[万亿wk元])\s", "，", self.text)  # 200万 张处长: 张 is no measure word here
         spaced = re.sub(r"(?<=\d)kw", "千万", spaced)  # 3kw: the same length, so offsets hold
         spaced = re.sub(r"两(?=三[十百千万亿])", "二", spaced)  # 两三千万 is "two or three": nlp.amounts knows 二三
-        amounts = [a for a in find_amounts(spaced) if not self.claimed(a.start)]
+        bands = _find_any(self.text, self.vocab.budget_bands)
+        amounts = [a for a in find_amounts(spaced) if not self.claimed(a.start)
+                   and not any(s <= a.end - len(a.text.lstrip("预算budget ")) and a.end <= e for s, e, _ in bands)]
         cued = [a for a in amounts if re.match(r"预算|budget", a.text)]
         pick = (cued or amounts or [None])[0]
         if pick is not None:
-            self.lead.budget = pick.value
-            self.claim(pick.start, pick.end)
-            self._claim_around(pick.start, pick.end)
+            value, end = pick.value, pick.end
+            rest = next((a for a in amounts if a.start == end and a.value < 100_000_000), None)
+            if pick.text.endswith("亿") and rest is not None:  # 1亿2千万: one amount said in two parts
+                value, end = value + rest.value, rest.end
+            self.lead.budget = value
+            self.claim(pick.start, end)
+            self._claim_around(pick.start, end)
             return
         bare = re.search(r"(?:预算|budget)\s*(?:是|为|在|约|大概|:|：|\s)*(?:(\d{1,3}(?:,\d{3})+|\d{4,})(?![\d.])|"
                          r"(\d+(?:\.\d+)?)\s*m(?![a-z]))", self.text)
@@ -370,7 +376,7 @@ class _Parser:
             self.lead.budget = int(bare[1].replace(",", "")) if bare[1] else int(float(bare[2]) * 1_000_000)
             self.claim(bare.start(), bare.end())
             return
-        for start, end, band in _find_any(self.text, self.vocab.budget_bands):
+        for start, end, band in bands:
             if not self.claimed(start):
                 self.lead.budget_band = band
                 self.claim(start, end)
