@@ -66,7 +66,7 @@ _NAME_LEAD_IN = re.compile(
 _KEYS = {
     "industry": r"所属行业|客户行业|行业",
     "budget": r"预算区间|预算金额|预算|budget",
-    "decision": r"关键决策人|主要决策人|决策人|决策者|决策链|关键人|拍板人|拍板的是|拍板的|说了算的是|最终决策人",
+    "decision": r"关键决策人|主要决策人|决策人|决策者|决策链|关键人|拍板人|拍板的是|拍板的|说了算的是|最终决策人|decision makers?|dm",
     "need_stage": r"需求阶段|项目阶段|当前阶段|阶段|进度|状态",
 }
 _KEY = re.compile(rf"(?:{'|'.join(_KEYS.values())}|决策)\s*(?:是|为|在|:|：|=|＝|\s|,|，)+")
@@ -93,20 +93,33 @@ _FILLER = re.compile(r"^(?:的|了|啊|呢|哈|吧|哦|嗯|是|有|在|目前|�
                      r"\s|[~～。.!！?？、,，;；:：\-—()（）\[\]【】]|[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F])*$")
 # Saying who decides, after the people (财务总监老孙是决策人, CTO王明拍板, 最后王总说了算).
 _DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|牵头|定)")
-_DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|决策(?=\s*[:：])|(?:负责人|老板|领导|一把手)(?=是|\s*[:：])|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
-                             r"(?:是|为|有|:|：|\s)*")
+_DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|决策(?=\s*[:：]|\s)|(?:负责人|老板|领导|一把手)(?=是|\s*[:：])|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
+                             r"(?:是|为|有|:|：|=|＝|\s)*")
 _SURNAME = f"(?:{'|'.join(COMPOUND_SURNAMES)}|[{SURNAMES}])"
 _HONORIFICS = "总工|总|工|老师|老板|董|经理|主任|处长|局长|院长|校长|行长|厂长|部长|科长|书记|主管|所长|女士|先生|姐|哥"
-_NAME = re.compile(rf"^(?:[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})|{_SURNAME}[\u4e00-\u9fff]{{1,2}}|[a-z][a-z ]{{1,20}})$")
+_NAME = re.compile(rf"^(?:[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})|{_SURNAME}[\u4e00-\u9fff]{{1,2}}|[\u4e00-\u9fff][哥姐]|"
+                   rf"[a-z][a-z ]{{1,20}})$")
+# A person right after a stated title, where any one character may be the surname (院长 阚院长, CIO 储总, 仓储经理老向).
+_LOOSE_NAME = re.compile(rf"[老小][^\W\da-z_板师公家婆总](?![\u4e00-\u9fff])|[^\W\da-z_副正总老小](?:{_HONORIFICS})(?![\u4e00-\u9fff])")
+_NAME_AFTER_TITLE = (rf"(?:[老小][^\W\da-z_板师公家婆总]|[^\W\da-z_副正总老小](?:{_HONORIFICS})(?![\u4e00-\u9fff])|"
+                     rf"[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})|[\u4e00-\u9fff][哥姐]|{_SURNAME}[\u4e00-\u9fff]{{1,2}}|"
+                     r"[a-z]+(?: [a-z]+)?)")
 _NAME_AT_START = re.compile(rf"[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})")
-_BARE_NAME = re.compile(rf"{_SURNAME}[\u4e00-\u9fff]{{1,2}}(?=[\s,，;；。]|$)")  # 张三 on its own
+_BARE_NAME = re.compile(rf"{_SURNAME}[\u4e00-\u9fff]{{1,2}}(?=[\s,，;；。、]|$)")  # 张三 on its own
 _NAME_AT_END = re.compile(rf"(?:[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS}))$")
 _TITLE_HEADS = (
-    r"(?:(?:分管|主管|常务|执行|首席|代理|主要)?(?:财务|技术|信息化?|信息中心|信息科|信息部|网络中心|it|采购|项目|运营|市场|销售|"
+    r"(?:(?:集团|总部|分行|支行|分公司|省公司|区域|大区|区|市|省)?\s?(?:分管|主管|常务|执行|首席|代理|主要)?(?:财务|技术|信息化?|信息中心|信息科|信息部|网络中心|it|采购|项目|运营|市场|销售|"
     r"行政|人事|设备科?|数字化|科技部|科技|教务处?|医务处?|后勤|总务|研发|生产|质量|产品|数据|安全|法务|商务|业务|风控|合规|办公室|"
-    r"工程|规划|战略|发展)?(?:部|处|科|中心|办公室|办)?(?:副)?"
-    r"|[\u4e00-\u9fff]{1,5}?(?:部|处|科|中心|办公室|办|委|会|局)(?:副)?)"
+    r"工程|规划|战略|发展)?(?:部|处|科|中心|办公室|办)?(?:副)?(?:兼)?"
+    r"|[\u4e00-\u9fff]{1,5}?(?:部|处|科|中心|办公室|办|委|会|局)(?:副)?)\s?"
 )
+# 区域总, 运营总: a department and 总 is a title (not 总监, 总经理, 总工).
+_DEPARTMENT_HEAD = r"(?:区域|大区|片区|运营|中心|销售|技术|财务|生产|市场|业务|分公司|省公司|事业部)总(?![监经裁工部助办a-z])"
+# A decision body: 行长办公会, 主任办公会, 董事长办公会 (no one's name).
+_BODY = r"(?:办公会议?|办公室|党委会)"
+# VP of Sales, Country Manager, Operations Director, Head of IT.
+_ENGLISH_TITLE = (r"(?:(?:vp|head|director|chief [a-z]+ officer) of [a-z]+|(?:[a-z]+ )?(?:manager|director|president|"
+                  r"officer))(?![a-z])")
 # The department before a person (科技部刘总, 管委会刘主任).
 _DEPARTMENT = re.compile(r"(?:[\u4e00-\u9fff]{1,5}?(?:部|处|科|中心|办公室|办|委|会|局)|财务|技术|信息|it|采购|运营|市场|销售|行政|"
                          r"人事|设备|数字化|科技|研发|生产|质量|产品|数据|安全|法务|商务)")
@@ -116,12 +129,15 @@ _UNKNOWN_BUDGET = re.compile(r"(?:预算|budget)\s*(?:[:：]\s*)?(?:还没定|�
 _LEAD_IN = re.compile(r"(?:还没有|还没|没有|没|未|还未|目前|现在|当前|正在|还在|已经|以经|已|以|在|再|处于|刚刚|刚|准备|打算|计划|要|快要|快|下周|下个月|年底|马上|是|的|了|"
                       r"开始|进入|需求阶段|阶段|项目|客户|他们|对方|内部|走|做|搞|进行|启动|到了|到|\s|:|：)+")
 _NEGATED = re.compile(r"(?:没|未|不|还没|还未|没有|不用|无需|无须)(?:有|在|到|进入|开始)?$")
+# Someone to talk to, not someone who decides (对接人是IT经理Kevin).
+_CONTACT_ONLY = re.compile(r"\s*(?:对接人|联系人|接口人|对接的是|联系的是)")
 _CONJUNCTIONS = re.compile(r"[和跟与及、/&+]|还有|以及")
 
 
 def _title_pattern(titles: list[str]) -> re.Pattern[str]:
     words = sorted({fold(t) for t in titles}, key=len, reverse=True)
-    return re.compile(rf"{_TITLE_HEADS}(?:{'|'.join(map(re.escape, words))})(?![a-z])")
+    return re.compile(rf"{_ENGLISH_TITLE}|{_TITLE_HEADS}(?:{_DEPARTMENT_HEAD}|(?:{'|'.join(map(re.escape, words))})(?:(?<=[a-z])(?![a-z])|(?<![a-z]))"
+                      rf"{_BODY}?)")
 
 
 def _find_any(text: str, words: dict[str, list[str]]) -> list[tuple[int, int, str]]:
@@ -205,6 +221,7 @@ class _Parser:
                 rest = self.text[j:].lstrip()
                 gap = len(self.text) - j - len(rest)
                 joins = (self.titles.match(rest) or rest[:1] in "(（" or _NAME_AT_START.match(rest) or _BARE_NAME.match(rest)
+                         or _LOOSE_NAME.match(rest)
                          or re.match(r"[a-z]", rest)
                          or re.match(r"(?:和|跟|与|及|还有|以及)\s*\S", rest))
                 if not (spaced_person and self.text[j].isspace() and j > i and joins):
@@ -256,19 +273,25 @@ class _Parser:
             dept = _DEPARTMENT.match(bare)
             if dept and _NAME.match(bare[dept.end():]):  # 科技部刘总
                 return Person(bare[dept.end():], dept.group(0))
-            return Person(bare, None) if _NAME.match(bare) else None
+            return Person(bare, None) if _NAME.match(bare) and not self._industry_word(bare) else None
         title = _title_text(title_m.group(0))
         before = _squash(chunk[: title_m.start()])
         after = _squash(chunk[title_m.end():])
+        if re.fullmatch(_SURNAME, before):  # 赵行长: the surname and the title are the name
+            return Person(before + title, title)
+        said_twice = re.fullmatch(rf"(?P<stated>{self.titles.pattern})\s*(?P<surname>{_SURNAME}|[^\W\da-z_副正总老小])",
+                                  chunk[: title_m.start()].strip())
+        if said_twice and not after:  # 分行行长 冯行长: the name carries its own title word, the stated one is the title
+            stated = said_twice["stated"].strip()
+            body = re.search(_BODY + "$", stated)  # 院长办公室 陈院长: a body is no one's title, the name's own is
+            return Person(said_twice["surname"] + title_m.group(0), _title_text(title_m.group(0) if body else stated))
         dept = _DEPARTMENT.match(before)
         if dept and re.fullmatch(_SURNAME, before[dept.end():]):  # 科技部刘主任
             return Person(before[dept.end():] + title_m.group(0), dept.group(0) + title)
-        if re.fullmatch(_SURNAME, before):  # 赵行长: the surname and the title are the name
+        if re.fullmatch(r"[\u4e00-\u9fff]", before) and not after:  # 包校长: one character before a title is a surname
             return Person(before + title, title)
-        said_twice = re.fullmatch(rf"(?:{self.titles.pattern})(?P<surname>{_SURNAME})", before)
-        if said_twice:  # 行长 张行长
-            return Person(said_twice["surname"] + title_m.group(0), title)
-        whole, near = _NAME.match(after), _NAME_AT_START.match(after)
+        whole = _NAME.match(after) or re.fullmatch(_NAME_AFTER_TITLE, after)
+        near = _NAME_AT_START.match(after)
         named_after = after if whole else near.group(0) if near else None
         if before:  # 李总CIO, 李总 目前在… CIO
             whole = _NAME.match(before)
@@ -280,6 +303,10 @@ class _Parser:
                 return Person(named_after, before + title)
             return Person(None, title)
         return Person(named_after, title)
+
+    def _industry_word(self, word: str) -> bool:
+        """金融 before 决策人 is the industry, not a Mr 金."""
+        return any(word in words for words in (*self.vocab.industries.values(), *self.vocab.industry_words.values()))
 
     def _decision_makers(self) -> None:
         people: list[Person] = []
@@ -332,6 +359,10 @@ class _Parser:
 
     def _one_by_one(self, folded: str, original: str) -> list[tuple[str, str]]:
         """「张总CEO王总CFO」 without a separator: split between people, titles all first or all last."""
+        pairs = list(re.finditer(rf"(?:{self.titles.pattern})\s*{_NAME_AFTER_TITLE}", folded))
+        if len(pairs) > 1 and not re.sub(r"[\s、,，和及与]", "", re.sub("|".join(map(re.escape, (p[0] for p in pairs))), "",
+                                                                         folded)):
+            return [(p[0], original[p.start():p.end()]) for p in pairs]  # 院长 王院长 副院长 李院长
         titles = list(self.titles.finditer(folded))
         if len(titles) < 2:
             return [(folded, original)]
@@ -511,6 +542,8 @@ class _Parser:
     def _named_people(self) -> None:
         """「CIO刘总」 or 「院长」 on its own in a lead: a key person even without 决策人 or 拍板."""
         for start, end in self._pieces(spaced_person=True):
+            if _CONTACT_ONLY.match(self.text, start):
+                continue
             alone = self.titles.fullmatch(self.text[start:end].strip())
             people = [Person(None, _title_text(self.raw[start:end].strip()))] if alone else self._people_in(
                 start, end, strict=True)
@@ -527,12 +560,13 @@ class _Parser:
 
 def _squash(text: str) -> str:
     """Spaces out of a person's words, except between ASCII words (Jason Wang)."""
-    return re.sub(r"(?<![a-z])\s+|\s+(?![a-z])", "", text)
+    return re.sub(r"(?<![a-zA-Z])\s+|\s+(?![a-zA-Z])", "", text)
 
 
 def _title_text(title: str) -> str:
-    """CTO, ＣＴＯ and cto are one title."""
-    return fold(title).upper() if fold(title).isascii() else title
+    """CTO, ＣＴＯ and cto are one title; 「IT 总监」 is 「IT总监」, 「VP of Sales」 stays as typed."""
+    title = _squash(title.strip())
+    return fold(title).upper() if re.fullmatch(r"[a-z]{2,5}", fold(title)) else title
 
 
 def _has_suffix(name: str) -> bool:
@@ -556,10 +590,11 @@ def _split_both(folded: str, original: str) -> list[tuple[str, str]]:
 
 
 def _as_written(value: str | None, folded: str, original: str) -> str | None:
+    """The value with the rep's own letters (IT, not it); spaces squashed out of it may be back in the text."""
     if value is None:
         return None
-    at = folded.find(value)
-    return original[at:at + len(value)] if at >= 0 else value
+    found = re.search(r"\s?".join(map(re.escape, value)), folded)
+    return _squash(original[found.start():found.end()]) if found else value
 
 
 def parse_people(text: str, vocab: Vocabulary) -> list[Person]:
