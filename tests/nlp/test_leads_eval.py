@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from handlers.leads import vocabulary
-from nlp.leads import ParsedLead, parse_lead
+from nlp.leads import ParsedLead, Person, parse_lead
 from rules.loader import load_rules
 
 DATA = Path(__file__).parent / "data"
@@ -148,3 +148,10 @@ def test_lead_fields_meet_the_issue_targets(split: str) -> None:
     misses = [m for tally in report.fields.values() for m in tally.misses]
     assert report.overall.f1 >= MIN_FIELD_F1, "\n".join(misses[:40])
     assert report.names_exact / report.cases >= MIN_NAME_EXACT, "\n".join(report.fields["customer"].misses[:40])
+
+
+def test_a_name_with_its_own_title_word_is_right_with_or_without_that_title() -> None:
+    got = ParsedLead(decision_makers=[Person("赵行长", "行长"), Person("冯行长", "行长")])
+    case = {"decision_makers": [{"name": "赵行长", "title": None}, {"name": "冯行长", "title": "分行行长"}]}
+    assert _predicted(got)["decision_makers"] & _expected(case)["decision_makers"] == {("赵行长", None)}
+    assert _titles_right(got, case) == (2, 1)  # the stated 分行行长 must still match
