@@ -299,7 +299,7 @@ class _Parser:
             if whole or near:
                 return Person(before if whole else near.group(0) if near else None, title)
             before = re.sub(r"^(?:集团|公司|总部|客户|对方|他们|那边|这边)+", "", before)
-            if re.fullmatch(r"[\u4e00-\u9fff]{1,4}", before):  # 物流总监刘总, 电商VP: a department the rules do not list
+            if re.fullmatch(r"[\u4e00-\u9fff]{1,6}", before):  # 物流总监刘总, 电商VP, 加盟商联盟负责人: a department the rules do not list
                 return Person(named_after, before + title)
             return Person(None, title)
         return Person(named_after, title)
@@ -373,7 +373,8 @@ class _Parser:
         bare = [bool(self.titles.fullmatch(part.strip())) for part, _ in parts]
         if any(bare) and not all(bare):  # 行长 张行长: one person said twice
             return [(folded, original)]
-        return parts
+        unnamed = [not b and not getattr(self._person(part), "name", None) for (part, _), b in zip(parts, bare, strict=True)]
+        return [(folded, original)] if any(unnamed) else parts  # 店长联盟负责人何总: one title with a title inside
 
     def _person_folded(self, folded: str, original: str) -> Person | None:
         """Parses on the folded text and gives back names and titles as the rep wrote them."""
