@@ -419,7 +419,7 @@ class _Parser:
 
     def _claim_around(self, start: int, end: int) -> None:
         """预算 before, 左右/级别/的预算 after: words that belong to the budget, not to the name."""
-        before = re.search(r"(?:预算|budget|投入|大概|大约|差不多|预计|金额|项目)(?:是|为|在|有|约|大概|大约|小|近|将近|接近|不到|"
+        before = re.search(r"(?:预算|budget|投入|大概|大约|差不多|预计|金额|项目)(?:是|为|在|有|约|大概|大约|小|大|近|将近|接近|不到|"
                            r"估计|初步|:|：|\s)*$",
                            self.text[max(self.start, start - 10):start])
         after = re.match(r"(?:左右|上下|以内|以上|出头|\+|级别|级|的预算|预算|的项目|的单子|的盘子|元)*", self.text[end:])
