@@ -279,7 +279,7 @@ class _Parser:
         after = _squash(chunk[title_m.end():])
         if re.fullmatch(_SURNAME, before):  # 赵行长: the surname and the title are the name
             return Person(before + title, title)
-        said_twice = re.fullmatch(rf"(?P<stated>{self.titles.pattern})\s*(?P<surname>{_SURNAME}|[^\W\da-z_副正总老小])",
+        said_twice = re.fullmatch(rf"(?P<stated>[\u4e00-\u9fff]{{0,6}}?(?:{self.titles.pattern}))\s*(?P<surname>{_SURNAME}|[^\W\da-z_副正总老小])",
                                   chunk[: title_m.start()].strip())
         if said_twice and not after:  # 分行行长 冯行长: the name carries its own title word, the stated one is the title
             stated = said_twice["stated"].strip()
