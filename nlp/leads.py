@@ -44,33 +44,43 @@ class ParsedLead:
     unknown: list[str] = field(default_factory=list)  # parts of the message it did not understand
 
 
-# The command a rep starts with, in any phrasing: 新线索, 建个线索, 录个新客户, 有个新客户叫 ….
+# The command a rep starts with, in any phrasing: 新线索, 建个线索, 录个新客户, 有个新客户叫 …, and its slips (新线所, xin线索).
+_LEAD_WORD = r"(?:线索|线所|线锁|线sou|客户|商机)"
+_NEW = r"(?:新|xin)"
 _COMMAND = re.compile(
-    r"^\s*(?:那个|这个|嗯|哦|对了|今天|刚刚|刚才|又)*\s*(?:帮我|帮忙|麻烦|请)?\s*(?:(?:今天|刚刚|刚才)?(?:又)?有(?:个|一个|家|一家)(?:新的?)?(?:客户|线索|商机)(?:叫做|叫|是)?"
-    r"|(?:新建|新增|建|录入|录|加|添加|记|登记|开|来|报)?(?:一?个|一条|条|一下)?(?:新的?)(?:线索|客户|商机)(?:叫做|叫|是)?"
-    r"|(?:新建|新增|建|录入|录|加|添加|记|登记|开|报)(?:一?个|一条|条|一下)?(?:线索|客户|商机)(?:叫做|叫|是)?"
-    r"|线索)\s*(?:一下)?[\s:：,，。.;；!！\-—~]*"
+    rf"^\s*(?:那个|这个|嗯|哦|对了|今天|刚刚|刚才|又)*\s*(?:帮我|帮忙|麻烦|请)?\s*(?:(?:今天|刚刚|刚才)?(?:又)?有(?:个|一个|家|一家)(?:{_NEW}的?)?{_LEAD_WORD}(?:叫做|叫|是)?"
+    rf"|(?:新建|新增|建|录入|录|加|添加|记|登记|开|来|报)?(?:一?个|一条|条|一下)?(?:{_NEW}的?){_LEAD_WORD}(?:叫做|叫|是)?"
+    rf"|(?:新建|新增|建|录入|录|加|添加|记|登记|开|报)(?:一?个|一条|条|一下)?{_LEAD_WORD}(?:叫做|叫|是)?"
+    r"|线索)(?:来了|来啦)?(?:(?:啊|哈|呢|呀|嘛|哦)(?=就是|[\s,，。!！~]))?\s*(?:一下)?[\s:：,，。.;；!！\-—~]*"
 )
 # 「刚才聊了个新客户叫…」: the command said inside an opening phrase.
 _INTRO = re.compile(r"^.{0,12}?(?:(?:有|聊了|来了|认识了|接了|碰到|加了|谈了|见了)(?:一?个|一家|家)(?:新的?)?|(?:一?个|一家|家)新的?)"
-                    r"(?:客户|线索)(?:叫做|叫|是)?\s*")
+                    r"(?:客户|线索)\s*(?:叫做|名叫|叫|是)?\s*")
+# Words between the command and the name: 「啊就是今天下午见的」「名字叫」「叫」.
+_NAME_LEAD_IN = re.compile(
+    r"(?:(?:啊|哈|呢|呀|嘛|哦|嗯)*就是|是)?"
+    r"(?:(?:今天|昨天|前天|刚才|刚刚|上午|下午|中午|晚上|上周|周[一二三四五六日]|[\u4e00-\u9fff]{0,4}?会上|早上)"
+    r"[\u4e00-\u9fff]{0,6}?(?:见|拜访|认识|聊|碰到|遇到|接触|加|谈)(?:了|过)?的)?"
+    r"(?:(?:客户|公司)?(?:名字|名称)(?:是|叫做|叫|为|:|：)?|(?:他们|她们|这家|那家|对方|公司|单位)?(?:叫做|名叫|叫))?\s*")
 # Field keys a rep writes before a value (预算：80万, 决策人 赵行长).
 _KEYS = {
     "industry": r"所属行业|客户行业|行业",
     "budget": r"预算区间|预算金额|预算|budget",
-    "decision": r"关键决策人|主要决策人|决策人|决策者|决策链|关键人|拍板人|拍板的是|拍板的|说了算的是|最终决策人",
+    "decision": r"关键决策人|主要决策人|决策人|决策者|决策链|关键人|拍板人|拍板的是|拍板的|说了算的是|最终决策人|decision makers?|dm",
     "need_stage": r"需求阶段|项目阶段|当前阶段|阶段|进度|状态",
 }
 _KEY = re.compile(rf"(?:{'|'.join(_KEYS.values())}|决策)\s*(?:是|为|在|:|：|=|＝|\s|,|，)+")
-_CUSTOMER_KEY = re.compile(r"(?:客户名字|客户名称|客户名|公司名字|公司名称|公司名|单位名称|客户|公司|单位|名称)\s*(?:[:：=＝]|是|叫|\s)\s*")
+_CUSTOMER_KEY = re.compile(r"(?:客户名字|客户名称|客户名|公司名字|公司名称|公司名|单位名称|客户|公司|单位|名称|名字)\s*"
+                           r"(?:[:：=＝]|叫做|名叫|是|叫|为|\s)\s*")
 _BREAKS = ",，。;；、\n\r!！?？|/-—~～…"
 # Words an organisation's name ends with: a name cut right after one is sure.
 ORG_SUFFIXES = (
     "股份有限公司", "有限责任公司", "有限公司", "集团", "公司", "医院", "卫生院", "大学", "学院", "中学", "小学", "学校",
     "银行", "分行", "支行", "信用社", "证券", "保险", "研究院", "研究所", "中心", "局", "委员会", "办公室", "厂", "超市",
-    "商场", "百货", "科技", "网络", "信息", "电子", "软件", "物流", "快递", "速运", "商贸", "实业", "控股", "电力", "能源",
+    "商场", "百货", "供应链", "科技", "网络", "信息", "电子", "软件", "物流", "快递", "速运", "商贸", "实业", "控股", "电力", "能源",
     "制药", "药业", "机械", "汽车", "电器", "传媒", "教育", "医疗", "股份", "园区", "园", "港", "机场", "酒店", "院", "所",
 )
+_ABBREVIATION = re.compile(r"(?<![a-z])(?:inc|co|ltd|corp|llc|plc|pte|gmbh|intl|bhd|pty)$")  # TechFlow Inc.: the dot is the name's
 SHORT_NAME = 12  # a piece this long between separators is taken whole as the name
 # Where a name without a suffix ends in run-on text: what follows is about the customer, not its name.
 _SOFT_CUTS = re.compile(
@@ -78,24 +88,38 @@ _SOFT_CUTS = re.compile(
     r"主营|属于|的项目|项目|这家|说|在"
 )
 _FILLER = re.compile(r"^(?:的|了|啊|呢|哈|吧|哦|嗯|是|有|在|目前|现在|大概|大约|这个|那个|客户|项目|然后|还有|另外|对了|"
+                     r"(?:刚|刚刚)?(?:加了?|添加了?)?(?:个|一个)?(?:新)?(?:客户)?的?(?:微信|企微|企业微信|钉钉)(?:好友)?|"
                      r"先记一下|记一下|先这样|回头再补|后面再补|其他的?再说|"
                      r"\s|[~～。.!！?？、,，;；:：\-—()（）\[\]【】]|[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F])*$")
 # Saying who decides, after the people (财务总监老孙是决策人, CTO王明拍板, 最后王总说了算).
 _DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|牵头|定)")
-_DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|决策(?=\s*[:：])|(?:负责人|老板|领导|一把手)(?=是|\s*[:：])|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
-                             r"(?:是|为|有|:|：|\s)*")
+_DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|决策(?=\s*[:：]|\s)|(?:负责人|老板|领导|一把手)(?=是|\s*[:：])|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
+                             r"(?:是|为|有|[两二三四几]\s*[个位]|俩|:|：|=|＝|\s)*")
 _SURNAME = f"(?:{'|'.join(COMPOUND_SURNAMES)}|[{SURNAMES}])"
 _HONORIFICS = "总工|总|工|老师|老板|董|经理|主任|处长|局长|院长|校长|行长|厂长|部长|科长|书记|主管|所长|女士|先生|姐|哥"
-_NAME = re.compile(rf"^(?:[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})|{_SURNAME}[\u4e00-\u9fff]{{1,2}}|[a-z][a-z ]{{1,20}})$")
+_NAME = re.compile(rf"^(?:[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})|{_SURNAME}[\u4e00-\u9fff]{{1,2}}|[\u4e00-\u9fff][哥姐]|"
+                   rf"[a-z][a-z ]{{1,20}})$")
+# A person right after a stated title, where any one character may be the surname (院长 阚院长, CIO 储总, 仓储经理老向).
+_LOOSE_NAME = re.compile(rf"[老小][^\W\da-z_板师公家婆总](?![\u4e00-\u9fff])|[^\W\da-z_副正总老小](?:{_HONORIFICS})(?![\u4e00-\u9fff])")
+_NAME_AFTER_TITLE = (rf"(?:[老小][^\W\da-z_板师公家婆总]|[^\W\da-z_副正总老小](?:{_HONORIFICS})(?![\u4e00-\u9fff])|"
+                     rf"[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})|[\u4e00-\u9fff][哥姐]|{_SURNAME}[\u4e00-\u9fff]{{1,2}}|"
+                     r"[a-z]+(?: [a-z]+)?)")
 _NAME_AT_START = re.compile(rf"[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})")
-_BARE_NAME = re.compile(rf"{_SURNAME}[\u4e00-\u9fff]{{1,2}}(?=[\s,，;；。]|$)")  # 张三 on its own
+_BARE_NAME = re.compile(rf"{_SURNAME}[\u4e00-\u9fff]{{1,2}}(?=[\s,，;；。、]|$)")  # 张三 on its own
 _NAME_AT_END = re.compile(rf"(?:[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS}))$")
 _TITLE_HEADS = (
-    r"(?:(?:分管|主管|常务|执行|首席|代理|主要)?(?:财务|技术|信息化?|信息中心|信息科|信息部|网络中心|it|采购|项目|运营|市场|销售|"
+    r"(?:(?:集团|总部|分行|支行|分公司|省公司|区域|大区|区|市|省)?\s?(?:分管|主管|常务|执行|首席|代理|主要)?(?:财务|技术|信息化?|信息中心|信息科|信息部|网络中心|it|采购|项目|运营|市场|销售|"
     r"行政|人事|设备科?|数字化|科技部|科技|教务处?|医务处?|后勤|总务|研发|生产|质量|产品|数据|安全|法务|商务|业务|风控|合规|办公室|"
-    r"工程|规划|战略|发展)?(?:部|处|科|中心|办公室|办)?(?:副)?"
-    r"|[\u4e00-\u9fff]{1,5}?(?:部|处|科|中心|办公室|办|委|会|局)(?:副)?)"
+    r"工程|规划|战略|发展)?(?:部|处|科|中心|办公室|办)?(?:副)?(?:兼)?"
+    r"|[\u4e00-\u9fff]{1,5}?(?:部|处|科|中心|办公室|办|委|会|局)(?:副)?)\s?"
 )
+# 区域总, 运营总: a department and 总 is a title (not 总监, 总经理, 总工).
+_DEPARTMENT_HEAD = r"(?:区域|大区|片区|运营|中心|销售|技术|财务|生产|市场|业务|分公司|省公司|事业部)总(?![监经裁工部助办a-z])"
+# A decision body: 行长办公会, 主任办公会, 董事长办公会 (no one's name).
+_BODY = r"(?:办公会议?|办公室|党委会)"
+# VP of Sales, Country Manager, Operations Director, Head of IT.
+_ENGLISH_TITLE = (r"(?:(?:vp|head|director|chief [a-z]+ officer) of [a-z]+|(?:[a-z]+ )?(?:manager|director|president|"
+                  r"officer))(?![a-z])")
 # The department before a person (科技部刘总, 管委会刘主任).
 _DEPARTMENT = re.compile(r"(?:[\u4e00-\u9fff]{1,5}?(?:部|处|科|中心|办公室|办|委|会|局)|财务|技术|信息|it|采购|运营|市场|销售|行政|"
                          r"人事|设备|数字化|科技|研发|生产|质量|产品|数据|安全|法务|商务)")
@@ -105,12 +129,15 @@ _UNKNOWN_BUDGET = re.compile(r"(?:预算|budget)\s*(?:[:：]\s*)?(?:还没定|�
 _LEAD_IN = re.compile(r"(?:还没有|还没|没有|没|未|还未|目前|现在|当前|正在|还在|已经|以经|已|以|在|再|处于|刚刚|刚|准备|打算|计划|要|快要|快|下周|下个月|年底|马上|是|的|了|"
                       r"开始|进入|需求阶段|阶段|项目|客户|他们|对方|内部|走|做|搞|进行|启动|到了|到|\s|:|：)+")
 _NEGATED = re.compile(r"(?:没|未|不|还没|还未|没有|不用|无需|无须)(?:有|在|到|进入|开始)?$")
+# Someone to talk to, not someone who decides (对接人是IT经理Kevin).
+_CONTACT_ONLY = re.compile(r"\s*(?:对接人|联系人|接口人|对接的是|联系的是)")
 _CONJUNCTIONS = re.compile(r"[和跟与及、/&+]|还有|以及")
 
 
 def _title_pattern(titles: list[str]) -> re.Pattern[str]:
     words = sorted({fold(t) for t in titles}, key=len, reverse=True)
-    return re.compile(rf"{_TITLE_HEADS}(?:{'|'.join(map(re.escape, words))})(?![a-z])")
+    return re.compile(rf"{_ENGLISH_TITLE}|{_TITLE_HEADS}(?:{_DEPARTMENT_HEAD}|(?:{'|'.join(map(re.escape, words))})(?:(?<=[a-z])(?![a-z])|(?<![a-z]))"
+                      rf"{_BODY}?)")
 
 
 def _find_any(text: str, words: dict[str, list[str]]) -> list[tuple[int, int, str]]:
@@ -175,7 +202,7 @@ class _Parser:
             return True
         before, after = self.text[i - 1:i], self.text[i + 1:i + 2]
         if ch == ".":
-            return not (before.isdigit() and after.isdigit())
+            return not (before.isdigit() and after.isdigit() or _ABBREVIATION.search(self.text, 0, i))
         words = before.isascii() and before.isalpha() and after.isascii() and after.isalpha()
         return ch.isspace() and not (words and not self.titles.match(self.text, i + 1))  # ABC Logistics, CIO Tony
 
@@ -194,6 +221,7 @@ class _Parser:
                 rest = self.text[j:].lstrip()
                 gap = len(self.text) - j - len(rest)
                 joins = (self.titles.match(rest) or rest[:1] in "(（" or _NAME_AT_START.match(rest) or _BARE_NAME.match(rest)
+                         or _LOOSE_NAME.match(rest)
                          or re.match(r"[a-z]", rest)
                          or re.match(r"(?:和|跟|与|及|还有|以及)\s*\S", rest))
                 if not (spaced_person and self.text[j].isspace() and j > i and joins):
@@ -208,6 +236,9 @@ class _Parser:
             if m.start() >= self.start and (m.start() == self.start or self._break(m.start() - 1)
                                             or self.claimed(m.start() - 1)):
                 end = self._free_after(m.end())
+                if end - m.end() > SHORT_NAME:  # 名字叫X是物流方面的…: where it ends is cut once the fields are known
+                    self.claim(m.start(), m.end())
+                    return
                 if end - m.end() >= 2:
                     self.lead.customer = self.raw[m.end():end].strip()
                     self.claim(m.start(), end)
@@ -242,19 +273,25 @@ class _Parser:
             dept = _DEPARTMENT.match(bare)
             if dept and _NAME.match(bare[dept.end():]):  # 科技部刘总
                 return Person(bare[dept.end():], dept.group(0))
-            return Person(bare, None) if _NAME.match(bare) else None
+            return Person(bare, None) if _NAME.match(bare) and not self._industry_word(bare) else None
         title = _title_text(title_m.group(0))
         before = _squash(chunk[: title_m.start()])
         after = _squash(chunk[title_m.end():])
+        if re.fullmatch(_SURNAME, before):  # 赵行长: the surname and the title are the name
+            return Person(before + title, title)
+        said_twice = re.fullmatch(rf"(?P<stated>[\u4e00-\u9fff]{{0,6}}?(?:{self.titles.pattern}))\s*(?P<surname>{_SURNAME}|[^\W\da-z_副正总老小])",
+                                  chunk[: title_m.start()].strip())
+        if said_twice and not after:  # 分行行长 冯行长: the name carries its own title word, the stated one is the title
+            stated = said_twice["stated"].strip()
+            body = re.search(_BODY + "$", stated)  # 院长办公室 陈院长: a body is no one's title, the name's own is
+            return Person(said_twice["surname"] + title_m.group(0), _title_text(title_m.group(0) if body else stated))
         dept = _DEPARTMENT.match(before)
         if dept and re.fullmatch(_SURNAME, before[dept.end():]):  # 科技部刘主任
             return Person(before[dept.end():] + title_m.group(0), dept.group(0) + title)
-        if re.fullmatch(_SURNAME, before):  # 赵行长: the surname and the title are the name
+        if re.fullmatch(r"[\u4e00-\u9fff]", before) and not after:  # 包校长: one character before a title is a surname
             return Person(before + title, title)
-        said_twice = re.fullmatch(rf"(?:{self.titles.pattern})(?P<surname>{_SURNAME})", before)
-        if said_twice:  # 行长 张行长
-            return Person(said_twice["surname"] + title_m.group(0), title)
-        whole, near = _NAME.match(after), _NAME_AT_START.match(after)
+        whole = _NAME.match(after) or re.fullmatch(_NAME_AFTER_TITLE, after)
+        near = _NAME_AT_START.match(after)
         named_after = after if whole else near.group(0) if near else None
         if before:  # 李总CIO, 李总 目前在… CIO
             whole = _NAME.match(before)
@@ -262,10 +299,14 @@ class _Parser:
             if whole or near:
                 return Person(before if whole else near.group(0) if near else None, title)
             before = re.sub(r"^(?:集团|公司|总部|客户|对方|他们|那边|这边)+", "", before)
-            if re.fullmatch(r"[\u4e00-\u9fff]{1,4}", before):  # 物流总监刘总, 电商VP: a department the rules do not list
+            if re.fullmatch(r"[\u4e00-\u9fff]{1,6}", before):  # 物流总监刘总, 电商VP, 加盟商联盟负责人: a department the rules do not list
                 return Person(named_after, before + title)
             return Person(None, title)
         return Person(named_after, title)
+
+    def _industry_word(self, word: str) -> bool:
+        """金融 before 决策人 is the industry, not a Mr 金."""
+        return any(word in words for words in (*self.vocab.industries.values(), *self.vocab.industry_words.values()))
 
     def _decision_makers(self) -> None:
         people: list[Person] = []
@@ -318,6 +359,10 @@ class _Parser:
 
     def _one_by_one(self, folded: str, original: str) -> list[tuple[str, str]]:
         """「张总CEO王总CFO」 without a separator: split between people, titles all first or all last."""
+        pairs = list(re.finditer(rf"(?:{self.titles.pattern})\s*{_NAME_AFTER_TITLE}", folded))
+        if len(pairs) > 1 and not re.sub(r"[\s、,，和及与]", "", re.sub("|".join(map(re.escape, (p[0] for p in pairs))), "",
+                                                                         folded)):
+            return [(p[0], original[p.start():p.end()]) for p in pairs]  # 院长 王院长 副院长 李院长
         titles = list(self.titles.finditer(folded))
         if len(titles) < 2:
             return [(folded, original)]
@@ -328,7 +373,8 @@ class _Parser:
         bare = [bool(self.titles.fullmatch(part.strip())) for part, _ in parts]
         if any(bare) and not all(bare):  # 行长 张行长: one person said twice
             return [(folded, original)]
-        return parts
+        unnamed = [not b and not getattr(self._person(part), "name", None) for (part, _), b in zip(parts, bare, strict=True)]
+        return [(folded, original)] if any(unnamed) else parts  # 店长联盟负责人何总: one title with a title inside
 
     def _person_folded(self, folded: str, original: str) -> Person | None:
         """Parses on the folded text and gives back names and titles as the rep wrote them."""
@@ -342,13 +388,19 @@ class _Parser:
         spaced = re.sub(r"(?<=[万亿wk元])\s", "，", self.text)  # 200万 张处长: 张 is no measure word here
         spaced = re.sub(r"(?<=\d)kw", "千万", spaced)  # 3kw: the same length, so offsets hold
         spaced = re.sub(r"两(?=三[十百千万亿])", "二", spaced)  # 两三千万 is "two or three": nlp.amounts knows 二三
-        amounts = [a for a in find_amounts(spaced) if not self.claimed(a.start)]
+        bands = _find_any(self.text, self.vocab.budget_bands)
+        amounts = [a for a in find_amounts(spaced) if not self.claimed(a.start)
+                   and not any(s <= a.end - len(a.text.lstrip("预算budget ")) and a.end <= e for s, e, _ in bands)]
         cued = [a for a in amounts if re.match(r"预算|budget", a.text)]
         pick = (cued or amounts or [None])[0]
         if pick is not None:
-            self.lead.budget = pick.value
-            self.claim(pick.start, pick.end)
-            self._claim_around(pick.start, pick.end)
+            value, end = pick.value, pick.end
+            rest = next((a for a in amounts if a.start == end and a.value < 100_000_000), None)
+            if pick.text.endswith("亿") and rest is not None:  # 1亿2千万: one amount said in two parts
+                value, end = value + rest.value, rest.end
+            self.lead.budget = value
+            self.claim(pick.start, end)
+            self._claim_around(pick.start, end)
             return
         bare = re.search(r"(?:预算|budget)\s*(?:是|为|在|约|大概|:|：|\s)*(?:(\d{1,3}(?:,\d{3})+|\d{4,})(?![\d.])|"
                          r"(\d+(?:\.\d+)?)\s*m(?![a-z]))", self.text)
@@ -356,7 +408,7 @@ class _Parser:
             self.lead.budget = int(bare[1].replace(",", "")) if bare[1] else int(float(bare[2]) * 1_000_000)
             self.claim(bare.start(), bare.end())
             return
-        for start, end, band in _find_any(self.text, self.vocab.budget_bands):
+        for start, end, band in bands:
             if not self.claimed(start):
                 self.lead.budget_band = band
                 self.claim(start, end)
@@ -367,7 +419,7 @@ class _Parser:
 
     def _claim_around(self, start: int, end: int) -> None:
         """预算 before, 左右/级别/的预算 after: words that belong to the budget, not to the name."""
-        before = re.search(r"(?:预算|budget|投入|大概|大约|差不多|预计|金额|项目)(?:是|为|在|有|约|大概|大约|小|近|将近|接近|不到|"
+        before = re.search(r"(?:预算|budget|投入|大概|大约|差不多|预计|金额|项目)(?:是|为|在|有|约|大概|大约|小|大|近|将近|接近|不到|"
                            r"估计|初步|:|：|\s)*$",
                            self.text[max(self.start, start - 10):start])
         after = re.match(r"(?:左右|上下|以内|以上|出头|\+|级别|级|的预算|预算|的项目|的单子|的盘子|元)*", self.text[end:])
@@ -459,6 +511,10 @@ class _Parser:
         """A short piece between separators is the name; a longer or run-on piece ends at an org suffix, or at a
         word that starts talking about the customer (then the end is a guess: not sure)."""
         end = self._free_after(i)
+        lead_in = _NAME_LEAD_IN.match(self.text, i, end)
+        if lead_in and lead_in.end() > i and end - lead_in.end() >= 2:
+            self.claim(i, lead_in.end())
+            i = lead_in.end()
         piece = self.text[i:end]
         if _FILLER.match(piece) or len(piece.strip()) < 2:
             return
@@ -487,6 +543,8 @@ class _Parser:
     def _named_people(self) -> None:
         """「CIO刘总」 or 「院长」 on its own in a lead: a key person even without 决策人 or 拍板."""
         for start, end in self._pieces(spaced_person=True):
+            if _CONTACT_ONLY.match(self.text, start):
+                continue
             alone = self.titles.fullmatch(self.text[start:end].strip())
             people = [Person(None, _title_text(self.raw[start:end].strip()))] if alone else self._people_in(
                 start, end, strict=True)
@@ -503,12 +561,13 @@ class _Parser:
 
 def _squash(text: str) -> str:
     """Spaces out of a person's words, except between ASCII words (Jason Wang)."""
-    return re.sub(r"(?<![a-z])\s+|\s+(?![a-z])", "", text)
+    return re.sub(r"(?<![a-zA-Z])\s+|\s+(?![a-zA-Z])", "", text)
 
 
 def _title_text(title: str) -> str:
-    """CTO, ＣＴＯ and cto are one title."""
-    return fold(title).upper() if fold(title).isascii() else title
+    """CTO, ＣＴＯ and cto are one title; 「IT 总监」 is 「IT总监」, 「VP of Sales」 stays as typed."""
+    title = _squash(title.strip())
+    return fold(title).upper() if re.fullmatch(r"[a-z]{2,5}", fold(title)) else title
 
 
 def _has_suffix(name: str) -> bool:
@@ -532,10 +591,11 @@ def _split_both(folded: str, original: str) -> list[tuple[str, str]]:
 
 
 def _as_written(value: str | None, folded: str, original: str) -> str | None:
+    """The value with the rep's own letters (IT, not it); spaces squashed out of it may be back in the text."""
     if value is None:
         return None
-    at = folded.find(value)
-    return original[at:at + len(value)] if at >= 0 else value
+    found = re.search(r"\s?".join(map(re.escape, value)), folded)
+    return _squash(original[found.start():found.end()]) if found else value
 
 
 def parse_people(text: str, vocab: Vocabulary) -> list[Person]:
