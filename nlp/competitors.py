@@ -19,22 +19,32 @@ _NOT_A_MENTION = re.compile(r"对比|分析|资料|调研|情况")
 # An unknown rival's name: 2–6 Chinese characters (the shortest that is followed by a word that cannot be part
 # of it) or an ASCII word; it never starts with a word that continues the sentence (竞品更便宜, 友商的售后).
 _NOT_NAME_START = (r"(?!更|也|都|还|的|在|报|比|说|有|是|那|这|们|给|价|便宜|太|很|一|不|没|已|会|要|可|能|就|又|对|和|跟|主|才|家"
-                   r"|贵|低|高|少|多|差|好|竞品|友商|竞争|隔壁|资料|分析|对比|情况|调研)")
-_NAME_END = (r"(?=那边|那家|那里|的|在|已经|也|报|给|说|去|都|正|还|又|和|跟|对|比|是|承诺|做|进|那|家|更|才|便宜|价格"
+                   r"|贵|低|高|少|多|差|好|竞品|友商|竞争|隔壁|人家|再加上|加上|其他|其它|客户|他们|我们|两|几|再|听说|据说|资料|分析|对比|情况|调研)")
+_NAME_END = (r"(?=那边|那家|那里|那套|开价|打包|直接|几乎|的|在|已经|也|报|给|说|去|都|正|还|又|和|跟|对|比|是|承诺|做|进|那|家|更|才|便宜|价格"
              r"|[，。,.!！?？;；:：、\s]|$)")
 _UNKNOWN = rf"{_NOT_NAME_START}(?P<name>(?:(?![和跟与及的、])[\u4e00-\u9fff]){{2,6}}?|[a-z][a-z0-9]{{1,20}}){_NAME_END}"
-# 友商X, 竞品X, 隔壁(家)X; 在和X比, 跟X比; X(那边)报价更低, X的报价比我们低.
+# After 友商/竞品 a single letter is a name too (友商X, 竞品B).
+_UNKNOWN_AFTER_CUE = _UNKNOWN.replace("[a-z0-9]{1,20}", "[a-z0-9]{0,20}")
+# After 人家 (also said of the customer) only a name followed by what a rival does: 人家X报得低, 人家X那边.
+_RIVAL_DOES = r"(?=那边|那套|那家|的|报|给|都|直接|开价|打包|几乎|也|已经)"
+# 友商X, 竞品X, 隔壁(家)X; 在和X比, 跟X比, 拿X跟我们比; X(那边)报价更低, X的报价比我们低.
 _PHRASED = (
-    re.compile(rf"(?:竞品|友商|竞争对手|隔壁家?)(?:的)?{_UNKNOWN}"),
+    re.compile(rf"(?:竞品|友商|竞争对手|隔壁家?)(?:的)?{_UNKNOWN_AFTER_CUE}"),
+    re.compile(rf"人家{_NOT_NAME_START}(?P<name>[\u4e00-\u9fff]{{2,6}}?|[a-z][a-z0-9]{{1,20}}){_RIVAL_DOES}"),
+    re.compile(rf"(?:我们|咱们)(?:的)?(?:报价|价格)?比{_UNKNOWN}(?:贵|高)"),
     re.compile(rf"(?:在和|在跟|跟|和)\s*{_UNKNOWN}(?:那边|家)?\s*比(?!较|例)"),
     re.compile(rf"(?:^|(?<=[，。,.!！?？;；:：\s说拿是])|(?<=然后|听说|据说)){_UNKNOWN}(?:那边|那家)?的?"
-               r"(?:报价|价格|报的价|报得|报了)[^，。,.!?！？]{0,8}?(?:更低|低|便宜)"),
+               r"(?:报价|价格|报的价|报得|报了|开价|打包价|给的价)[^，。,.!?！？]{0,8}?(?:更低|低|便宜)"),
+    # X那套/X那边 + a price word or a cheaper word (钉钉那套几乎免费, 腾讯企点那边便宜20%, EC那边便宜一半)
+    re.compile(rf"(?:^|(?<=[，。,.!！?？;；:：\s说拿是看用])){_UNKNOWN}(?:那套|那边|那家)[^，。,.!?！？]{{0,8}}?"
+               r"(?:便宜|免费|只要|更低|低|打折|[五六七八九]折|折扣|优惠|送)"),
+    re.compile(rf"拿{_UNKNOWN}(?:跟|和)(?:我们|咱们)比"),
 )
 COMMON = 1000  # a word this frequent in jieba's dictionary is no brand (和客户比, 隔壁部门)
 # Tags of dictionary words that are no brand (售后, 几家); adjectives and place or person names may be (明远, 蓝海).
 NOT_BRAND_TAGS = {"n", "v", "vn", "m", "t", "s", "f", "d", "ad", "r", "p", "c", "u"}
 # Words those phrases meet that are nobody's name (和我们比, 跟去年比, 隔壁客户).
-NOT_A_RIVAL = {"我们", "他们", "你们", "咱们", "客户", "对方", "人家", "别家", "别人", "去年", "今年", "之前", "以前", "原来",
+NOT_A_RIVAL = {"其他几", "我们", "他们", "你们", "咱们", "客户", "对方", "人家", "别家", "别人", "去年", "今年", "之前", "以前", "原来",
                "同行", "市场", "行业", "预期", "上次", "同类", "产品", "方案", "公司", "部门", "领导", "老板"}
 
 

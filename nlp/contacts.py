@@ -34,11 +34,15 @@ _SHORT_TITLE_WORDS = {
     "董": "事",
 }
 # A role written before a full name: CTO王明, 技术负责人张伟, 采购经理李娜.
+# A compound title is built as [分管/常务…][department][副](title): 技术副总监, 分管副局长, 运营VP, 局长助理.
 ROLE = (
-    r"(?:ceo|cto|cfo|coo|cio|cmo|cdo|vp|hrbp|it负责人|副总裁|总裁|董事长|副行长|行长|厂长|"
+    r"(?:ceo|cto|cfo|coo|cio|cmo|cdo|hrbp|it负责人|"
+    r"(?:分管|常务|执行|首席)?"
     r"(?:技术|采购|财务|信息|信息中心|信息科|项目|销售|市场|运营|行政|人事|it|数字化|研发|生产|质量|产品|数据|安全|设备科|设备|"
-    r"工程|总务|网络|法务|商务|客服|教务|办公室|hr|人力|人力资源)?"
-    r"(?:负责人|总监|经理|主任|主管|总工|工程师|院长|校长|处长|科长|部长|局长|总经理))"
+    r"工程|总务|网络|法务|商务|客服|教务|教学|信息化|办公室|hr|人力|人力资源|院办|校办|局长|院长|校长|总经理|董事长|总裁){0,2}"
+    r"(?:部|中心)?"
+    r"副?(?:负责人|总监|经理|主任|主管|总工程师|总工|工程师|院长|校长|处长|科长|部长|局长|总经理|总裁|董事长|行长|厂长|"
+    r"副总|vp|助理|秘书))"
 )
 # An English role right after an honorific is that person's: 李总CFO, 王总 CTO.
 ROLE_AFTER = r"ceo|cto|cfo|coo|cio|cmo|cdo|vp"

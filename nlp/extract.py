@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
 from nlp.amounts import find_amounts
-from nlp.competitors import find_competitors
+from nlp.competitors import GENERIC, find_competitors
 from nlp.contacts import TITLES, ContactMention, find_contacts
 from nlp.customers import CustomerMention, find_customers, match_in_index
 from nlp.dates import find_dates
@@ -119,7 +120,9 @@ class Extractor:
         contacts = find_contacts(text, folded, index, taken)
         dates = find_dates(folded, today)
         amounts = [a for a in find_amounts(folded) if not _inside(a.start, taken)]
-        feedback = index.feedback.find_all(folded)  # every hit masks its words; each category is reported once
+        competitors = find_competitors(text, folded, index.competitors, taken)
+        rivals = [m.span() for name in competitors if name not in GENERIC for m in re.finditer(re.escape(fold(name)), folded)]
+        feedback = index.feedback.find_all(folded, rivals)  # every hit masks its words; each category is reported once
         todos = find_todos(text, folded, dates, today, [(a.start, a.end) for a in amounts] + [(f.start, f.end) for f in feedback])
         spans = [*mentions, *contacts, *amounts, *dates, *index.competitors.find(folded), *feedback]
         masked = _mask(folded, [(s.start, s.end) for s in spans])
@@ -137,7 +140,7 @@ class Extractor:
                 [Todo(t.text, t.due, _customer_at(t.start, t.end, resolved)) for t in todos if t.text], key=lambda t: t.text
             ),
             amounts=[Amount(text[a.start : a.end].strip(), a.value) for a in amounts],
-            competitors=find_competitors(text, folded, index.competitors, taken),
+            competitors=competitors,
             ambiguous=_unique(
                 [Ambiguity(text[m.start : m.end], [n for n, _ in m.match.candidates]) for m in mentions if m.match.ambiguous],
                 key=lambda a: a.mention,

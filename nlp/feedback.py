@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from nlp.segment import cut, fold
@@ -25,12 +25,31 @@ WORD_VARIANTS = {
 DEGREE = {"很", "太", "更", "比较", "有点", "偏", "非常", "特别", "挺", "蛮", "略", "稍", "十分"}
 NEGATOR = re.compile(r"不(?![过少错断仅但管论久同然如止妨])|没|无需|无须|无$|未(?!来)|(?<![特区分级告识类性个差])别(?!的|人)|毫无|并非")
 # A hit followed by these is part of a noun, not feedback: 满意度, 审批流, 贵公司.
-COMPOUND_AFTER = re.compile(r"度|流(?!程)|单|表(?!示|达|态)|(?<=贵)(?:公司|司|方|单位|院|校|行)")
+COMPOUND_AFTER = re.compile(r"度|版|流(?!程)|单|表(?!示|达|态)|(?<=贵)(?:公司|司|方|单位|院|校|行)")
+# 能不能, 是不是, 有没有: a question, no negation.
+QUESTION = re.compile(r"(.)[不没]\1")
+# 上会 in 线上会, 专业 in 专业版: a hit that starts or ends inside a longer word.
+COMPOUND_BEFORE = {"上": "线"}
+# A hit saying this is about the rival's price, not ours (竞品…价格比我们高: theirs is the higher one).
+THEIRS = re.compile(r"(?:价格|报价|价钱|费用|价)比(?:我们|咱们|我司)[^高贵]{0,3}[高贵]")
 # A positive word right after these is our own plan, not the customer's feedback (周五前确认报价).
-ACTION_BEFORE = re.compile(r"(?:要|需要|需|待|再|去|来|找|跟|和|向|请|等|让|催|争取|尽快|负责|前|约)\S{0,3}$")
+ACTION_BEFORE = re.compile(r"(?:要|需要|需|待|再|去|来|找|跟|和|向|请|等|让|催|争取|尽快|负责|前|约|电话)\S{0,3}$")
 _STOP = r"，。！？；,.!?;:：\n、"
+# A positive word followed by a detail we settled is our own errand (确认了一下参会人员, 确认了开标时间).
+DETAIL_AFTER = re.compile(rf"了?[^{_STOP}\s]{{0,6}}?(?:时间|地址|人员|流程|单号)")
 LONG_GAP, SHORT_GAP = 5, 4  # characters allowed between words; shorter before a one-character word
 LOOKBACK = 3  # characters before a phrase searched for a negation
+
+
+def _lookback(text: str, start: int) -> str:
+    """The few characters before a hit searched for a negation: within its clause (a space ends one too:
+    暂时不换 明年看情况) and without a question (能不能明年再付, 有没有服务团队)."""
+    before = re.split(f"[{_STOP}\\s]", text[max(0, start - LOOKBACK) : start])[-1]
+    return QUESTION.sub("", before)
+
+
+def _compound_before(text: str, start: int) -> bool:
+    return start > 0 and text[start - 1] in COMPOUND_BEFORE.get(text[start], "")
 
 
 @dataclass(frozen=True)
@@ -68,13 +87,19 @@ class _Pair:
     """A phrase written `A+B` (each side may list forms as A1/A2): both in one clause, in either order
     (售后/服务+慢/跟不上 finds 服务响应太慢 and 担心售后). Weaker than a phrase: it only fills what phrases left."""
 
-    left: re.Pattern[str]
-    right: re.Pattern[str]
+    left: re.Pattern[str] | None  # None: the side is RIVAL, any competitor the text names
+    right: re.Pattern[str] | None
     keyword: str
     polarity: str
 
 
-def _side(forms: str) -> re.Pattern[str]:
+# A pair side written {竞品} stands for any competitor named in the text ({竞品}+便宜/免费: 隔壁X打包价只要12万).
+RIVAL = "{竞品}"
+
+
+def _side(forms: str) -> re.Pattern[str] | None:
+    if forms.strip() == RIVAL:
+        return None
     options = sorted({fold(f.strip()) for f in forms.split("/") if f.strip()}, key=len, reverse=True)
     return re.compile("|".join(re.escape(o) for o in options))
 
@@ -100,13 +125,13 @@ class FeedbackMatcher:
                         self._by_char.setdefault(char, []).append(len(self._rules))
                     self._rules.append((re.compile(_pattern(phrase)), category, polarity))
 
-    def find(self, text: str) -> list[FeedbackHit]:
+    def find(self, text: str, rivals: Sequence[tuple[int, int]] = ()) -> list[FeedbackHit]:
         """Hits in `text` (already folded), one per category in order of first mention."""
-        return first_per_category(self.find_all(text))
+        return first_per_category(self.find_all(text, rivals))
 
-    def find_all(self, text: str) -> list[FeedbackHit]:
+    def find_all(self, text: str, rivals: Sequence[tuple[int, int]] = ()) -> list[FeedbackHit]:
         """Every hit in `text` (already folded), in order; a negated phrase (价格不高) is no hit, and of
-        overlapping hits the longest wins (不满意 over 满意)."""
+        overlapping hits the longest wins (不满意 over 满意). `rivals` are the spans of competitor names."""
         hits: list[FeedbackHit] = []
         chosen: set[int] = set()
         for char in set(text) & self._by_char.keys():
@@ -114,8 +139,8 @@ class FeedbackMatcher:
         candidates = sorted(chosen)
         for pattern, keyword, polarity in (self._rules[i] for i in candidates):
             for m in pattern.finditer(text):
-                if (self._negated(text, m) or COMPOUND_AFTER.match(text, m.end())
-                        or (polarity == "positive" and self._planned(text, m.start()))):
+                if (self._negated(text, m) or COMPOUND_AFTER.match(text, m.end()) or _compound_before(text, m.start())
+                        or (polarity == "positive" and self._ours(text, m))):
                     continue
                 hits.append(FeedbackHit(m.start(), m.end(), keyword, polarity, text[m.start() : m.end()]))
         hits.sort(key=lambda h: (-(h.end - h.start), h.start))
@@ -123,10 +148,10 @@ class FeedbackMatcher:
         for hit in hits:
             if all(hit.end <= k.start or hit.start >= k.end for k in kept):
                 kept.append(hit)
-        kept += self._pair_hits(text, kept)
+        kept += self._pair_hits(text, kept, rivals)
         return sorted(kept, key=lambda h: h.start)
 
-    def _pair_hits(self, text: str, kept: list[FeedbackHit]) -> list[FeedbackHit]:
+    def _pair_hits(self, text: str, kept: list[FeedbackHit], rivals: Sequence[tuple[int, int]]) -> list[FeedbackHit]:
         """`A+B` rules per clause, for categories no phrase found there, with neither word inside a kept hit."""
         found: list[FeedbackHit] = []
         taken = [(k.start, k.end) for k in kept]
@@ -135,11 +160,13 @@ class FeedbackMatcher:
             for pair in self._pairs:
                 if pair.keyword in said:
                     continue
-                left = self._free(text, pair.left, clause, taken)
-                right = self._free(text, pair.right, clause, taken) if left else None
+                left = self._free(text, pair.left, clause, taken, rivals)
+                right = self._free(text, pair.right, clause, taken, rivals) if left else None
                 if not left or not right or (left[0] < right[1] and right[0] < left[1]):
                     continue
                 start, end = min(left[0], right[0]), max(left[1], right[1])
+                if THEIRS.search(text, start, end):
+                    continue
                 if pair.polarity == "positive" and self._planned(text, start):
                     continue
                 found.append(FeedbackHit(start, end, pair.keyword, pair.polarity, text[start:end]))
@@ -148,20 +175,28 @@ class FeedbackMatcher:
         return found
 
     @staticmethod
-    def _free(text: str, side: re.Pattern[str], clause: re.Match[str], taken: list[tuple[int, int]]
-              ) -> tuple[int, int] | None:
-        """The first form of `side` in the clause that is not negated and not already part of a hit."""
-        for m in side.finditer(text, clause.start(), clause.end()):
-            before = text[max(clause.start(), m.start() - LOOKBACK) : m.start()]
-            if not NEGATOR.search(before) and all(m.end() <= s or m.start() >= e for s, e in taken):
-                return m.span()
+    def _free(text: str, side: re.Pattern[str] | None, clause: re.Match[str], taken: list[tuple[int, int]],
+              rivals: Sequence[tuple[int, int]]) -> tuple[int, int] | None:
+        """The first form of `side` (or rival name) in the clause that is not negated and not already part of a hit."""
+        if side is None:
+            spans = [(s, e) for s, e in rivals if clause.start() <= s < clause.end()]
+        else:
+            spans = [m.span() for m in side.finditer(text, clause.start(), clause.end())]
+        for start, end in spans:
+            if not NEGATOR.search(_lookback(text, start)) and all(end <= s or start >= e for s, e in taken):
+                return start, end
         return None
 
     @staticmethod
     def _negated(text: str, m: re.Match[str]) -> bool:
         gaps = "".join(v for k, v in m.groupdict().items() if k.startswith("g") and v)
-        before = re.split(f"[{_STOP}]", text[max(0, m.start() - LOOKBACK) : m.start()])[-1]
-        return bool(NEGATOR.search(gaps) or NEGATOR.search(before))
+        before = _lookback(text, m.start())
+        return bool(NEGATOR.search(gaps) or NEGATOR.search(before) or THEIRS.search(m.group()))
+
+    @classmethod
+    def _ours(cls, text: str, m: re.Match[str]) -> bool:
+        """A positive word that is our own plan or errand, not the customer's signal."""
+        return cls._planned(text, m.start()) or bool(DETAIL_AFTER.match(text, m.end()))
 
     @staticmethod
     def _planned(text: str, start: int) -> bool:

@@ -1,16 +1,20 @@
+from datetime import date
 from pathlib import Path
 
 import pytest
 import yaml
 from pydantic import ValidationError
 
+from nlp import Extractor
 from nlp.feedback import FeedbackMatcher
 from nlp.lexicon import Lexicon
 from nlp.segment import fold
 from rules.schema import Feedback
 
 VOCABULARY = yaml.safe_load((Path(__file__).resolve().parents[2] / "rules/defaults/reports.yaml").read_text("utf-8"))
+TODAY = date(2026, 12, 4)
 MATCHER = FeedbackMatcher(VOCABULARY["feedback"]["negative"], VOCABULARY["feedback"]["positive"])
+SHIPPED = Extractor(Lexicon.from_vocabulary(VOCABULARY))
 
 
 
@@ -122,3 +126,46 @@ def test_a_pair_rule_needs_both_words_unnegated_in_one_clause(text: str) -> None
 def test_a_pair_rule_with_an_empty_side_is_refused() -> None:
     with pytest.raises(ValidationError, match="「\\+」两边都要有词"):
         Feedback.model_validate({"negative": {"售后担忧": ["售后+"]}})
+
+
+@pytest.mark.parametrize(("text", "rivals"), [("隔壁销售易打包价只要12万", ["销售易"]), ("人家金蝶直接五折给他们了", ["金蝶"]),
+                                              ("IT总监说钉钉那套几乎免费", ["钉钉"])])
+def test_a_named_rival_with_a_cheaper_word_in_the_clause_is_a_cheaper_rival(text: str, rivals: list[str]) -> None:
+    got = SHIPPED.extract(text, TODAY)
+    assert (got.competitors, [f.keyword for f in got.feedback]) == (rivals, ["竞品更便宜"])
+
+
+@pytest.mark.parametrize("text", ["隔壁星瀚已经去演示过两轮", "销售易报价比我们高，客户倾向我们"])
+def test_a_rival_named_without_being_cheaper_is_no_price_objection(text: str) -> None:
+    got = SHIPPED.extract(text, TODAY)
+    assert got.competitors and [f.keyword for f in got.feedback] == []
+
+
+def test_a_rival_side_matches_only_a_named_rival() -> None:
+    assert hits("客户说打包价只要12万") == []
+
+
+@pytest.mark.parametrize("text", ["今天跟客户开了个线上会", "打电话确认了开标时间", "发了三份报价 分别对应基础版、专业版",
+                                  "下午把方案改好发过去了", "客户要了两个同行业的案例"])
+def test_an_action_of_ours_is_no_customer_signal(text: str) -> None:
+    assert hits(text) == []
+
+
+@pytest.mark.parametrize(("text", "category"), [("客户关心运维支持能不能保证", "售后担忧"),
+                                                ("财务总监说能不能明年再付", "决策延迟"),
+                                                ("问我们有没有服务团队 怕实施完就没人了", "售后担忧"),
+                                                ("暂时不换 明年看情况", "决策延迟"),
+                                                ("客户对ROI还是存疑，说回本周期太长了", "效果存疑"),
+                                                ("王总怕出了bug找不到人", "售后担忧"),
+                                                ("这事又被拖到下个月了", "决策延迟"),
+                                                ("客户那边说不急，等新系统稳定了再议", "决策延迟")])
+def test_a_topic_with_an_attitude_makes_the_category_and_a_question_negates_nothing(text: str, category: str) -> None:
+    assert category in [k for k, _ in hits(text)]
+
+
+def test_not_needing_approval_and_buying_directly_is_agreement() -> None:
+    assert hits("老板拍板了 不需要审批 下周直接签") == [("同意推进", "positive")]
+
+
+def test_the_rival_price_higher_than_ours_is_no_price_objection() -> None:
+    assert hits("竞品SAP在报 价格比我们高 但客户更信SAP") == []

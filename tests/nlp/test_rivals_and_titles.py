@@ -54,3 +54,22 @@ def test_a_contact_keeps_its_title_in_any_order(text: str, name: str, title: str
 def test_a_role_after_one_person_is_not_given_to_the_next() -> None:
     found = extract("李总CFO 王总CTO都到了", TODAY).contacts
     assert [(c.name, c.title) for c in found] == [("李总", "CFO"), ("王总", "CTO")]
+
+
+@pytest.mark.parametrize(
+    ("text", "rivals"),
+    [("人家纷享销客报得比我们低三成", ["纷享销客"]), ("友商X那边报价更低", ["X"]), ("客户说明源那套只要8万", ["明源"]),
+     ("客户说再考虑考虑，跟其他几家比比看", []), ("人家明确拒绝了，说没这个需求", [])],
+)
+def test_a_rival_is_named_once_and_a_pronoun_is_none(text: str, rivals: list[str]) -> None:
+    assert [c for c in extract(text, TODAY).competitors if c not in ("友商", "竞品")] == rivals
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "title"),
+    [("副院长周院长对方案很认可", "周院长", "副院长"), ("技术副总监王斌问了很多接口的问题", "王斌", "技术副总监"),
+     ("运营VP赵总对我们很感兴趣", "赵总", "运营VP"), ("局长助理小孙说局长对方案挺认可的", "小孙", "局长助理"),
+     ("总工程师马工担心售后", "马工", "总工程师"), ("分管副总杨总要重新评估", "杨总", "分管副总")],
+)
+def test_a_compound_title_before_a_name_is_kept_whole(text: str, name: str, title: str) -> None:
+    assert (name, title) in [(c.name, c.title) for c in extract(text, TODAY).contacts]
