@@ -49,7 +49,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def test_make_demo_takes_a_port():
-    dry = subprocess.run(["make", "-n", "demo", "PORT=8001"], cwd=ROOT, capture_output=True, text=True, check=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}  # `make test` runs us inside make
+    dry = subprocess.run(["make", "--no-print-directory", "-n", "demo", "PORT=8001"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, check=True)
     assert dry.stdout.strip().splitlines()[-1] == ".venv/bin/liuhen demo --port 8001"
 
 

@@ -66,7 +66,8 @@ def customer_id(engine, name: str) -> int:
 
 def received(engine) -> list[tuple[str, int]]:
     with Session(engine) as session:
-        return [(m.label, m.received_amount) for m in session.exec(select(PaymentMilestone)).all()]
+        rows = session.exec(select(PaymentMilestone).order_by(PaymentMilestone.due_on)).all()
+        return [(m.label, m.received_amount) for m in rows]
 
 
 def with_plan_and_hold(client, engine, opportunity: int) -> None:
