@@ -30,7 +30,7 @@ _NUMBER = rf"(?P<num>{_AR}|{_CN})\s*(?:来|多|余)?(?P<unit>{_UNIT})?(?P<tail>(
 _RANGE_LOW = rf"(?:(?P<low>{_AR}|{_CN})\s*(?P<lowunit>{_UNIT})?\s*(?:-|~|～|到|至)\s*)?"
 _PATTERN = re.compile(
     rf"(?:(?P<cue>{'|'.join(sorted(CUES, key=len, reverse=True))}){_FILLER})?"
-    rf"(?<![\d.])(?<!\d,)(?<![a-z])(?P<sym>[¥￥]\s*)?{_RANGE_LOW}{_NUMBER}\s*(?P<cur>{_CURRENCY})?"
+    rf"(?<![\d.])(?<!\d,)(?<![a-z])(?P<sym>(?:[¥￥]|rmb)\s*)?{_RANGE_LOW}{_NUMBER}\s*(?P<cur>{_CURRENCY})?"
 )
 # What follows or precedes a number when it counts things rather than money.
 _MEASURE_AFTER = re.compile(

@@ -346,7 +346,8 @@ class Recognizer:
                 if event_stage in self.vocabulary.stages:
                     hit = next((m for m in _find(words, text) if not _before(text, m.start(), p.advance_not)
                                 and not _planned(text, m.start(), p.plans)
-                                and not _after(text, m.end(), p.advance_not_after)), None)
+                                and not _after(text, m.end(), p.advance_not_after)
+                                and (forced or self._short_event_stated(text, m))), None)
                     if hit is not None:
                         stage = event_stage
                         break
@@ -359,6 +360,13 @@ class Recognizer:
         who = name or mention
         args = f"{who} 到 {stage}" if who else ""
         return Intent("推进", args, bool(name) and not self._hedged(text), name, mention, stage=stage)
+
+    def _short_event_stated(self, text: str, m: re.Match[str]) -> bool:
+        """赢了, 输了, 签了 are so short they state a deal's end only with a customer named and at the end of their
+        clause (北京同创那单赢了!, not 打牌输了两百 nor 签了保密协议)."""
+        short = len(m.group()) <= 2 and m.group().endswith("了")
+        return not short or (not _PAD.sub("", _SEPARATORS.split(text[m.end() :])[0])
+                             and self.customer(text)[1] is not None)
 
     def _behavior(self, text: str, forced: bool = False) -> Intent | None:
         p = self.phrases
