@@ -249,9 +249,10 @@ class Recognizer:
         for word in self.words:
             if folded.startswith(fold(word)):
                 return word, folded[len(word) :]
-        for word in self.words:  # 线索 X: a long command word whose first character was lost, then a space
+        for word in self.words:  # 线索 X: a long command word that lost its first character, then a new name
             clipped = fold(word)[1:]
-            if len(clipped) >= 2 and folded.startswith(clipped) and _PAD.match(folded, len(clipped)):
+            if (len(clipped) >= 2 and folded.startswith(clipped) and _PAD.match(folded, len(clipped))
+                    and self.customer(folded[len(clipped) :])[0] is None):
                 return word, folded[len(clipped) :]
         return None
 
