@@ -30,7 +30,7 @@ _NUMBER = rf"(?P<num>{_AR}|{_CN})\s*(?:来|多|余)?(?P<unit>{_UNIT})?(?P<tail>(
 _RANGE_LOW = rf"(?:(?P<low>{_AR}|{_CN})\s*(?P<lowunit>{_UNIT})?\s*(?:-|~|～|到|至)\s*)?"
 _PATTERN = re.compile(
     rf"(?:(?P<cue>{'|'.join(sorted(CUES, key=len, reverse=True))}){_FILLER})?"
-    rf"(?<![\d.])(?<!\d,)(?<![a-z]){_RANGE_LOW}{_NUMBER}\s*(?P<cur>{_CURRENCY})?"
+    rf"(?<![\d.])(?<!\d,)(?<![a-z])(?P<sym>(?:[¥￥]|rmb)\s*)?{_RANGE_LOW}{_NUMBER}\s*(?P<cur>{_CURRENCY})?"
 )
 # What follows or precedes a number when it counts things rather than money.
 _MEASURE_AFTER = re.compile(
@@ -111,7 +111,7 @@ def find_amounts(text: str) -> list[AmountMention]:
     for m in _PATTERN.finditer(text):
         num, unit, cur = m["num"], m["unit"], m["cur"]
         han_magnitude = not num[0].isdigit() and ("万" in num or "亿" in num)
-        if not (unit or cur or han_magnitude or (m["lowunit"] and not unit)):
+        if not (unit or cur or m["sym"] or han_magnitude or (m["lowunit"] and not unit)):
             continue
         if any(text.startswith(idiom, m.start("low") if m["low"] else m.start("num")) for idiom in _IDIOMS):
             continue
@@ -126,6 +126,6 @@ def find_amounts(text: str) -> list[AmountMention]:
             value = _value(num, unit, m["tail"])
         if value is None or not 0 < value <= MAX_YUAN:
             continue
-        start = m.start("cue") if m["cue"] else m.start("low") if m["low"] else m.start("num")
+        start = m.start("cue") if m["cue"] else m.start("sym") if m["sym"] else m.start("low") if m["low"] else m.start("num")
         found.append(AmountMention(start, m.end(), text[start : m.end()].rstrip(), int(value.to_integral_value())))
     return found

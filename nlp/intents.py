@@ -249,12 +249,19 @@ class Recognizer:
         for word in self.words:
             if folded.startswith(fold(word)):
                 return word, folded[len(word) :]
+        for word in self.words:  # 线索 X: a long command word that lost its first character, then a new name
+            clipped = fold(word)[1:]
+            if (len(clipped) >= 2 and folded.startswith(clipped) and _PAD.match(folded, len(clipped))
+                    and self.customer(folded[len(clipped) :])[0] is None):
+                return word, folded[len(clipped) :]
         return None
 
     def _typed(self, word: str, rest: str) -> Intent | None:
         """A message that starts with a command word: its rest is that command's arguments, when they parse.
         Without a space or punctuation after the word the rest must name a known customer (回款计划还没定 is a note)."""
         separated = not rest or bool(_PAD.match(rest))
+        if not separated and rest.startswith("的"):
+            return None  # 兑换的海外展会去哪个国家: talk about the command's subject, read as a sentence
         if not separated and _has(_clause(rest, 0, 0), self.phrases.questions):
             return None  # 拜访北京同创的时候要注意什么: a question, read as a sentence
         readers = {"推进": lambda: self._advance(rest, forced=True), "回款": lambda: self._payment(rest, forced=True),
@@ -340,7 +347,8 @@ class Recognizer:
                 if event_stage in self.vocabulary.stages:
                     hit = next((m for m in _find(words, text) if not _before(text, m.start(), p.advance_not)
                                 and not _planned(text, m.start(), p.plans)
-                                and not _after(text, m.end(), p.advance_not_after)), None)
+                                and not _after(text, m.end(), p.advance_not_after)
+                                and (forced or self._short_event_stated(text, m))), None)
                     if hit is not None:
                         stage = event_stage
                         break
@@ -354,13 +362,21 @@ class Recognizer:
         args = f"{who} 到 {stage}" if who else ""
         return Intent("推进", args, bool(name) and not self._hedged(text), name, mention, stage=stage)
 
+    def _short_event_stated(self, text: str, m: re.Match[str]) -> bool:
+        """赢了, 输了, 签了 are so short they state a deal's end only with a customer named and at the end of their
+        clause (北京同创那单赢了!, not 打牌输了两百 nor 签了保密协议)."""
+        short = len(m.group()) <= 2 and m.group().endswith("了")
+        return not short or (not _PAD.sub("", _SEPARATORS.split(text[m.end() :])[0])
+                             and self.customer(text)[1] is not None)
+
     def _behavior(self, text: str, forced: bool = False) -> Intent | None:
         p = self.phrases
         found = self._named(self.behavior_names, text)
         if not found:
             return None
         m, behavior = found[0]
-        if not forced and (_has(text, p.behavior_not) or _after(text, m.end(), p.advance_not_after)
+        said = text[: m.end()] + _SEPARATORS.split(text[m.end() :])[0]  # 做了方案，按他们的要求改的: later words
+        if not forced and (_has(said, p.behavior_not) or _after(text, m.end(), p.advance_not_after)
                            or _has(_clause(text, m.start(), m.end()), p.plans)):
             return None  # planned (试点下个月开始), or asked about (到商务谈判了没)
         name, mention, _ = self.customer(text, m.span())
@@ -427,14 +443,15 @@ class Recognizer:
         found = self._named(self.reward_names, text)
         if not found:
             return None
-        if not forced and not _has(text, self.phrases.redeem):
+        if not forced and not any(not _after(text, m.end(), ["的"]) for m in _find(self.phrases.redeem, text)):
+            # 兑换的海外展会去哪个国家: about a reward, not a request for one
             return None
         reward = found[0][1]
         return Intent("兑换", reward, not self._hedged(text), reward=reward)
 
     def _progress(self, text: str, forced: bool = False) -> Intent | None:
         """A known customer's deal moving without a stage change; weak wording (反馈不错) asks first."""
-        strong = _has(text, self.phrases.progress)
+        strong = bool(_find(self.phrases.progress, text))
         if not forced and ((not strong and not _has(text, self.phrases.progress_weak))
                            or _has(text, self.phrases.progress_not)):
             return None

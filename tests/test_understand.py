@@ -255,3 +255,29 @@ def test_an_unknown_lead_keeps_its_name_as_typed(client, engine, customers):
     with Session(engine) as session:
         dialog = dialogs.active(session, "lilei", now=T0)
     assert (dialog.flow, dialog.data["customer"]) == ("leads", "DataWave")  # not datawave, not …帮我建一下
+
+
+def test_a_payment_with_a_currency_sign_and_a_planned_visit_records_the_payment(client, engine, customers):
+    with_plan_and_hold(client, engine, customers[TONGCHUANG])
+    said = texts(say(client, "北京同创第一期款项到账 ¥502,000 顺便约了下周去拜访"))
+    assert said[0].startswith(f"已录入「{TONGCHUANG}」回款 50.2万元。")
+    assert received(engine)[0] == ("首付款", 502_000)
+    with Session(engine) as session:
+        assert session.exec(select(Checklist)).all() == []  # the planned visit is the lesser fact
+
+
+def test_a_process_step_reached_records_progress(client, engine, customers):
+    said = texts(say(client, "合肥卓越的合同在法务那边过第一轮了"))
+    assert said == [f"已记录「{ZHUOYUE}」的进展，「需求确认」阶段停留计时已重置。"]
+    assert last_update(engine, customers[ZHUOYUE]) == T0
+    assert texts(say(client, "合肥卓越需要我们帮他们做个数据迁移")) == [f"已作为备注记入「{ZHUOYUE}」。"]
+
+
+def test_dialect_cancel_leaves_the_dialog_and_a_clipped_lead_word_starts_a_lead(client, engine, customers):
+    last_card(say(client, "推进 合肥卓越 到 方案演示"))
+    assert texts(say(client, "别记了别记了")) == ["已退出当前操作。"]
+    say(client, "线索 银川贺兰山数科")
+    with Session(engine) as session:
+        dialog = dialogs.active(session, "lilei", now=T0)
+    assert (dialog.flow, dialog.data["customer"]) == ("leads", "银川贺兰山数科")
+    assert stage_changes(engine) == []
