@@ -22,6 +22,9 @@ _GAP = "[^,，。;；!！?？\n]{0,12}?"  # what 「…」 in a phrase stands fo
 _LATIN_NAME = re.compile(r"[a-z][a-z0-9&.\-]*(?: [a-z0-9][a-z0-9&.\-]*)*(?=$|[^a-z0-9&.\-])")
 _BARE_MAX_FREQ = 100  # jieba frequency: a bare name more common than this is a word (天府, 卓越), not a customer
 _WHOLE_MAX = 40  # characters: a longer message is never one command said as a whole
+# characters: a longer message (a pasted mail, minutes, a contract clause) is kept as a note, not read for a command —
+# a stated payment or advance is a sentence or two, even as a voice run-on, and reading costs grow with the length
+READ_MAX = 600
 
 
 @dataclass(frozen=True)
@@ -221,6 +224,8 @@ class Recognizer:
     # -- reading ----------------------------------------------------------------------------------------------
     def read(self, text: str) -> Intent:
         original = text.strip()
+        if len(original) > READ_MAX:
+            return Intent(NOTE)
         folded = self._corrected(fold(original))
         bare = _PAD.sub("", folded)
         if not bare:

@@ -120,3 +120,11 @@ def test_intents_split(path: Path) -> None:
         print("  miss:", miss)
     assert not result.facts_as_notes, f"stated facts filed as notes: {result.facts_as_notes}"
     assert result.accuracy >= ACCURACY, f"{path.stem}: intent accuracy {result.accuracy:.3f} < {ACCURACY}"
+
+
+def test_a_pasted_document_is_a_note_however_it_starts() -> None:
+    reader = recognizer([{"name": "北京同创科技有限公司", "aliases": ["北京同创"]}])
+    stated = "北京同创尾款50万今天到账了。"
+    assert reader.read(stated).command == "回款"
+    minutes = stated + "会议纪要：" + "双方就二期范围、实施计划和验收标准进行了讨论，" * 30  # ≈ 700 characters
+    assert reader.read(minutes).command == NOTE
