@@ -1,6 +1,6 @@
 """日报速记 draft latency over a day of generated rep messages vs `jieba.lcut` of the same text, in the same run.
 
-    .venv/bin/python -m bench.nlp [--messages 200] [--customers 50] [--runs 5]
+    .venv/bin/python -m bench.quick_note [--messages 200] [--customers 50] [--runs 5]
 
 Generates its own data in a temporary SQLite file: one rep, N visible customers (with aliases), and a
 day of WeCom-style messages in the inbox. "draft" is `handlers.reports.build_draft` — the whole quick
