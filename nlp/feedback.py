@@ -155,9 +155,10 @@ class FeedbackMatcher:
         """`A+B` rules per clause, for categories no phrase found there, with neither word inside a kept hit."""
         found: list[FeedbackHit] = []
         taken = [(k.start, k.end) for k in kept]
-        for clause in re.finditer(f"[^{_STOP}]+", text):
+        live = [pair for pair in self._pairs if _occurs(pair.left, text, rivals) and _occurs(pair.right, text, rivals)]
+        for clause in re.finditer(f"[^{_STOP}]+", text) if live else ():
             said = {k.keyword for k in kept if clause.start() <= k.start < clause.end()}
-            for pair in self._pairs:
+            for pair in live:
                 if pair.keyword in said:
                     continue
                 left = self._free(text, pair.left, clause, taken, rivals)
@@ -202,3 +203,8 @@ class FeedbackMatcher:
     def _planned(text: str, start: int) -> bool:
         before = re.split(f"[{_STOP}]", text[max(0, start - 4) : start])[-1]
         return bool(ACTION_BEFORE.search(before))
+
+
+def _occurs(side: re.Pattern[str] | None, text: str, rivals: Sequence[tuple[int, int]]) -> bool:
+    """Whether a pair's side can match anywhere in the text: most texts rule most pairs out in one search each."""
+    return bool(rivals) if side is None else side.search(text) is not None
