@@ -40,6 +40,7 @@ class Phrases:
     lead: Sequence[str] = ()
     lead_not_after: Sequence[str] = ()
     lead_name_end: Sequence[str] = ()
+    lead_met: Sequence[str] = ()
     lead_before: Sequence[str] = ()
     payment: Sequence[str] = ()
     payment_not: Sequence[str] = ()
@@ -450,10 +451,30 @@ class Recognizer:
             return None
         found = self._lead("新线索", text[cue.end() :])
         opens = bool(self.lead_openers.fullmatch(_PAD.sub("", text[: cue.start()])))
+        if not opens and (not found.mention or self.courtesy.fullmatch(_PAD.sub("", text[cue.end() :]))):
+            # 认识了X的人，帮我录成新线索 (…吧): the request after the name
+            return self._lead_named_before(text[: cue.start()])
         if not opens and not found.mention:
             return None  # 有啥新客户: no name, no lead
         # 「(帮我)有个新客户叫X」 opens the message: sure; later in a sentence (「展会上认识一个新客户，X」) ask first.
         return replace(found, sure=opens)
+
+    def _lead_named_before(self, before: str) -> Intent | None:
+        """The new name in the last clause before a trailing lead request, after a meeting word and up to 的
+        (昨天展会上碰到X的采购 录一个新线索吧 → X); a sentence without one stays a note. Asked first: a guess."""
+        p = self.phrases
+        clauses = [c for c in _SEPARATORS.split(before) if c and not self.lead_openers.fullmatch(c)]
+        if not clauses:
+            return None
+        piece = clauses[-1]
+        met = [m.end() for m in _find(p.lead_met, piece)] if p.lead_met else []
+        piece = piece[max(met, default=0) :]
+        if p.lead_name_end:
+            piece = re.split(_alternation(p.lead_name_end), piece)[0]
+        name = piece.split("的")[0].strip()
+        if len(name) < 4 or self.customer(name)[0] is not None:
+            return None
+        return Intent("新线索", name, False, None, name)
 
     def _redeem(self, text: str, forced: bool = False) -> Intent | None:
         found = self._named(self.reward_names, text)
