@@ -23,10 +23,14 @@ _CURRENCY = r"元|块钱|块|人民币|rmb"
 CUES = (
     "预算", "报价", "合同额", "合同金额", "合同", "项目金额", "金额", "总价", "单价", "回款", "尾款", "首付款", "首款",
     "付款", "定金", "订金", "投资", "标的", "费用", "成交价", "采购额", "订单", "中标价", "开票", "到账", "额度",
-    "年费", "服务费", "培训费", "保证金", "budget",
+    "年费", "服务费", "培训费", "保证金", "budget", "共计", "合计", "总计",
 )
+# After these a bare number is money even without a unit (金额1,080,000; 共计120000).
+_MONEY_CUES = frozenset({"金额", "合同金额", "项目金额", "共计", "合计", "总计"})
+# Capital (financial) numerals as written on receipts and contracts (贰佰万元整); same length, so spans stay.
+_CAPITALS = str.maketrans("壹贰叁肆伍陆柒捌玖拾佰仟", "一二三四五六七八九十百千")
 _FILLER = r"(?:\s|是|为|约|大约|大概|差不多|在|有|达|:|：|~|不超过|控制在|左右){0,4}"
-_NUMBER = rf"(?P<num>{_AR}|{_CN})\s*(?:来|多|余)?(?P<unit>{_UNIT})?(?P<tail>(?<=万)\d(?![\d.,%月号日点天周个年]))?"
+_NUMBER = rf"(?P<num>{_AR}|{_CN})\s*(?:来|多|余|个(?=[w万]))?(?P<unit>{_UNIT})?(?P<tail>(?<=万)\d(?![\d.,%月号日点天周个年]))?"
 _RANGE_LOW = rf"(?:(?P<low>{_AR}|{_CN})\s*(?P<lowunit>{_UNIT})?\s*(?:-|~|～|到|至)\s*)?"
 _PATTERN = re.compile(
     rf"(?:(?P<cue>{'|'.join(sorted(CUES, key=len, reverse=True))}){_FILLER})?"
@@ -108,10 +112,11 @@ def _value(number: str, unit: str | None, tail: str | None) -> Decimal | None:
 def find_amounts(text: str) -> list[AmountMention]:
     """Money amounts in `text` (already folded), in order; a range counts once, as its lower bound."""
     found: list[AmountMention] = []
+    text = text.translate(_CAPITALS)
     for m in _PATTERN.finditer(text):
         num, unit, cur = m["num"], m["unit"], m["cur"]
         han_magnitude = not num[0].isdigit() and ("万" in num or "亿" in num)
-        if not (unit or cur or m["sym"] or han_magnitude or (m["lowunit"] and not unit)):
+        if not (unit or cur or m["sym"] or han_magnitude or (m["lowunit"] and not unit) or m["cue"] in _MONEY_CUES):
             continue
         if any(text.startswith(idiom, m.start("low") if m["low"] else m.start("num")) for idiom in _IDIOMS):
             continue

@@ -25,6 +25,7 @@ _WHOLE_MAX = 40  # characters: a longer message is never one command said as a w
 # characters: a longer message (a pasted mail, minutes, a contract clause) is kept as a note, not read for a command —
 # a stated payment or advance is a sentence or two, even as a voice run-on, and reading costs grow with the length
 READ_MAX = 600
+_MENTIONS = re.compile(r"^(?:[@＠]\S+\s+)+(?=\S)")  # @助手 看板: who a group message is addressed to, not what it says
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Phrases:
     lead: Sequence[str] = ()
     lead_not_after: Sequence[str] = ()
     lead_name_end: Sequence[str] = ()
+    lead_met: Sequence[str] = ()
     lead_before: Sequence[str] = ()
     payment: Sequence[str] = ()
     payment_not: Sequence[str] = ()
@@ -223,7 +225,8 @@ class Recognizer:
 
     # -- reading ----------------------------------------------------------------------------------------------
     def read(self, text: str) -> Intent:
-        original = text.strip()
+        text = _MENTIONS.sub("", text.strip())
+        original = text
         if len(original) > READ_MAX:
             return Intent(NOTE)
         folded = self._corrected(fold(original))
@@ -375,15 +378,15 @@ class Recognizer:
                              and self.customer(text)[1] is not None)
 
     def _behavior(self, text: str, forced: bool = False) -> Intent | None:
-        p = self.phrases
         found = self._named(self.behavior_names, text)
         if not found:
             return None
         m, behavior = found[0]
-        said = text[: m.end()] + _SEPARATORS.split(text[m.end() :])[0]  # 做了方案，按他们的要求改的: later words
-        if not forced and (_has(said, p.behavior_not) or _after(text, m.end(), p.advance_not_after)
-                           or _has(_clause(text, m.start(), m.end()), p.plans)):
-            return None  # planned (试点下个月开始), or asked about (到商务谈判了没)
+        if not forced:  # planned (试点下个月开始), or asked about (到商务谈判了没); a later clause may state it done
+            done = [(m, b) for m, b in found if not self._behavior_refused(text, m, first=m is found[0][0])]
+            if not done:
+                return None
+            m, behavior = done[0]
         name, mention, _ = self.customer(text, m.span())
         if mention is None and not forced:
             return None  # 「demo」 alone, 「客户说POC效果不错」: whose? a note until a customer is named
@@ -392,6 +395,15 @@ class Recognizer:
         who = name or mention
         args = f"{who} {behavior}" if who else ""
         return Intent("行为", args, bool(name) and not self._hedged(text), name, mention, behavior=behavior)
+
+    def _behavior_refused(self, text: str, m: re.Match[str], *, first: bool) -> bool:
+        """Not done: a plan or question word before the phrase (from the message start for the first phrase, within
+        its clause for a later one: 约了技术答疑 把接口问题解答了) or after it in its clause (按他们的要求改的)."""
+        p = self.phrases
+        before = text[: m.start()] if first else _SEPARATORS.split(text[: m.start()])[-1]
+        said = before + text[m.start() : m.end()] + _SEPARATORS.split(text[m.end() :])[0]
+        return (_has(said, p.behavior_not) or _after(text, m.end(), p.advance_not_after)
+                or _has(_clause(text, m.start(), m.end()), p.plans))
 
     def _visit(self, text: str, forced: bool = False) -> Intent | None:
         p = self.phrases
@@ -439,10 +451,30 @@ class Recognizer:
             return None
         found = self._lead("新线索", text[cue.end() :])
         opens = bool(self.lead_openers.fullmatch(_PAD.sub("", text[: cue.start()])))
+        if not opens and (not found.mention or self.courtesy.fullmatch(_PAD.sub("", text[cue.end() :]))):
+            # 认识了X的人，帮我录成新线索 (…吧): the request after the name
+            return self._lead_named_before(text[: cue.start()])
         if not opens and not found.mention:
             return None  # 有啥新客户: no name, no lead
         # 「(帮我)有个新客户叫X」 opens the message: sure; later in a sentence (「展会上认识一个新客户，X」) ask first.
         return replace(found, sure=opens)
+
+    def _lead_named_before(self, before: str) -> Intent | None:
+        """The new name in the last clause before a trailing lead request, after a meeting word and up to 的
+        (昨天展会上碰到X的采购 录一个新线索吧 → X); a sentence without one stays a note. Asked first: a guess."""
+        p = self.phrases
+        clauses = [c for c in _SEPARATORS.split(before) if c and not self.lead_openers.fullmatch(c)]
+        if not clauses:
+            return None
+        piece = clauses[-1]
+        met = [m.end() for m in _find(p.lead_met, piece)] if p.lead_met else []
+        piece = piece[max(met, default=0) :]
+        if p.lead_name_end:
+            piece = re.split(_alternation(p.lead_name_end), piece)[0]
+        name = piece.split("的")[0].strip()
+        if len(name) < 4 or self.customer(name)[0] is not None:
+            return None
+        return Intent("新线索", name, False, None, name)
 
     def _redeem(self, text: str, forced: bool = False) -> Intent | None:
         found = self._named(self.reward_names, text)

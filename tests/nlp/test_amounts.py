@@ -30,6 +30,12 @@ CASES = [
     ("¥860,000", 860_000),  # a currency sign before the number is money too
     ("￥ 1,000,000", 1_000_000),
     ("¥8万", 80_000),
+    ("人民币贰佰万元整", 2_000_000),  # capital numerals, as on receipts and contracts
+    ("叁拾伍万元", 350_000),
+    ("壹佰贰拾万", 1_200_000),
+    ("1.5个w", 15_000),
+    ("金额1,080,000", 1_080_000),  # after 金额 or 共计 a bare number is money
+    ("共计120000", 120_000),
 ]
 
 
@@ -82,6 +88,8 @@ def test_several_amounts_come_in_order_of_appearance() -> None:
         "500万美元",
         "两个实施",
         "3块屏幕",
+        "壹贰叁",
+        "共计3个",
     ],
 )
 def test_numbers_that_are_not_money_are_not_amounts(text: str) -> None:
