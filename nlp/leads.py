@@ -56,6 +56,20 @@ _COMMAND = re.compile(
 # 「刚才聊了个新客户叫…」: the command said inside an opening phrase.
 _INTRO = re.compile(r"^.{0,12}?(?:(?:有|聊了|来了|认识了|接了|碰到|加了|谈了|见了)(?:一?个|一家|家)(?:新的?)?|(?:一?个|一家|家)新的?)"
                     r"(?:客户|线索)\s*(?:叫做|名叫|叫|是)?\s*")
+# Chatter before the name, after or instead of a command word: 帮我记一下啊, 录一下：, 哈是, 对方是, 👉, new lead:,
+# 有个客户想上系统 叫…, 俺们这片新冒出来一个客户, 名片：.
+_EMOJI = r"[\U0001F300-\U0001FAFF\u2190-\u21FF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]"
+_CHATTER = re.compile(
+    r"(?:(?:那个|这个|嗯|哦|对了|跟你说)*(?:帮我|帮忙|麻烦|请|给我)?(?:记录|录入|登记|记|录)(?:一下|下)[啊哈呢呀嘛哦]*"
+    r"|(?:帮我|帮忙|麻烦|请|给我)(?:记录|录入|登记)|new lead|lead|名片"
+    r"|(?:想|要|准备|打算)[^\s,，。:：]{1,8}?[\s,，]*(?:叫做|名叫|叫)"
+    r"|[^\s,，。:：]{0,12}?(?:一个|一家|一位|了个|了家|说个|来个|出个|有个|有家|新的|的新)(?:新的?|潜在的?)*(?:客户|线索|老板|商机)(?=[啊哈呢呀哦]*(?:[\s,，。:：!！]|$))"
+    rf"|{_EMOJI}|[啊哈呢呀嘛哦嗯]*(?:(?:对方|客户|他们|这家|那家)?(?:就是|是))|[啊哈呢呀嘛哦嗯]+(?=[\s:：,，。!！]))"
+    r"[\s:：=＝,，。!！]*"
+)
+# Words before the name that say what kind of customer it is, not its name (潮汕老字号 陈记牛肉丸连锁, 本地连锁 X超市).
+_DESCRIPTOR = re.compile(r"[\u4e00-\u9fff]{0,4}?(?:老字号|龙头|头部企业|头部|知名企业|知名|上市公司|国企|央企|民企|外企|本地|当地|连锁|老牌)"
+                         r"(?:企业|品牌|连锁)?")
 # Words between the command and the name: 「啊就是今天下午见的」「名字叫」「叫」.
 _NAME_LEAD_IN = re.compile(
     r"(?:(?:啊|哈|呢|呀|嘛|哦|嗯)*就是|是)?"
@@ -172,6 +186,10 @@ class _Parser:
     def parse(self) -> ParsedLead:
         m = _COMMAND.match(self.text) or _INTRO.match(self.text)
         self.start = m.end() if m else 0
+        while more := (_CHATTER.match(self.text, self.start) or _COMMAND.match(self.text[self.start:])):
+            if not more.group(0):
+                break
+            self.start += len(more.group(0)) if more.re is _COMMAND else more.end() - self.start
         if self.start:
             self.claim(0, self.start)
         for mark in re.finditer(r"(?m)^[ \t]*(?:[-•·*]|\d+[.、)）]|[一二三四五六七八九十][、.])[ \t]*", self.text):
@@ -304,9 +322,11 @@ class _Parser:
             return Person(None, title)
         return Person(named_after, title)
 
-    def _industry_word(self, word: str) -> bool:
-        """金融 before 决策人 is the industry, not a Mr 金."""
-        return any(word in words for words in (*self.vocab.industries.values(), *self.vocab.industry_words.values()))
+    def _industry_word(self, word: str, *, aliases: bool = False) -> bool:
+        """金融 before 决策人 is the industry, not a Mr 金; `aliases`: only an industry's own name or alias (SaaS)."""
+        said = self.vocab.industries.values() if aliases else (*self.vocab.industries.values(),
+                                                                  *self.vocab.industry_words.values())
+        return any(word in {fold(w) for w in words} for words in said)
 
     def _decision_makers(self) -> None:
         people: list[Person] = []
@@ -491,7 +511,10 @@ class _Parser:
     def _customer(self) -> None:
         if self.lead.customer:
             return
-        for start, _ in self._pieces():
+        pieces = list(self._pieces())
+        for n, (start, end) in enumerate(pieces):
+            if n + 1 < len(pieces) and _DESCRIPTOR.fullmatch(self.text[start:end]):
+                continue
             self._name_from(start)
             if self.lead.customer:
                 return
@@ -511,6 +534,9 @@ class _Parser:
         """A short piece between separators is the name; a longer or run-on piece ends at an org suffix, or at a
         word that starts talking about the customer (then the end is a guess: not sure)."""
         end = self._free_after(i)
+        while (chatter := _CHATTER.match(self.text, i, end)) and end - chatter.end() >= 2:  # 刚加了个微信 对方是X
+            self.claim(i, chatter.end())
+            i = chatter.end()
         lead_in = _NAME_LEAD_IN.match(self.text, i, end)
         if lead_in and lead_in.end() > i and end - lead_in.end() >= 2:
             self.claim(i, lead_in.end())
@@ -532,6 +558,9 @@ class _Parser:
                     sure = False
         name = self.raw[i:name_end].strip().strip("【】[]「」《》\"“”'")
         name = re.sub(r"(?:的|了|啊|呢|吧|哈)+$", "", name) if len(name) > 3 else name  # not 美的
+        said = re.search(r"(?<=[a-zA-Z])\s+(\S+)$", name)
+        if said and self._industry_word(fold(said[1]), aliases=True):  # CloudPeak SaaS: the industry, not the name
+            name = name[:said.start()]
         if len(name) >= 2:
             self.lead.customer, self.lead.customer_sure = name, sure
             self.claim(i, name_end)
