@@ -142,6 +142,7 @@ _UNKNOWN_BUDGET = re.compile(r"(?:预算|budget)\s*(?:[:：]\s*)?(?:还没定|�
 # 目前在、现在正在走: the words before a need stage that say only "now".
 _LEAD_IN = re.compile(r"(?:还没有|还没|没有|没|未|还未|目前|现在|当前|正在|还在|已经|以经|已|以|在|再|处于|刚刚|刚|准备|打算|计划|要|快要|快|下周|下个月|年底|马上|是|的|了|"
                       r"开始|进入|需求阶段|阶段|项目|客户|他们|对方|内部|走|做|搞|进行|启动|到了|到|\s|:|：)+")
+_NOW = re.compile(r"现在|目前|当前|眼下|刚|还在|正在")  # a stage said as where they are now, not a plan
 _NEGATED = re.compile(r"(?:没|未|不|还没|还未|没有|不用|无需|无须)(?:有|在|到|进入|开始)?$")
 # Someone to talk to, not someone who decides (对接人是IT经理Kevin).
 _CONTACT_ONLY = re.compile(r"\s*(?:对接人|联系人|接口人|对接的是|联系的是)")
@@ -449,8 +450,9 @@ class _Parser:
         order = list(self.vocab.need_stages)
         found = [f for f in _find_any(self.text, self.vocab.need_stages) if not self.claimed(f[0])]
         said = [f for f in found if not _NEGATED.search(self.text[max(0, f[0] - 4):f[0]])]  # 还没立项: not said
-        if said:  # 已经立项准备招标了: the furthest stage said
-            self.lead.need_stage = max(said, key=lambda s: order.index(s[2]))[2]
+        now = [f for f in said if _NOW.search(self.text, max(self._free_before(f[0]), f[0] - 6), f[0])]
+        if said:  # 已经立项准备招标了: the furthest stage said; 刚开始调研，明年立项: the one said as now
+            self.lead.need_stage = max(now or said, key=lambda s: order.index(s[2]))[2]
         for start, end, _ in found:
             head = _LEAD_IN.search(self.text, self._free_before(start), start)
             tail = re.match(r"(?:阶段|中|了|呢|的阶段|流程|环节)*", self.text[end:])
