@@ -94,7 +94,7 @@ ORG_SUFFIXES = (
     "商场", "百货", "供应链", "科技", "网络", "信息", "电子", "软件", "物流", "快递", "速运", "商贸", "实业", "控股", "电力", "能源",
     "制药", "药业", "机械", "汽车", "电器", "传媒", "教育", "医疗", "股份", "园区", "园", "港", "机场", "酒店", "院", "所",
 )
-_ABBREVIATION = re.compile(r"(?<![a-z])(?:inc|co|ltd|corp|llc|plc|pte|gmbh|intl|bhd|pty)$")  # TechFlow Inc.: the dot is the name's
+_ABBREVIATION = re.compile(r"(?<![a-z])(?:inc|co|ltd|corp|llc|plc|pte|gmbh|intl|bhd|pty|mr|ms|mrs|dr)$")  # TechFlow Inc., Mr. Chan
 SHORT_NAME = 12  # a piece this long between separators is taken whole as the name
 # Where a name without a suffix ends in run-on text: what follows is about the customer, not its name.
 _SOFT_CUTS = re.compile(
@@ -106,18 +106,20 @@ _FILLER = re.compile(r"^(?:的|了|啊|呢|哈|吧|哦|嗯|是|有|在|目前|�
                      r"先记一下|记一下|先这样|回头再补|后面再补|其他的?再说|"
                      r"\s|[~～。.!！?？、,，;；:：\-—()（）\[\]【】]|[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F])*$")
 # Saying who decides, after the people (财务总监老孙是决策人, CTO王明拍板, 最后王总说了算).
-_DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|牵头|定)")
-_DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|决策(?=\s*[:：]|\s)|(?:负责人|老板|领导|一把手)(?=是|\s*[:：])|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
+_DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|牵头|定|(?:都|也)(?:要|得|需要)?(?:点头|同意|签字)|decides?(?![a-z]))")
+_DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|决策(?=\s*[:：]|\s)|(?:负责人|老板|领导|一把手)(?=是|\s*[:：])|负责的是|管这事的是|管事的是|管这块的是|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
                              r"(?:是|为|有|[两二三四几]\s*[个位]|俩|:|：|=|＝|\s)*")
 _SURNAME = f"(?:{'|'.join(COMPOUND_SURNAMES)}|[{SURNAMES}])"
 _HONORIFICS = "总工|总|工|老师|老板|董|经理|主任|处长|局长|院长|校长|行长|厂长|部长|科长|书记|主管|所长|女士|先生|姐|哥"
-_NAME = re.compile(rf"^(?:[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})|{_SURNAME}[\u4e00-\u9fff]{{1,2}}|[\u4e00-\u9fff][哥姐]|"
+_NAME = re.compile(rf"^(?:[老小]{_SURNAME}|[老小][^\W\da-z_板师公家婆总姐哥弟妹]|(?:mr|ms|mrs|dr)\.?\s?[a-z]+|{_SURNAME}(?:{_HONORIFICS})|{_SURNAME}[\u4e00-\u9fff]{{1,2}}|[\u4e00-\u9fff][哥姐]|"
                    rf"[a-z][a-z ]{{1,20}})$")
 # A person right after a stated title, where any one character may be the surname (院长 阚院长, CIO 储总, 仓储经理老向).
 _LOOSE_NAME = re.compile(rf"[老小][^\W\da-z_板师公家婆总](?![\u4e00-\u9fff])|[^\W\da-z_副正总老小](?:{_HONORIFICS})(?![\u4e00-\u9fff])")
 _NAME_AFTER_TITLE = (rf"(?:[老小][^\W\da-z_板师公家婆总]|[^\W\da-z_副正总老小](?:{_HONORIFICS})(?![\u4e00-\u9fff])|"
                      rf"[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})|[\u4e00-\u9fff][哥姐]|{_SURNAME}[\u4e00-\u9fff]{{1,2}}|"
-                     r"[a-z]+(?: [a-z]+)?)")
+                     r"(?:mr|ms|mrs|dr)\.?\s?[a-z]+|[a-z]+(?: [a-z]+)?)")
+# A name without a Han surname, right next to a title (总经理巴特尔, 信息科主任次仁, 次仁 总经理): 2–3 characters, no verb.
+_GIVEN_NAME = re.compile(r"(?![^\n]*(?:拍板|说了算|决策|同意|点头|签字|负责|审批|都要|都得|牵头|要|在|是))[\u4e00-\u9fff]{2,3}")
 _NAME_AT_START = re.compile(rf"[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})")
 _BARE_NAME = re.compile(rf"{_SURNAME}[\u4e00-\u9fff]{{1,2}}(?=[\s,，;；。、]|$)")  # 张三 on its own
 _NAME_AT_END = re.compile(rf"(?:[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS}))$")
@@ -146,7 +148,7 @@ _NOW = re.compile(r"现在|目前|当前|眼下|刚|还在|正在")  # a stage s
 _NEGATED = re.compile(r"(?:没|未|不|还没|还未|没有|不用|无需|无须)(?:有|在|到|进入|开始)?$")
 # Someone to talk to, not someone who decides (对接人是IT经理Kevin).
 _CONTACT_ONLY = re.compile(r"\s*(?:对接人|联系人|接口人|对接的是|联系的是)")
-_CONJUNCTIONS = re.compile(r"[和跟与及、/&+]|还有|以及")
+_CONJUNCTIONS = re.compile(r"[跟与及、/&+]|和(?![姐哥])|还有|以及")  # 和姐 is a name
 
 
 def _title_pattern(titles: list[str]) -> re.Pattern[str]:
@@ -271,10 +273,13 @@ class _Parser:
                     self.lead.evidence[label] = self.raw[m.end():end].strip()
                     self.claim(m.start(), end)
 
-    def _person(self, chunk: str) -> Person | None:
+    def _person(self, chunk: str, *, given: bool = True) -> Person | None:
         """「李总CIO」「财务总监老孙」「张总（CFO）」「分管院长」「赵行长」「科技部刘主任」 → (name, title)."""
         chunk = re.sub(r"^(?:是|为|由|有|:|：|\s|最后|最终|主要|应该|估计|就|那边|他们|对方|客户|的)+", "", chunk)
         chunk = re.sub(r"(?:是|的|来|\s|了|一起|共同|一块)+$", "", chunk)
+        owner = chunk.rsplit("的", 1)
+        if len(owner) == 2 and (person := self._person(owner[1])) and person.name:  # 港务局的李局长: the 的 says where from
+            return person
         bracket = re.fullmatch(r"(?P<name>[^(（]+?)\s*[(（](?P<title>[^)）]{1,12})[)）]", chunk)
         if bracket:  # 王经理（采购）: the bracket says the title
             name = _squash(bracket["name"])
@@ -296,6 +301,8 @@ class _Parser:
         title = _title_text(title_m.group(0))
         before = _squash(chunk[: title_m.start()])
         after = _squash(chunk[title_m.end():])
+        if _GIVEN_NAME.fullmatch(before) and not after and re.search(r"\s$", chunk[: title_m.start() + 1]):  # 次仁 总经理
+            return Person(before, title)
         if re.fullmatch(_SURNAME, before):  # 赵行长: the surname and the title are the name
             return Person(before + title, title)
         said_twice = re.fullmatch(rf"(?P<stated>[\u4e00-\u9fff]{{0,6}}?(?:{self.titles.pattern}))\s*(?P<surname>{_SURNAME}|[^\W\da-z_副正总老小])",
@@ -309,7 +316,7 @@ class _Parser:
             return Person(before[dept.end():] + title_m.group(0), dept.group(0) + title)
         if re.fullmatch(r"[\u4e00-\u9fff]", before) and not after:  # 包校长: one character before a title is a surname
             return Person(before + title, title)
-        whole = _NAME.match(after) or re.fullmatch(_NAME_AFTER_TITLE, after)
+        whole = _NAME.match(after) or re.fullmatch(_NAME_AFTER_TITLE, after) or given and _GIVEN_NAME.fullmatch(after)
         near = _NAME_AT_START.match(after)
         named_after = after if whole else near.group(0) if near else None
         if before:  # 李总CIO, 李总 目前在… CIO
@@ -356,8 +363,8 @@ class _Parser:
             if self.claimed(m.start()) or m.start() == 0:
                 continue
             begin = self._free_before(m.start())
-            spaced = re.search(rf"(?:{self.titles.pattern})\s+$", self.text[self.start:begin])
-            begin = self.start + spaced.start() if spaced and begin > self.start else begin  # CTO 王总 拍板
+            while begin > self.start and (spaced := re.search(rf"(?:{self.titles.pattern})\s+$", self.text[self.start:begin])):
+                begin = self.start + spaced.start()  # CTO 王总 拍板, 院长 信息科科长都要点头
             while begin > self.start and self.text[begin - 1] in "、和及与/" and not self.claimed(begin - 2):
                 begin = self._free_before(begin - 1)
             found = self._people_in(begin, m.start())
@@ -392,9 +399,9 @@ class _Parser:
         bounds = [0, *cuts, len(folded)]
         parts = [(folded[a:b], original[a:b]) for a, b in zip(bounds, bounds[1:], strict=False) if folded[a:b].strip()]
         bare = [bool(self.titles.fullmatch(part.strip())) for part, _ in parts]
-        if any(bare) and not all(bare):  # 行长 张行长: one person said twice
+        if any(b and k + 1 < len(bare) and not bare[k + 1] for k, b in enumerate(bare)):  # 行长 张行长: one person said twice
             return [(folded, original)]
-        unnamed = [not b and not getattr(self._person(part), "name", None) for (part, _), b in zip(parts, bare, strict=True)]
+        unnamed = [not b and not getattr(self._person(part, given=False), "name", None) for (part, _), b in zip(parts, bare, strict=True)]
         return [(folded, original)] if any(unnamed) else parts  # 店长联盟负责人何总: one title with a title inside
 
     def _person_folded(self, folded: str, original: str) -> Person | None:
@@ -403,6 +410,7 @@ class _Parser:
         if person is None:
             return None
         title = _as_written(person.title, folded, original)
+        title = title and re.sub(r"^[\u4e00-\u9fff]{2,6}?(?:集团|公司)(?=.)", "", title)  # 港口集团副总经理 → 副总经理
         return Person(_as_written(person.name, folded, original), title and _title_text(title))
 
     def _budget(self) -> None:
@@ -576,9 +584,10 @@ class _Parser:
         for start, end in self._pieces(spaced_person=True):
             if _CONTACT_ONLY.match(self.text, start):
                 continue
-            alone = self.titles.fullmatch(self.text[start:end].strip())
-            people = [Person(None, _title_text(self.raw[start:end].strip()))] if alone else self._people_in(
-                start, end, strict=True)
+            raw = self.raw[start:end]
+            titles = [t for t in re.split(rf"\s+|{_CONJUNCTIONS.pattern}", raw.strip()) if t]
+            alone = all(self.titles.fullmatch(fold(t)) for t in titles)  # 院长, 局长 副局长, 分行行长和科技部主任
+            people = [Person(None, _title_text(t)) for t in titles] if alone else self._people_in(start, end, strict=True)
             if people and all(p not in self.lead.decision_makers for p in people):
                 self.lead.decision_makers += people
                 self.claim(start, end)
@@ -592,7 +601,7 @@ class _Parser:
 
 def _squash(text: str) -> str:
     """Spaces out of a person's words, except between ASCII words (Jason Wang)."""
-    return re.sub(r"(?<![a-zA-Z])\s+|\s+(?![a-zA-Z])", "", text)
+    return re.sub(r"(?<![a-zA-Z.])\s+|\s+(?![a-zA-Z])", "", text)
 
 
 def _title_text(title: str) -> str:
