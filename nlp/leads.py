@@ -277,6 +277,7 @@ class _Parser:
         """「李总CIO」「财务总监老孙」「张总（CFO）」「分管院长」「赵行长」「科技部刘主任」 → (name, title)."""
         chunk = re.sub(r"^(?:是|为|由|有|:|：|\s|最后|最终|主要|应该|估计|就|那边|他们|对方|客户|的)+", "", chunk)
         chunk = re.sub(r"(?:是|的|来|\s|了|一起|共同|一块)+$", "", chunk)
+        chunk = re.sub(r"(?<=[\u4e00-\u9fffa-z])(?:管钱|管事|管预算|管采购|管这块|管这事)(?=\s|$)", "", chunk)  # 老板娘管钱 俞总
         owner = chunk.rsplit("的", 1)
         if len(owner) == 2 and (person := self._person(owner[1])) and person.name:  # 港务局的李局长: the 的 says where from
             return person
@@ -401,8 +402,10 @@ class _Parser:
         bare = [bool(self.titles.fullmatch(part.strip())) for part, _ in parts]
         if any(b and k + 1 < len(bare) and not bare[k + 1] for k, b in enumerate(bare)):  # 行长 张行长: one person said twice
             return [(folded, original)]
-        unnamed = [not b and not getattr(self._person(part, given=False), "name", None) for (part, _), b in zip(parts, bare, strict=True)]
-        return [(folded, original)] if any(unnamed) else parts  # 店长联盟负责人何总: one title with a title inside
+        # 店长联盟负责人何总: one title with a title inside; a name without a surname only before a space (院长刘建军 信息科主任拉毛)
+        unnamed = [not b and not getattr(self._person(part, given=k + 1 == len(parts) or part[-1:].isspace()), "name", None)
+                   for k, ((part, _), b) in enumerate(zip(parts, bare, strict=True))]
+        return [(folded, original)] if any(unnamed) else parts
 
     def _person_folded(self, folded: str, original: str) -> Person | None:
         """Parses on the folded text and gives back names and titles as the rep wrote them."""
@@ -451,7 +454,7 @@ class _Parser:
         before = re.search(r"(?:预算|budget|投入|大概|大约|差不多|预计|金额|项目)(?:是|为|在|有|约|大概|大约|小|大|近|将近|接近|不到|"
                            r"估计|初步|:|：|\s)*$",
                            self.text[max(self.start, start - 10):start])
-        after = re.match(r"(?:左右|上下|以内|以上|出头|\+|级别|级|的预算|预算|的项目|的单子|的盘子|元)*", self.text[end:])
+        after = re.match(r"(?:左右|上下|以内|以上|出头|\+|级别|级|的预算|预算|的项目|的单子|的盘子|元|整)*", self.text[end:])
         self.claim(start - (len(before[0]) if before else 0), end + (len(after[0]) if after else 0))
 
     def _need_stage(self) -> None:
@@ -588,6 +591,8 @@ class _Parser:
             titles = [t for t in re.split(rf"\s+|{_CONJUNCTIONS.pattern}", raw.strip()) if t]
             alone = all(self.titles.fullmatch(fold(t)) for t in titles)  # 院长, 局长 副局长, 分行行长和科技部主任
             people = [Person(None, _title_text(t)) for t in titles] if alone else self._people_in(start, end, strict=True)
+            if people and not alone:  # 总经理宁总 财务总监许总 设备部长: a bare title among named people is one more
+                people += [p for p in self._people_in(start, end) if p.name is None and p.title]
             if people and all(p not in self.lead.decision_makers for p in people):
                 self.lead.decision_makers += people
                 self.claim(start, end)
