@@ -61,7 +61,8 @@ _INTRO = re.compile(r"^.{0,12}?(?:(?:有|聊了|来了|认识了|接了|碰到|�
 _EMOJI = r"[\U0001F300-\U0001FAFF\u2190-\u21FF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]"
 _CHATTER = re.compile(
     r"(?:(?:那个|这个|嗯|哦|对了|跟你说)*(?:帮我|帮忙|麻烦|请|给我)?(?:记录|录入|登记|记|录)(?:一下|下)[啊哈呢呀嘛哦]*"
-    r"|(?:帮我|帮忙|麻烦|请|给我)(?:记录|录入|登记)|new lead|lead|名片"
+    r"|(?:帮我|帮忙|麻烦|请|给我)(?:记录|录入|登记)|new lead|lead(?=[\s:：])|[【\[(（]?名片[】\])）]?"
+    r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上)?(?:认识了|见了|拜访了|碰到了|碰见了|约了)(?=[^\s,，。]{2,}?的)"
     r"|(?:想|要|准备|打算)[^\s,，。:：]{1,8}?[\s,，]*(?:叫做|名叫|叫)"
     r"|[^\s,，。:：]{0,12}?(?:一个|一家|一位|了个|了家|说个|来个|出个|有个|有家|新的|的新)(?:新的?|潜在的?)*(?:客户|线索|老板|商机)(?=[啊哈呢呀哦]*(?:[\s,，。:：!！]|$))"
     rf"|{_EMOJI}|[啊哈呢呀嘛哦嗯]*(?:(?:对方|客户|他们|这家|那家)?(?:就是|是))|[啊哈呢呀嘛哦嗯]+(?=[\s:：,，。!！]))"
@@ -76,6 +77,10 @@ _NAME_LEAD_IN = re.compile(
     r"(?:(?:今天|昨天|前天|刚才|刚刚|上午|下午|中午|晚上|上周|周[一二三四五六日]|[\u4e00-\u9fff]{0,4}?会上|早上)"
     r"[\u4e00-\u9fff]{0,6}?(?:见|拜访|认识|聊|碰到|遇到|接触|加|谈)(?:了|过)?的)?"
     r"(?:(?:客户|公司)?(?:名字|名称)(?:是|叫做|叫|为|:|：)?|(?:他们|她们|这家|那家|对方|公司|单位)?(?:叫做|名叫|叫))?\s*")
+# Keys of a business card (姓名：钟国平 职务：总经理 电话：…).
+_CARD_KEY = re.compile(r"(?:(?P<name>姓名|联系人姓名|name)|(?P<title>职务|职位|头衔|title)|"
+                       r"(?P<other>电话|手机|座机|tel|mobile|phone|邮箱|email|e-mail|地址|address|微信|传真|fax|网址|官网|web))"
+                       r"\s*[:：=＝]\s*")
 # Field keys a rep writes before a value (预算：80万, 决策人 赵行长).
 _KEYS = {
     "industry": r"所属行业|客户行业|行业",
@@ -198,6 +203,7 @@ class _Parser:
         for mark in re.finditer(r"(?m)^[ \t]*(?:[-•·*]|\d+[.、)）]|[一二三四五六七八九十][、.])[ \t]*", self.text):
             self.claim(mark.start(), mark.end())
         self._keyed_customer()
+        self._card()
         self._evidence()
         self._budget()
         self._need_stage()
@@ -223,7 +229,8 @@ class _Parser:
             return True
         before, after = self.text[i - 1:i], self.text[i + 1:i + 2]
         if ch == ".":
-            return not (before.isdigit() and after.isdigit() or _ABBREVIATION.search(self.text, 0, i))
+            inside = before.isascii() and before.isalnum() and after.isascii() and after.isalpha()  # zw@yunfan.com
+            return not (before.isdigit() and after.isdigit() or inside or _ABBREVIATION.search(self.text, 0, i))
         words = before.isascii() and before.isalpha() and after.isascii() and after.isalpha()
         return ch.isspace() and not (words and not self.titles.match(self.text, i + 1))  # ABC Logistics, CIO Tony
 
@@ -264,6 +271,21 @@ class _Parser:
                     self.lead.customer = self.raw[m.end():end].strip()
                     self.claim(m.start(), end)
                     return
+
+    def _card(self) -> None:
+        """A pasted business card or `key：value` list: 姓名 and 职务 are one person; phone, mail and address are kept out."""
+        found: dict[str, str] = {}
+        for m in _CARD_KEY.finditer(self.text):
+            if self.claimed(m.start()) or not (m.start() == 0 or self._break(m.start() - 1) or self.text[m.start() - 1] in ":：="):
+                continue
+            end = self._free_after(m.end())
+            while end < len(self.text) and self.text[end] in "-—/" and not self.claimed(end):  # 138-1234-5678
+                end = self._free_after(end + 1)
+            key = next(k for k, v in m.groupdict().items() if v)
+            found.setdefault(key, self.raw[m.end():end].strip())
+            self.claim(m.start(), end)
+        if found.get("name") or found.get("title"):
+            self.lead.decision_makers.append(Person(found.get("name") or None, found.get("title") or None))
 
     def _evidence(self) -> None:
         for label in sorted(self.vocab.evidence, key=len, reverse=True):
@@ -373,7 +395,7 @@ class _Parser:
                 people += found
                 tail = re.match(r"(?:的|了|啊|哈)*", self.text[m.end():])
                 self.claim(begin, m.end() + (len(tail[0]) if tail else 0))
-        self.lead.decision_makers = list(dict.fromkeys(people))  # each once, in the order said
+        self.lead.decision_makers = list(dict.fromkeys(self.lead.decision_makers + people))  # each once, in the order said
 
     def _people_in(self, start: int, end: int, *, strict: bool = False, named: bool = False) -> list[Person]:
         """People in raw[start:end]; `strict` keeps only those with both a name and a title (`named`: or 王总)."""
@@ -569,6 +591,10 @@ class _Parser:
                     name_end, sure = soft.start(), False
                 elif end - i > SHORT_NAME or not self._field_cut_is_clear(end):
                     sure = False
+        owner = re.fullmatch(r"(.{2,}?)的\s*(.+)", self.text[i:name_end])
+        if owner and _NAME.match(owner[2]):  # 绍兴越商纺织的王总: the customer, then someone there
+            self.lead.decision_makers.append(Person(self.raw[i + owner.start(2):name_end].strip(), None))
+            name_end = i + owner.end(1)
         name = self.raw[i:name_end].strip().strip("【】[]「」《》\"“”'")
         name = re.sub(r"(?:的|了|啊|呢|吧|哈)+$", "", name) if len(name) > 3 else name  # not 美的
         said = re.search(r"(?<=[a-zA-Z])\s+(\S+)$", name)
