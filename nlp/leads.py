@@ -61,7 +61,7 @@ _INTRO = re.compile(r"^.{0,12}?(?:(?:有|聊了|来了|认识了|接了|碰到|�
 _EMOJI = r"[\U0001F300-\U0001FAFF\u2190-\u21FF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]"
 _CHATTER = re.compile(
     r"(?:(?:那个|这个|嗯|哦|对了|跟你说)*(?:帮我|帮忙|麻烦|请|给我)?(?:记录|录入|登记|记|录)(?:一下|下)[啊哈呢呀嘛哦]*"
-    r"|(?:帮我|帮忙|麻烦|请|给我)(?:记录|录入|登记)|new lead|lead(?=[\s:：])|[【\[(（]?名片[】\])）]?"
+    r"|(?:帮我|帮忙|麻烦|请|给我)(?:记录|录入|登记)|(?:记录|录入|登记)(?=[\s:：])|new lead|lead(?=[\s:：])|[【\[(（]?名片[】\])）]?"
     r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上)?(?:认识了|见了|拜访了|碰到了|碰见了|约了)(?=[^\s,，。]{2,}?的)"
     r"|(?:想|要|准备|打算)[^\s,，。:：]{1,8}?[\s,，]*(?:叫做|名叫|叫)"
     r"|[^\s,，。:：]{0,12}?(?:一个|一家|一位|了个|了家|说个|来个|出个|有个|有家|新的|的新)(?:新的?|潜在的?)*(?:客户|线索|老板|商机)(?=[啊哈呢呀哦]*(?:[\s,，。:：!！]|$))"
@@ -592,11 +592,14 @@ class _Parser:
                 elif end - i > SHORT_NAME or not self._field_cut_is_clear(end):
                     sure = False
         owner = re.fullmatch(r"(.{2,}?)的\s*(.+)", self.text[i:name_end])
-        if owner and _NAME.match(owner[2]):  # 绍兴越商纺织的王总: the customer, then someone there
-            self.lead.decision_makers.append(Person(self.raw[i + owner.start(2):name_end].strip(), None))
+        someone = owner and self._people_in(i + owner.start(2), name_end)
+        if owner and someone and all(p.name for p in someone):  # 绍兴越商纺织的王总: the customer, then someone there
+            self.lead.decision_makers += someone
+            self.claim(i + owner.end(1), name_end)
             name_end = i + owner.end(1)
         name = self.raw[i:name_end].strip().strip("【】[]「」《》\"“”'")
         name = re.sub(r"(?:的|了|啊|呢|吧|哈)+$", "", name) if len(name) > 3 else name  # not 美的
+        name = re.sub(r"(?<=..)(?:这个|那个|这家|那家)(?:客户|公司|单位)?$", "", name)  # 北京同创这个客户
         said = re.search(r"(?<=[a-zA-Z])\s+(\S+)$", name)
         if said and self._industry_word(fold(said[1]), aliases=True):  # CloudPeak SaaS: the industry, not the name
             name = name[:said.start()]
