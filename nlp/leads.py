@@ -56,12 +56,31 @@ _COMMAND = re.compile(
 # 「刚才聊了个新客户叫…」: the command said inside an opening phrase.
 _INTRO = re.compile(r"^.{0,12}?(?:(?:有|聊了|来了|认识了|接了|碰到|加了|谈了|见了)(?:一?个|一家|家)(?:新的?)?|(?:一?个|一家|家)新的?)"
                     r"(?:客户|线索)\s*(?:叫做|名叫|叫|是)?\s*")
+# Chatter before the name, after or instead of a command word: 帮我记一下啊, 录一下：, 哈是, 对方是, 👉, new lead:,
+# 有个客户想上系统 叫…, 俺们这片新冒出来一个客户, 名片：.
+_EMOJI = r"[\U0001F300-\U0001FAFF\u2190-\u21FF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]"
+_CHATTER = re.compile(
+    r"(?:(?:那个|这个|嗯|哦|对了|跟你说)*(?:帮我|帮忙|麻烦|请|给我)?(?:记录|录入|登记|记|录)(?:一下|下)[啊哈呢呀嘛哦]*"
+    r"|(?:帮我|帮忙|麻烦|请|给我)(?:记录|录入|登记)|(?:记录|录入|登记)(?=[\s:：])|new lead|lead(?=[\s:：])|[【\[(（]?名片[】\])）]?"
+    r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上)?(?:认识了|见了|拜访了|碰到了|碰见了|约了)(?=[^\s,，。]{2,}?的)"
+    r"|(?:想|要|准备|打算)[^\s,，。:：]{1,8}?[\s,，]*(?:叫做|名叫|叫)"
+    r"|[^\s,，。:：]{0,12}?(?:一个|一家|一位|了个|了家|说个|来个|出个|有个|有家|新的|的新)(?:新的?|潜在的?)*(?:客户|线索|老板|商机)(?=[啊哈呢呀哦]*(?:[\s,，。:：!！]|$))"
+    rf"|{_EMOJI}|[啊哈呢呀嘛哦嗯]*(?:(?:对方|客户|他们|这家|那家)?(?:就是|是))|[啊哈呢呀嘛哦嗯]+(?=[\s:：,，。!！]))"
+    r"[\s:：=＝,，。!！]*"
+)
+# Words before the name that say what kind of customer it is, not its name (潮汕老字号 陈记牛肉丸连锁, 本地连锁 X超市).
+_DESCRIPTOR = re.compile(r"[\u4e00-\u9fff]{0,4}?(?:老字号|龙头|头部企业|头部|知名企业|知名|上市公司|国企|央企|民企|外企|本地|当地|连锁|老牌)"
+                         r"(?:企业|品牌|连锁)?")
 # Words between the command and the name: 「啊就是今天下午见的」「名字叫」「叫」.
 _NAME_LEAD_IN = re.compile(
     r"(?:(?:啊|哈|呢|呀|嘛|哦|嗯)*就是|是)?"
     r"(?:(?:今天|昨天|前天|刚才|刚刚|上午|下午|中午|晚上|上周|周[一二三四五六日]|[\u4e00-\u9fff]{0,4}?会上|早上)"
     r"[\u4e00-\u9fff]{0,6}?(?:见|拜访|认识|聊|碰到|遇到|接触|加|谈)(?:了|过)?的)?"
     r"(?:(?:客户|公司)?(?:名字|名称)(?:是|叫做|叫|为|:|：)?|(?:他们|她们|这家|那家|对方|公司|单位)?(?:叫做|名叫|叫))?\s*")
+# Keys of a business card (姓名：钟国平 职务：总经理 电话：…).
+_CARD_KEY = re.compile(r"(?:(?P<name>姓名|联系人姓名|name)|(?P<title>职务|职位|头衔|title)|"
+                       r"(?P<other>电话|手机|座机|tel|mobile|phone|邮箱|email|e-mail|地址|address|微信|传真|fax|网址|官网|web))"
+                       r"\s*[:：=＝]\s*")
 # Field keys a rep writes before a value (预算：80万, 决策人 赵行长).
 _KEYS = {
     "industry": r"所属行业|客户行业|行业",
@@ -80,7 +99,7 @@ ORG_SUFFIXES = (
     "商场", "百货", "供应链", "科技", "网络", "信息", "电子", "软件", "物流", "快递", "速运", "商贸", "实业", "控股", "电力", "能源",
     "制药", "药业", "机械", "汽车", "电器", "传媒", "教育", "医疗", "股份", "园区", "园", "港", "机场", "酒店", "院", "所",
 )
-_ABBREVIATION = re.compile(r"(?<![a-z])(?:inc|co|ltd|corp|llc|plc|pte|gmbh|intl|bhd|pty)$")  # TechFlow Inc.: the dot is the name's
+_ABBREVIATION = re.compile(r"(?<![a-z])(?:inc|co|ltd|corp|llc|plc|pte|gmbh|intl|bhd|pty|mr|ms|mrs|dr)$")  # TechFlow Inc., Mr. Chan
 SHORT_NAME = 12  # a piece this long between separators is taken whole as the name
 # Where a name without a suffix ends in run-on text: what follows is about the customer, not its name.
 _SOFT_CUTS = re.compile(
@@ -92,18 +111,20 @@ _FILLER = re.compile(r"^(?:的|了|啊|呢|哈|吧|哦|嗯|是|有|在|目前|�
                      r"先记一下|记一下|先这样|回头再补|后面再补|其他的?再说|"
                      r"\s|[~～。.!！?？、,，;；:：\-—()（）\[\]【】]|[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F])*$")
 # Saying who decides, after the people (财务总监老孙是决策人, CTO王明拍板, 最后王总说了算).
-_DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|牵头|定)")
-_DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|决策(?=\s*[:：]|\s)|(?:负责人|老板|领导|一把手)(?=是|\s*[:：])|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
+_DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|牵头|定|(?:都|也)(?:要|得|需要)?(?:点头|同意|签字)|decides?(?![a-z]))")
+_DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|决策(?=\s*[:：]|\s)|(?:负责人|老板|领导|一把手)(?=是|\s*[:：])|负责的是|管这事的是|管事的是|管这块的是|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
                              r"(?:是|为|有|[两二三四几]\s*[个位]|俩|:|：|=|＝|\s)*")
 _SURNAME = f"(?:{'|'.join(COMPOUND_SURNAMES)}|[{SURNAMES}])"
 _HONORIFICS = "总工|总|工|老师|老板|董|经理|主任|处长|局长|院长|校长|行长|厂长|部长|科长|书记|主管|所长|女士|先生|姐|哥"
-_NAME = re.compile(rf"^(?:[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})|{_SURNAME}[\u4e00-\u9fff]{{1,2}}|[\u4e00-\u9fff][哥姐]|"
+_NAME = re.compile(rf"^(?:[老小]{_SURNAME}|[老小][^\W\da-z_板师公家婆总姐哥弟妹]|(?:mr|ms|mrs|dr)\.?\s?[a-z]+|{_SURNAME}(?:{_HONORIFICS})|{_SURNAME}[\u4e00-\u9fff]{{1,2}}|[\u4e00-\u9fff][哥姐]|"
                    rf"[a-z][a-z ]{{1,20}})$")
 # A person right after a stated title, where any one character may be the surname (院长 阚院长, CIO 储总, 仓储经理老向).
 _LOOSE_NAME = re.compile(rf"[老小][^\W\da-z_板师公家婆总](?![\u4e00-\u9fff])|[^\W\da-z_副正总老小](?:{_HONORIFICS})(?![\u4e00-\u9fff])")
 _NAME_AFTER_TITLE = (rf"(?:[老小][^\W\da-z_板师公家婆总]|[^\W\da-z_副正总老小](?:{_HONORIFICS})(?![\u4e00-\u9fff])|"
                      rf"[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})|[\u4e00-\u9fff][哥姐]|{_SURNAME}[\u4e00-\u9fff]{{1,2}}|"
-                     r"[a-z]+(?: [a-z]+)?)")
+                     r"(?:mr|ms|mrs|dr)\.?\s?[a-z]+|[a-z]+(?: [a-z]+)?)")
+# A name without a Han surname, right next to a title (总经理巴特尔, 信息科主任次仁, 次仁 总经理): 2–3 characters, no verb.
+_GIVEN_NAME = re.compile(r"(?![^\n]*(?:拍板|说了算|决策|同意|点头|签字|负责|审批|都要|都得|牵头|要|在|是))[\u4e00-\u9fff]{2,3}")
 _NAME_AT_START = re.compile(rf"[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})")
 _BARE_NAME = re.compile(rf"{_SURNAME}[\u4e00-\u9fff]{{1,2}}(?=[\s,，;；。、]|$)")  # 张三 on its own
 _NAME_AT_END = re.compile(rf"(?:[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS}))$")
@@ -128,10 +149,11 @@ _UNKNOWN_BUDGET = re.compile(r"(?:预算|budget)\s*(?:[:：]\s*)?(?:还没定|�
 # 目前在、现在正在走: the words before a need stage that say only "now".
 _LEAD_IN = re.compile(r"(?:还没有|还没|没有|没|未|还未|目前|现在|当前|正在|还在|已经|以经|已|以|在|再|处于|刚刚|刚|准备|打算|计划|要|快要|快|下周|下个月|年底|马上|是|的|了|"
                       r"开始|进入|需求阶段|阶段|项目|客户|他们|对方|内部|走|做|搞|进行|启动|到了|到|\s|:|：)+")
+_NOW = re.compile(r"现在|目前|当前|眼下|刚|还在|正在")  # a stage said as where they are now, not a plan
 _NEGATED = re.compile(r"(?:没|未|不|还没|还未|没有|不用|无需|无须)(?:有|在|到|进入|开始)?$")
 # Someone to talk to, not someone who decides (对接人是IT经理Kevin).
 _CONTACT_ONLY = re.compile(r"\s*(?:对接人|联系人|接口人|对接的是|联系的是)")
-_CONJUNCTIONS = re.compile(r"[和跟与及、/&+]|还有|以及")
+_CONJUNCTIONS = re.compile(r"[跟与及、/&+]|和(?![姐哥])|还有|以及")  # 和姐 is a name
 
 
 def _title_pattern(titles: list[str]) -> re.Pattern[str]:
@@ -172,11 +194,16 @@ class _Parser:
     def parse(self) -> ParsedLead:
         m = _COMMAND.match(self.text) or _INTRO.match(self.text)
         self.start = m.end() if m else 0
+        while more := (_CHATTER.match(self.text, self.start) or _COMMAND.match(self.text[self.start:])):
+            if not more.group(0):
+                break
+            self.start += len(more.group(0)) if more.re is _COMMAND else more.end() - self.start
         if self.start:
             self.claim(0, self.start)
         for mark in re.finditer(r"(?m)^[ \t]*(?:[-•·*]|\d+[.、)）]|[一二三四五六七八九十][、.])[ \t]*", self.text):
             self.claim(mark.start(), mark.end())
         self._keyed_customer()
+        self._card()
         self._evidence()
         self._budget()
         self._need_stage()
@@ -202,7 +229,8 @@ class _Parser:
             return True
         before, after = self.text[i - 1:i], self.text[i + 1:i + 2]
         if ch == ".":
-            return not (before.isdigit() and after.isdigit() or _ABBREVIATION.search(self.text, 0, i))
+            inside = before.isascii() and before.isalnum() and after.isascii() and after.isalpha()  # zw@yunfan.com
+            return not (before.isdigit() and after.isdigit() or inside or _ABBREVIATION.search(self.text, 0, i))
         words = before.isascii() and before.isalpha() and after.isascii() and after.isalpha()
         return ch.isspace() and not (words and not self.titles.match(self.text, i + 1))  # ABC Logistics, CIO Tony
 
@@ -244,6 +272,21 @@ class _Parser:
                     self.claim(m.start(), end)
                     return
 
+    def _card(self) -> None:
+        """A pasted business card or `key：value` list: 姓名 and 职务 are one person; phone, mail and address are kept out."""
+        found: dict[str, str] = {}
+        for m in _CARD_KEY.finditer(self.text):
+            if self.claimed(m.start()) or not (m.start() == 0 or self._break(m.start() - 1) or self.text[m.start() - 1] in ":：="):
+                continue
+            end = self._free_after(m.end())
+            while end < len(self.text) and self.text[end] in "-—/" and not self.claimed(end):  # 138-1234-5678
+                end = self._free_after(end + 1)
+            key = next(k for k, v in m.groupdict().items() if v)
+            found.setdefault(key, self.raw[m.end():end].strip())
+            self.claim(m.start(), end)
+        if found.get("name") or found.get("title"):
+            self.lead.decision_makers.append(Person(found.get("name") or None, found.get("title") or None))
+
     def _evidence(self) -> None:
         for label in sorted(self.vocab.evidence, key=len, reverse=True):
             for m in re.finditer(rf"{re.escape(fold(label))}\s*[:：=＝]?\s*", self.text):
@@ -252,10 +295,14 @@ class _Parser:
                     self.lead.evidence[label] = self.raw[m.end():end].strip()
                     self.claim(m.start(), end)
 
-    def _person(self, chunk: str) -> Person | None:
+    def _person(self, chunk: str, *, given: bool = True) -> Person | None:
         """「李总CIO」「财务总监老孙」「张总（CFO）」「分管院长」「赵行长」「科技部刘主任」 → (name, title)."""
         chunk = re.sub(r"^(?:是|为|由|有|:|：|\s|最后|最终|主要|应该|估计|就|那边|他们|对方|客户|的)+", "", chunk)
         chunk = re.sub(r"(?:是|的|来|\s|了|一起|共同|一块)+$", "", chunk)
+        chunk = re.sub(r"(?<=[\u4e00-\u9fffa-z])(?:管钱|管事|管预算|管采购|管这块|管这事)(?=\s|$)", "", chunk)  # 老板娘管钱 俞总
+        owner = chunk.rsplit("的", 1)
+        if len(owner) == 2 and (person := self._person(owner[1])) and person.name:  # 港务局的李局长: the 的 says where from
+            return person
         bracket = re.fullmatch(r"(?P<name>[^(（]+?)\s*[(（](?P<title>[^)）]{1,12})[)）]", chunk)
         if bracket:  # 王经理（采购）: the bracket says the title
             name = _squash(bracket["name"])
@@ -277,6 +324,8 @@ class _Parser:
         title = _title_text(title_m.group(0))
         before = _squash(chunk[: title_m.start()])
         after = _squash(chunk[title_m.end():])
+        if _GIVEN_NAME.fullmatch(before) and not after and re.search(r"\s$", chunk[: title_m.start() + 1]):  # 次仁 总经理
+            return Person(before, title)
         if re.fullmatch(_SURNAME, before):  # 赵行长: the surname and the title are the name
             return Person(before + title, title)
         said_twice = re.fullmatch(rf"(?P<stated>[\u4e00-\u9fff]{{0,6}}?(?:{self.titles.pattern}))\s*(?P<surname>{_SURNAME}|[^\W\da-z_副正总老小])",
@@ -290,7 +339,7 @@ class _Parser:
             return Person(before[dept.end():] + title_m.group(0), dept.group(0) + title)
         if re.fullmatch(r"[\u4e00-\u9fff]", before) and not after:  # 包校长: one character before a title is a surname
             return Person(before + title, title)
-        whole = _NAME.match(after) or re.fullmatch(_NAME_AFTER_TITLE, after)
+        whole = _NAME.match(after) or re.fullmatch(_NAME_AFTER_TITLE, after) or given and _GIVEN_NAME.fullmatch(after)
         near = _NAME_AT_START.match(after)
         named_after = after if whole else near.group(0) if near else None
         if before:  # 李总CIO, 李总 目前在… CIO
@@ -304,9 +353,11 @@ class _Parser:
             return Person(None, title)
         return Person(named_after, title)
 
-    def _industry_word(self, word: str) -> bool:
-        """金融 before 决策人 is the industry, not a Mr 金."""
-        return any(word in words for words in (*self.vocab.industries.values(), *self.vocab.industry_words.values()))
+    def _industry_word(self, word: str, *, aliases: bool = False) -> bool:
+        """金融 before 决策人 is the industry, not a Mr 金; `aliases`: only an industry's own name or alias (SaaS)."""
+        said = self.vocab.industries.values() if aliases else (*self.vocab.industries.values(),
+                                                                  *self.vocab.industry_words.values())
+        return any(word in {fold(w) for w in words} for words in said)
 
     def _decision_makers(self) -> None:
         people: list[Person] = []
@@ -335,8 +386,8 @@ class _Parser:
             if self.claimed(m.start()) or m.start() == 0:
                 continue
             begin = self._free_before(m.start())
-            spaced = re.search(rf"(?:{self.titles.pattern})\s+$", self.text[self.start:begin])
-            begin = self.start + spaced.start() if spaced and begin > self.start else begin  # CTO 王总 拍板
+            while begin > self.start and (spaced := re.search(rf"(?:{self.titles.pattern})\s+$", self.text[self.start:begin])):
+                begin = self.start + spaced.start()  # CTO 王总 拍板, 院长 信息科科长都要点头
             while begin > self.start and self.text[begin - 1] in "、和及与/" and not self.claimed(begin - 2):
                 begin = self._free_before(begin - 1)
             found = self._people_in(begin, m.start())
@@ -344,7 +395,7 @@ class _Parser:
                 people += found
                 tail = re.match(r"(?:的|了|啊|哈)*", self.text[m.end():])
                 self.claim(begin, m.end() + (len(tail[0]) if tail else 0))
-        self.lead.decision_makers = list(dict.fromkeys(people))  # each once, in the order said
+        self.lead.decision_makers = list(dict.fromkeys(self.lead.decision_makers + people))  # each once, in the order said
 
     def _people_in(self, start: int, end: int, *, strict: bool = False, named: bool = False) -> list[Person]:
         """People in raw[start:end]; `strict` keeps only those with both a name and a title (`named`: or 王总)."""
@@ -371,10 +422,12 @@ class _Parser:
         bounds = [0, *cuts, len(folded)]
         parts = [(folded[a:b], original[a:b]) for a, b in zip(bounds, bounds[1:], strict=False) if folded[a:b].strip()]
         bare = [bool(self.titles.fullmatch(part.strip())) for part, _ in parts]
-        if any(bare) and not all(bare):  # 行长 张行长: one person said twice
+        if any(b and k + 1 < len(bare) and not bare[k + 1] for k, b in enumerate(bare)):  # 行长 张行长: one person said twice
             return [(folded, original)]
-        unnamed = [not b and not getattr(self._person(part), "name", None) for (part, _), b in zip(parts, bare, strict=True)]
-        return [(folded, original)] if any(unnamed) else parts  # 店长联盟负责人何总: one title with a title inside
+        # 店长联盟负责人何总: one title with a title inside; a name without a surname only before a space (院长刘建军 信息科主任拉毛)
+        unnamed = [not b and not getattr(self._person(part, given=k + 1 == len(parts) or part[-1:].isspace()), "name", None)
+                   for k, ((part, _), b) in enumerate(zip(parts, bare, strict=True))]
+        return [(folded, original)] if any(unnamed) else parts
 
     def _person_folded(self, folded: str, original: str) -> Person | None:
         """Parses on the folded text and gives back names and titles as the rep wrote them."""
@@ -382,6 +435,7 @@ class _Parser:
         if person is None:
             return None
         title = _as_written(person.title, folded, original)
+        title = title and re.sub(r"^[\u4e00-\u9fff]{2,6}?(?:集团|公司)(?=.)", "", title)  # 港口集团副总经理 → 副总经理
         return Person(_as_written(person.name, folded, original), title and _title_text(title))
 
     def _budget(self) -> None:
@@ -422,15 +476,16 @@ class _Parser:
         before = re.search(r"(?:预算|budget|投入|大概|大约|差不多|预计|金额|项目)(?:是|为|在|有|约|大概|大约|小|大|近|将近|接近|不到|"
                            r"估计|初步|:|：|\s)*$",
                            self.text[max(self.start, start - 10):start])
-        after = re.match(r"(?:左右|上下|以内|以上|出头|\+|级别|级|的预算|预算|的项目|的单子|的盘子|元)*", self.text[end:])
+        after = re.match(r"(?:左右|上下|以内|以上|出头|\+|级别|级|的预算|预算|的项目|的单子|的盘子|元|整)*", self.text[end:])
         self.claim(start - (len(before[0]) if before else 0), end + (len(after[0]) if after else 0))
 
     def _need_stage(self) -> None:
         order = list(self.vocab.need_stages)
         found = [f for f in _find_any(self.text, self.vocab.need_stages) if not self.claimed(f[0])]
         said = [f for f in found if not _NEGATED.search(self.text[max(0, f[0] - 4):f[0]])]  # 还没立项: not said
-        if said:  # 已经立项准备招标了: the furthest stage said
-            self.lead.need_stage = max(said, key=lambda s: order.index(s[2]))[2]
+        now = [f for f in said if _NOW.search(self.text, max(self._free_before(f[0]), f[0] - 6), f[0])]
+        if said:  # 已经立项准备招标了: the furthest stage said; 刚开始调研，明年立项: the one said as now
+            self.lead.need_stage = max(now or said, key=lambda s: order.index(s[2]))[2]
         for start, end, _ in found:
             head = _LEAD_IN.search(self.text, self._free_before(start), start)
             tail = re.match(r"(?:阶段|中|了|呢|的阶段|流程|环节)*", self.text[end:])
@@ -491,7 +546,10 @@ class _Parser:
     def _customer(self) -> None:
         if self.lead.customer:
             return
-        for start, _ in self._pieces():
+        pieces = list(self._pieces())
+        for n, (start, end) in enumerate(pieces):
+            if n + 1 < len(pieces) and _DESCRIPTOR.fullmatch(self.text[start:end]):
+                continue
             self._name_from(start)
             if self.lead.customer:
                 return
@@ -511,6 +569,9 @@ class _Parser:
         """A short piece between separators is the name; a longer or run-on piece ends at an org suffix, or at a
         word that starts talking about the customer (then the end is a guess: not sure)."""
         end = self._free_after(i)
+        while (chatter := _CHATTER.match(self.text, i, end)) and end - chatter.end() >= 2:  # 刚加了个微信 对方是X
+            self.claim(i, chatter.end())
+            i = chatter.end()
         lead_in = _NAME_LEAD_IN.match(self.text, i, end)
         if lead_in and lead_in.end() > i and end - lead_in.end() >= 2:
             self.claim(i, lead_in.end())
@@ -530,8 +591,18 @@ class _Parser:
                     name_end, sure = soft.start(), False
                 elif end - i > SHORT_NAME or not self._field_cut_is_clear(end):
                     sure = False
+        owner = re.fullmatch(r"(.{2,}?)的\s*(.+)", self.text[i:name_end])
+        someone = owner and self._people_in(i + owner.start(2), name_end)
+        if owner and someone and all(p.name for p in someone):  # 绍兴越商纺织的王总: the customer, then someone there
+            self.lead.decision_makers += someone
+            self.claim(i + owner.end(1), name_end)
+            name_end = i + owner.end(1)
         name = self.raw[i:name_end].strip().strip("【】[]「」《》\"“”'")
         name = re.sub(r"(?:的|了|啊|呢|吧|哈)+$", "", name) if len(name) > 3 else name  # not 美的
+        name = re.sub(r"(?<=..)(?:这个|那个|这家|那家)(?:客户|公司|单位)?$", "", name)  # 北京同创这个客户
+        said = re.search(r"(?<=[a-zA-Z])\s+(\S+)$", name)
+        if said and self._industry_word(fold(said[1]), aliases=True):  # CloudPeak SaaS: the industry, not the name
+            name = name[:said.start()]
         if len(name) >= 2:
             self.lead.customer, self.lead.customer_sure = name, sure
             self.claim(i, name_end)
@@ -545,9 +616,12 @@ class _Parser:
         for start, end in self._pieces(spaced_person=True):
             if _CONTACT_ONLY.match(self.text, start):
                 continue
-            alone = self.titles.fullmatch(self.text[start:end].strip())
-            people = [Person(None, _title_text(self.raw[start:end].strip()))] if alone else self._people_in(
-                start, end, strict=True)
+            raw = self.raw[start:end]
+            titles = [t for t in re.split(rf"\s+|{_CONJUNCTIONS.pattern}", raw.strip()) if t]
+            alone = all(self.titles.fullmatch(fold(t)) for t in titles)  # 院长, 局长 副局长, 分行行长和科技部主任
+            people = [Person(None, _title_text(t)) for t in titles] if alone else self._people_in(start, end, strict=True)
+            if people and not alone:  # 总经理宁总 财务总监许总 设备部长: a bare title among named people is one more
+                people += [p for p in self._people_in(start, end) if p.name is None and p.title]
             if people and all(p not in self.lead.decision_makers for p in people):
                 self.lead.decision_makers += people
                 self.claim(start, end)
@@ -561,7 +635,7 @@ class _Parser:
 
 def _squash(text: str) -> str:
     """Spaces out of a person's words, except between ASCII words (Jason Wang)."""
-    return re.sub(r"(?<![a-zA-Z])\s+|\s+(?![a-zA-Z])", "", text)
+    return re.sub(r"(?<![a-zA-Z.])\s+|\s+(?![a-zA-Z])", "", text)
 
 
 def _title_text(title: str) -> str:

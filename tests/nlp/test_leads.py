@@ -92,3 +92,23 @@ def test_nothing_stated_gives_an_empty_lead(text):
     lead = parse(text)
     assert (lead.customer, lead.industry, lead.budget, lead.decision_makers, lead.need_stage) == ("", None, None, [],
                                                                                                     None)
+
+
+def test_a_pasted_business_card_gives_the_customer_and_one_person_and_no_phone_as_budget():
+    lead = parse("杭州云帆物流有限公司\n姓名：张伟\n职务：总经理\n手机：138-1234-5678\n邮箱：zw@yunfan.com\n地址：杭州市余杭区文一西路")
+    assert (lead.customer, lead.industry, lead.budget, lead.unknown) == ("杭州云帆物流有限公司", "物流", None, [])
+    assert lead.decision_makers == [Person("张伟", "总经理")]
+
+
+@pytest.mark.parametrize("text", [
+    "帮我记一下啊 某某精密五金厂 预算60万", "录一下：客户=某某精密五金厂，预算=60万", "👉某某精密五金厂 预算60万",
+    "对方是某某精密五金厂的，预算60万", "有个客户想上MES 叫某某精密五金厂 预算60万", "本地老字号 某某精密五金厂 预算60万",
+])
+def test_chatter_or_a_descriptor_before_the_name_is_not_the_name(text):
+    lead = parse(text)
+    assert (lead.customer, lead.industry, lead.budget) == ("某某精密五金厂", "制造业", 600_000)
+
+
+def test_the_need_stage_said_as_now_wins_over_a_later_plan():
+    assert parse("新线索 某某机械 现在刚开始调研 明年立项").need_stage == "需求调研"
+    assert parse("新线索 某某机械 已经立项准备招标").need_stage == "招标采购"
