@@ -184,6 +184,8 @@ class FeedbackMatcher:
                     continue
                 if pair.polarity == "positive" and self._planned(text, start):
                     continue
+                if pair.polarity == "negative" and DENIED_QUESTION.match(text, end):
+                    continue
                 found.append(FeedbackHit(start, end, pair.keyword, pair.polarity, text[start:end]))
                 taken += [left, right]
                 said.add(pair.keyword)
