@@ -33,10 +33,18 @@ COMPOUND_BEFORE = {"上": "线"}
 # A hit saying this is about the rival's price, not ours (竞品…价格比我们高: theirs is the higher one).
 THEIRS = re.compile(r"(?:价格|报价|价钱|费用|价)比(?:我们|咱们|我司)[^高贵]{0,3}[高贵]")
 # A positive word right after these is our own plan, not the customer's feedback (周五前确认报价).
-ACTION_BEFORE = re.compile(r"(?:要|需要|需|待|再|去|来|找|跟|和|向|请|等|让|催|争取|尽快|负责|前|约|电话)\S{0,3}$")
+ACTION_BEFORE = re.compile(r"(?:要|需要|需|待|再|去|来|找|跟|和|向|请|等|让|催|争取|尽快|负责|前|约|电话)\S{0,3}$|可以直接$")
 _STOP = r"，。！？；,.!?;:：\n、"
 # A positive word followed by a detail we settled is our own errand (确认了一下参会人员, 确认了开标时间).
 DETAIL_AFTER = re.compile(rf"了?[^{_STOP}\s]{{0,6}}?(?:时间|地址|人员|流程|单号)")
+# A new person named as the one the decision waits for is a delay, not a change of contact (新院长到任再定).
+ARRIVAL_THEN = re.compile(rf"[^{_STOP}]{{0,3}}?(?:到任|到岗|来了|上任|就位)(?:以后|之后|后)?再")
+# A comparison with a rival said to be cheaper is that cheaper rival, not a customer still comparing (在和X比，X便宜).
+COMPARISON = re.compile(r"在?[和跟与].*比$")
+# A question answered no (换了新的负责人吗？没有): what it asks about did not happen.
+DENIED_QUESTION = re.compile(r"[^。！!，,]{0,10}?[吗么][?？]?\s*(?:没有|没|不是)")
+# When the message says no approval is needed, 直接签 says who may sign, not that the customer agreed.
+NO_APPROVAL = re.compile(r"(?:不用|不需要|无需|无须|不必)走?(?:审批|流程|招标|上会)")
 LONG_GAP, SHORT_GAP = 5, 4  # characters allowed between words; shorter before a one-character word
 LOOKBACK = 3  # characters before a phrase searched for a negation
 
@@ -93,6 +101,8 @@ class _Pair:
     polarity: str
 
 
+# 好 that starts another word is no praise (挺好看, 很好玩, 好几次).
+NOT_GOOD = "(?![看玩吃听像几多久])"
 # A pair side written {竞品} stands for any competitor named in the text ({竞品}+便宜/免费: 隔壁X打包价只要12万).
 RIVAL = "{竞品}"
 
@@ -101,7 +111,7 @@ def _side(forms: str) -> re.Pattern[str] | None:
     if forms.strip() == RIVAL:
         return None
     options = sorted({fold(f.strip()) for f in forms.split("/") if f.strip()}, key=len, reverse=True)
-    return re.compile("|".join(re.escape(o) for o in options))
+    return re.compile("|".join(re.escape(o) + (NOT_GOOD if o.endswith("好") else "") for o in options))
 
 
 class FeedbackMatcher:
@@ -140,7 +150,10 @@ class FeedbackMatcher:
         for pattern, keyword, polarity in (self._rules[i] for i in candidates):
             for m in pattern.finditer(text):
                 if (self._negated(text, m) or COMPOUND_AFTER.match(text, m.end()) or _compound_before(text, m.start())
-                        or (polarity == "positive" and self._ours(text, m))):
+                        or (polarity == "positive" and self._ours(text, m))
+                        or (keyword == "换负责人" and ARRIVAL_THEN.match(text, m.end()))
+                        or (polarity == "negative" and DENIED_QUESTION.match(text, m.end()))
+                        or ("直接" in m.group() and NO_APPROVAL.search(text))):
                     continue
                 hits.append(FeedbackHit(m.start(), m.end(), keyword, polarity, text[m.start() : m.end()]))
         hits.sort(key=lambda h: (-(h.end - h.start), h.start))
@@ -149,6 +162,8 @@ class FeedbackMatcher:
             if all(hit.end <= k.start or hit.start >= k.end for k in kept):
                 kept.append(hit)
         kept += self._pair_hits(text, kept, rivals)
+        if any(k.keyword == "竞品更便宜" for k in kept):
+            kept = [k for k in kept if not (k.keyword == "再考虑" and COMPARISON.match(k.words))]
         return sorted(kept, key=lambda h: h.start)
 
     def _pair_hits(self, text: str, kept: list[FeedbackHit], rivals: Sequence[tuple[int, int]]) -> list[FeedbackHit]:
@@ -169,6 +184,8 @@ class FeedbackMatcher:
                 if THEIRS.search(text, start, end):
                     continue
                 if pair.polarity == "positive" and self._planned(text, start):
+                    continue
+                if pair.polarity == "negative" and DENIED_QUESTION.match(text, end):
                     continue
                 found.append(FeedbackHit(start, end, pair.keyword, pair.polarity, text[start:end]))
                 taken += [left, right]

@@ -169,3 +169,29 @@ def test_not_needing_approval_and_buying_directly_is_agreement() -> None:
 
 def test_the_rival_price_higher_than_ours_is_no_price_objection() -> None:
     assert hits("竞品SAP在报 价格比我们高 但客户更信SAP") == []
+
+
+def test_signing_directly_because_no_approval_is_needed_is_no_agreement() -> None:
+    assert hits("这种小单不需要审批，科长可以直接签") == []
+
+
+def test_a_new_head_the_decision_waits_for_is_a_delay_not_a_change_of_contact() -> None:
+    assert [k for k, _ in hits("等新主任到任再定吧")] == ["决策延迟"]
+
+
+def test_a_question_answered_no_is_no_objection() -> None:
+    assert hits("对接人调走了吗？没有，还是刘科长") == []
+
+
+@pytest.mark.parametrize("text", ["运维费太离谱了", "客户觉得年费不划算"])
+def test_a_fee_said_to_be_not_worth_it_is_a_price_objection(text: str) -> None:
+    assert [k for k, _ in hits(text)] == ["价格高"]
+
+
+def test_a_cheaper_rival_subsumes_the_comparison_with_it() -> None:
+    assert [f.keyword for f in SHIPPED.extract("他们在跟慧策比，慧策便宜三成", TODAY).feedback] == ["竞品更便宜"]
+
+
+@pytest.mark.parametrize("text", ["他们说这套东西挺好看的", "说好了下周三再碰"])
+def test_a_good_that_starts_another_word_is_no_approval(text: str) -> None:
+    assert "认可方案" not in [k for k, _ in hits(text)]

@@ -19,6 +19,14 @@ TODAY = date(2026, 12, 4)
         ("客户在和云杉科技比", ["云杉科技"]),
         ("隔壁家微企通给他们免费试用", ["微企通"]),
         ("友商明远给的价格比我们低三成", ["明远"]),
+        ("据说巨鲸也在投", ["巨鲸"]),
+        ("慧策报了，比我们便宜", ["慧策"]),
+        ("他们一直用简道云，觉得够用", ["简道云"]),
+        ("友商聚水潭昨天去讲了方案", ["聚水潭"]),
+        ("竞品巨鲸和慧策都来了", ["巨鲸", "慧策"]),
+        ("在跟巨鲸、启明软件两家比", ["巨鲸", "启明软件"]),
+        ("隔壁星河ERP打了七折", ["星河ERP"]),
+        ("友商Blue Ocean开价更低", ["Blue Ocean"]),
     ],
 )
 def test_a_rival_is_found_from_how_it_is_mentioned(text: str, rivals: list[str]) -> None:
@@ -29,7 +37,8 @@ def test_two_rivals_are_never_one_name() -> None:
     assert "泛微和致远" not in extract("在跟泛微和致远比", TODAY).competitors
 
 
-@pytest.mark.parametrize("text", ["竞品分析报告明天发", "和我们比贵了一点", "跟去年比好多了", "友商的售后跟不上"])
+@pytest.mark.parametrize("text", ["竞品分析报告明天发", "和我们比贵了一点", "跟去年比好多了", "友商的售后跟不上",
+                                  "领导们也来了，开了个短会", "科室一直用的是手工台账", "现在是新来的主任在跟"])
 def test_words_around_a_rival_phrase_are_no_rival(text: str) -> None:
     assert [c for c in extract(text, TODAY).competitors if c not in ("友商", "竞品")] == []
 
