@@ -63,6 +63,9 @@ _CHATTER = re.compile(
     r"(?:(?:那个|这个|嗯|哦|对了|跟你说)*(?:帮我|帮忙|麻烦|请|给我)?(?:记录|录入|登记|记|录)(?:一下|下)[啊哈呢呀嘛哦]*"
     r"|(?:帮我|帮忙|麻烦|请|给我)(?:记录|录入|登记)|(?:记录|录入|登记)(?=[\s:：])|new lead|lead(?=[\s:：])|[【\[(（]?名片[】\])）]?"
     r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上)?(?:认识了|见了|拜访了|碰到了|碰见了|约了)(?=[^\s,，。]{2,}?的)"
+    r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上|刚)?(?:跑了|去了)一?趟"
+    r"|[啊哈呢呀嘛哦嗯吧呗]*(?:麻烦(?:你|您)?了|辛苦(?:了|啦)?|谢谢|多谢|感谢)(?:啦|了|哈|哦)*"
+    r"|有(?:个|一个|家|一家)[^\s,，。:：]{1,6}?(?:想|要|准备|打算)[^\s,，。:：]{1,14}(?=[\s,，。:：])"
     r"|(?:想|要|准备|打算)[^\s,，。:：]{1,8}?[\s,，]*(?:叫做|名叫|叫)"
     r"|[^\s,，。:：]{0,12}?(?:一个|一家|一位|了个|了家|说个|来个|出个|有个|有家|新的|的新)(?:新的?|潜在的?)*(?:客户|线索|老板|商机)(?=[啊哈呢呀哦]*(?:[\s,，。:：!！]|$))"
     rf"|{_EMOJI}|[啊哈呢呀嘛哦嗯]*(?:(?:对方|客户|他们|这家|那家)?(?:就是|是))|[啊哈呢呀嘛哦嗯]+(?=[\s:：,，。!！]))"
@@ -112,7 +115,7 @@ _FILLER = re.compile(r"^(?:的|了|啊|呢|哈|吧|哦|嗯|是|有|在|目前|�
                      r"\s|[~～。.!！?？、,，;；:：\-—()（）\[\]【】]|[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F])*$")
 # Saying who decides, after the people (财务总监老孙是决策人, CTO王明拍板, 最后王总说了算).
 _DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|牵头|定|(?:都|也)(?:要|得|需要)?(?:点头|同意|签字)|decides?(?![a-z]))")
-_DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|决策(?=\s*[:：]|\s)|(?:负责人|老板|领导|一把手)(?=是|\s*[:：])|负责的是|管这事的是|管事的是|管这块的是|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
+_DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|决策(?=\s*[:：]|\s)|(?:负责人|老板|领导|一把手)(?=是|\s*[:：])|负责的是|对接人|联系人|接口人|对接的是|联系的是|管这事的是|管事的是|管这块的是|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
                              r"(?:是|为|有|[两二三四几]\s*[个位]|俩|:|：|=|＝|\s)*")
 _SURNAME = f"(?:{'|'.join(COMPOUND_SURNAMES)}|[{SURNAMES}])"
 _HONORIFICS = "总工|总|工|老师|老板|董|经理|主任|处长|局长|院长|校长|行长|厂长|部长|科长|书记|主管|所长|女士|先生|姐|哥"
@@ -151,8 +154,8 @@ _LEAD_IN = re.compile(r"(?:还没有|还没|没有|没|未|还未|目前|现在|
                       r"开始|进入|需求阶段|阶段|项目|客户|他们|对方|内部|走|做|搞|进行|启动|到了|到|\s|:|：)+")
 _NOW = re.compile(r"现在|目前|当前|眼下|刚|还在|正在")  # a stage said as where they are now, not a plan
 _NEGATED = re.compile(r"(?:没|未|不|还没|还未|没有|不用|无需|无须)(?:有|在|到|进入|开始)?$")
-# Someone to talk to, not someone who decides (对接人是IT经理Kevin).
-_CONTACT_ONLY = re.compile(r"\s*(?:对接人|联系人|接口人|对接的是|联系的是)")
+# 「X？不对 是Y」: the rep corrects the name; what comes after the correction is the name.
+_CORRECTION = re.compile(r"[?？]\s*(?:不对|不是|错了|说错了|打错了)[,，。!！\s]*(?:是|应该是|应该叫|叫)?\s*")
 _CONJUNCTIONS = re.compile(r"[跟与及、/&+]|和(?![姐哥])|还有|以及")  # 和姐 is a name
 
 
@@ -198,6 +201,8 @@ class _Parser:
             if not more.group(0):
                 break
             self.start += len(more.group(0)) if more.re is _COMMAND else more.end() - self.start
+        if corrected := _CORRECTION.search(self.text, self.start, self.start + 40):
+            self.start = corrected.end()
         if self.start:
             self.claim(0, self.start)
         for mark in re.finditer(r"(?m)^[ \t]*(?:[-•·*]|\d+[.、)）]|[一二三四五六七八九十][、.])[ \t]*", self.text):
@@ -323,7 +328,7 @@ class _Parser:
             return Person(bare, None) if _NAME.match(bare) and not self._industry_word(bare) else None
         title = _title_text(title_m.group(0))
         before = _squash(chunk[: title_m.start()])
-        after = _squash(chunk[title_m.end():])
+        after = re.sub(r"^(?:叫做|名叫|叫)", "", _squash(chunk[title_m.end():]))  # CTO叫Kevin, 老板叫韩立民
         if _GIVEN_NAME.fullmatch(before) and not after and re.search(r"\s$", chunk[: title_m.start() + 1]):  # 次仁 总经理
             return Person(before, title)
         if re.fullmatch(_SURNAME, before):  # 赵行长: the surname and the title are the name
@@ -417,7 +422,8 @@ class _Parser:
         titles = list(self.titles.finditer(folded))
         if len(titles) < 2:
             return [(folded, original)]
-        title_first = titles[0].start() == 0
+        head = folded.lstrip()
+        title_first = titles[0].start() == 0 or not (_NAME_AT_START.match(head) or _BARE_NAME.match(head) or head[:1].isascii())
         cuts = [t.start() for t in titles[1:]] if title_first else [t.end() for t in titles[:-1]]
         bounds = [0, *cuts, len(folded)]
         parts = [(folded[a:b], original[a:b]) for a, b in zip(bounds, bounds[1:], strict=False) if folded[a:b].strip()]
@@ -446,7 +452,11 @@ class _Parser:
         amounts = [a for a in find_amounts(spaced) if not self.claimed(a.start)
                    and not any(s <= a.end - len(a.text.lstrip("预算budget ")) and a.end <= e for s, e, _ in bands)]
         cued = [a for a in amounts if re.match(r"预算|budget", a.text)]
-        pick = (cued or amounts or [None])[0]
+        written = [a for a in amounts if re.search(r"(?:先写|先填|先记|就写|就填|就按|先按)\s*$", self.text[max(0, a.start - 3):a.start])]
+        pick = (written or cued or amounts or [None])[0]
+        for other in amounts if written else []:  # 七八十万 … 先写75万: the figure to save wins, the range is said too
+            self.claim(other.start, other.end)
+            self._claim_around(other.start, other.end)
         if pick is not None:
             value, end = pick.value, pick.end
             rest = next((a for a in amounts if a.start == end and a.value < 100_000_000), None)
@@ -494,6 +504,7 @@ class _Parser:
     def _industry(self) -> None:
         explicit = [(s, e, v) for s, e, v in _find_any(self.text, self.vocab.industries) if not self.claimed(s)]
         words = [(s, e, v) for s, e, v in _find_any(self.text, self.vocab.industry_words) if not self.claimed(s)]
+        explicit = [x for x in explicit if not any(s <= x[0] and x[1] <= e and e - s > x[1] - x[0] for s, e, _ in words)]
         for start, end, value in sorted(explicit + words):
             standalone = self._standalone(start, end)
             if standalone:
@@ -579,6 +590,12 @@ class _Parser:
         piece = self.text[i:end]
         if _FILLER.match(piece) or len(piece.strip()) < 2:
             return
+        owner = re.fullmatch(r"(.{2,}?)的\s*(.+)", self.text[i:end])
+        someone = owner and _has_suffix(owner[1]) and self._people_in(i + owner.start(2), end, strict=True)
+        if owner and someone:  # 合肥工业大学的网络中心主任杨老师: the customer, then someone there
+            self.lead.decision_makers += someone
+            self.claim(i + owner.end(1), end)
+            end = i + owner.end(1)
         ran_on = end < len(self.text) and self.claimed(end)
         name_end, sure = end, True
         if ran_on or end - i > SHORT_NAME:
@@ -601,8 +618,11 @@ class _Parser:
         name = re.sub(r"(?:的|了|啊|呢|吧|哈)+$", "", name) if len(name) > 3 else name  # not 美的
         name = re.sub(r"(?<=..)(?:这个|那个|这家|那家)(?:客户|公司|单位)?$", "", name)  # 北京同创这个客户
         said = re.search(r"(?<=[a-zA-Z])\s+(\S+)$", name)
-        if said and self._industry_word(fold(said[1]), aliases=True):  # CloudPeak SaaS: the industry, not the name
-            name = name[:said.start()]
+        if said and self._industry_word(fold(said[1]), aliases=True) and self.text[name_end:].strip():
+            name = name[:said.start()]  # CloudPeak SaaS 预算…: the industry, not the name (Mailchimp SaaS alone: the name)
+        english = re.match(r"([a-zA-Z][\w .&'-]*?)\s*[(（][^)）]*[)）]", name)
+        if english:  # Lazada（来赞达）: the English name, the bracket only says it in Chinese
+            name = english[1]
         if len(name) >= 2:
             self.lead.customer, self.lead.customer_sure = name, sure
             self.claim(i, name_end)
@@ -614,8 +634,6 @@ class _Parser:
     def _named_people(self) -> None:
         """「CIO刘总」 or 「院长」 on its own in a lead: a key person even without 决策人 or 拍板."""
         for start, end in self._pieces(spaced_person=True):
-            if _CONTACT_ONLY.match(self.text, start):
-                continue
             raw = self.raw[start:end]
             titles = [t for t in re.split(rf"\s+|{_CONJUNCTIONS.pattern}", raw.strip()) if t]
             alone = all(self.titles.fullmatch(fold(t)) for t in titles)  # 院长, 局长 副局长, 分行行长和科技部主任
