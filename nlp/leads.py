@@ -558,12 +558,23 @@ class _Parser:
         if self.lead.customer:
             return
         pieces = list(self._pieces())
+        org = next((n for n, (start, end) in enumerate(pieces) if self._org_shaped(self.text[start:end])), 0)
+        if pieces and re.search(r"[a-z]", self.text[slice(*pieces[0])]) or any(self._org_shaped(self.text[s:e])
+                                                                                for s, e in pieces[:org]):
+            org = 0  # the first piece is an English name or an org itself
         for n, (start, end) in enumerate(pieces):
-            if n + 1 < len(pieces) and _DESCRIPTOR.fullmatch(self.text[start:end]):
-                continue
+            if n < org or n + 1 < len(pieces) and _DESCRIPTOR.fullmatch(self.text[start:end]):
+                continue  # 有个新机会 石家庄以岭药业: chatter before the org-shaped piece
             self._name_from(start)
             if self.lead.customer:
                 return
+
+    def _org_shaped(self, piece: str) -> bool:
+        """A piece naming an organisation: it ends in an org suffix, or its part before 的 does (X医院的王主任); not
+        a piece of industry words only (港口物流)."""
+        words = {k: [*v, *self.vocab.industry_words.get(k, [])] for k, v in self.vocab.industries.items()}
+        said = sum(e - s for s, e, _ in _find_any(piece, words))
+        return (_has_suffix(piece) or _has_suffix(piece.split("的", 1)[0])) and said < len(piece)
 
     def _pieces(self, *, spaced_person: bool = False) -> Iterator[tuple[int, int]]:
         """(start, end) of each run of words no field has claimed, looked for again after each is handled."""
