@@ -64,6 +64,11 @@ _CHATTER = re.compile(
     r"|(?:帮我|帮忙|麻烦|请|给我)(?:记录|录入|登记)|(?:记录|录入|登记)(?=[\s:：])|new lead|lead(?=[\s:：])|[【\[(（]?名片[】\])）]?"
     r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上)?(?:认识了|见了|拜访了|碰到了|碰见了|约了)(?=[^\s,，。]{2,}?的)"
     r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上|刚)?(?:跑了|去了)一?趟"
+    r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上)(?:认识了|去了|见了|拜访了|碰到了?)(?=\s|[^\s,，。]{2,}?(?:大学|学院|医院|集团|公司|银行))"
+    r"|(?:客户|转发)[^\s:：,，]{0,6}?(?:转过来的?|转发|转|介绍|资料|消息)[)）]?[:：👇]|客户[(（]转[)）][:：]|(?:您好|你好)[,，!！]*"
+    r"|(?:我们是|我们这边是|我司是?|我是)|(?:想|要|准备|打算)(?:做|搞|上)\s*[a-z]{2,8}(?=[\s,，。:：])|有(?:个|一个|家|一家)(?:新的?|潜在的?)*(?:机会|客户)(?:[啊哈呀哦]*[~～])?"
+    r"|(?:有|认识了?)(?:个|一个|家|一家)(?:做[^\s,，]{1,6}?的)?(?:物流|saas|软件|互联网|科技|制造|医疗|教育|金融|零售|能源)?"
+    r"(?:公司|银行|医院|学校|单位|企业|工厂)(?:叫做|叫)?(?=[\s,，。:：])"
     r"|[啊哈呢呀嘛哦嗯吧呗]*(?:麻烦(?:你|您)?了|辛苦(?:了|啦)?|谢谢|多谢|感谢)(?:啦|了|哈|哦)*"
     r"|有(?:个|一个|家|一家)[^\s,，。:：]{1,6}?(?:想|要|准备|打算)[^\s,，。:：]{1,14}(?=[\s,，。:：])"
     r"|(?:想|要|准备|打算)[^\s,，。:：]{1,8}?[\s,，]*(?:叫做|名叫|叫)"
@@ -155,7 +160,7 @@ _LEAD_IN = re.compile(r"(?:还没有|还没|没有|没|未|还未|目前|现在|
 _NOW = re.compile(r"现在|目前|当前|眼下|刚|还在|正在")  # a stage said as where they are now, not a plan
 _NEGATED = re.compile(r"(?:没|未|不|还没|还未|没有|不用|无需|无须)(?:有|在|到|进入|开始)?$")
 # 「X？不对 是Y」: the rep corrects the name; what comes after the correction is the name.
-_CORRECTION = re.compile(r"[?？]\s*(?:不对|不是|错了|说错了|打错了)[,，。!！\s]*(?:是|应该是|应该叫|叫)?\s*")
+_CORRECTION = re.compile(r"[?？]\s*(?:不对|不是|不(?=[,，\s])|错了|说错了|打错了)[,，。!！\s]*(?:是|应该是|应该叫|叫)?\s*")
 _CONJUNCTIONS = re.compile(r"[跟与及、/&+]|和(?![姐哥])|还有|以及")  # 和姐 is a name
 
 
@@ -620,6 +625,9 @@ class _Parser:
                 elif end - i > SHORT_NAME or not self._field_cut_is_clear(end):
                     sure = False
         owner = re.fullmatch(r"(.{2,}?)的\s*(.+)", self.text[i:name_end])
+        if owner and _has_suffix(owner[1]) and (self.titles.fullmatch(owner[2]) or _DEPARTMENT.fullmatch(owner[2])):
+            name_end = i + owner.end(1)  # 湖北宜化集团的采购: the customer, then a department of it
+            owner = None
         someone = owner and self._people_in(i + owner.start(2), name_end)
         if owner and someone and all(p.name for p in someone):  # 绍兴越商纺织的王总: the customer, then someone there
             self.lead.decision_makers += someone
@@ -628,10 +636,14 @@ class _Parser:
         name = self.raw[i:name_end].strip().strip("【】[]「」《》\"“”'")
         name = re.sub(r"(?:的|了|啊|呢|吧|哈)+$", "", name) if len(name) > 3 else name  # not 美的
         name = re.sub(r"(?<=..)(?:这个|那个|这家|那家)(?:客户|公司|单位)?$", "", name)  # 北京同创这个客户
+        dept = re.fullmatch(r"(.{2,}?)(?:采购|信息|财务|技术|设备|运营|市场|行政|人事|科技|信息技术|it)(?:部|处|科)", name)
+        if dept and _has_suffix(dept[1]):  # 北京美廉美超市采购部: the customer, not its department
+            name_end -= len(name) - len(dept[1])
+            name = dept[1]
         said = re.search(r"(?<=[a-zA-Z])\s+(\S+)$", name)
         if said and self._industry_word(fold(said[1]), aliases=True) and self.text[name_end:].strip():
             name = name[:said.start()]  # CloudPeak SaaS 预算…: the industry, not the name (Mailchimp SaaS alone: the name)
-        english = re.match(r"([a-zA-Z][\w .&'-]*?)\s*[(（][^)）]*[)）]", name)
+        english = re.match(r"([a-zA-Z][\w .&'-]*?)\s*[(（][^)）]*(?:[)）]|$)", name)
         if english:  # Lazada（来赞达）: the English name, the bracket only says it in Chinese
             name = english[1]
         if len(name) >= 2:
