@@ -223,6 +223,7 @@ class _Parser:
         self._customer()
         self._named_people()
         self._keys()  # again: 决策，院长 has its value only now
+        self.lead.decision_makers = _join_surnames(self.lead.decision_makers)
         if self.lead.industry is None and self.lead.customer:  # 协和医院 → 医疗
             words = {k: [*v, *self.vocab.industry_words.get(k, [])] for k, v in self.vocab.industries.items()}
             found = _find_any(fold(self.lead.customer), words)
@@ -672,6 +673,22 @@ class _Parser:
             piece = self.raw[start:end].strip()
             if not _FILLER.match(fold(piece)):
                 self.lead.unknown.append(piece)
+
+
+def _join_surnames(people: list[Person]) -> list[Person]:
+    """老板姓黄 黄总说了算: 「姓黄」 is no name; the title goes to 黄总 said elsewhere, or stands alone."""
+    joined = list(people)
+    for said in people:
+        surname = re.fullmatch(r"姓(.)", said.name or "")
+        if not surname:
+            continue
+        joined.remove(said)
+        same = next((k for k, p in enumerate(joined) if p.name and p.name.startswith(surname[1]) and not p.title), None)
+        if same is None:
+            joined.append(Person(None, said.title))
+        else:
+            joined[same] = Person(joined[same].name, said.title)
+    return joined
 
 
 def _squash(text: str) -> str:
