@@ -119,7 +119,7 @@ _FILLER = re.compile(r"^(?:的|了|啊|呢|哈|吧|哦|嗯|是|有|在|目前|�
                      r"先记一下|记一下|先这样|回头再补|后面再补|其他的?再说|"
                      r"\s|[~～。.!！?？、,，;；:：\-—()（）\[\]【】]|[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F])*$")
 # Saying who decides, after the people (财务总监老孙是决策人, CTO王明拍板, 最后王总说了算).
-_DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|牵头|定|(?:都|也)(?:要|得|需要)?(?:点头|同意|签字)|decides?(?![a-z]))")
+_DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:就|也)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|牵头|定|(?:都|也)(?:要|得|需要)?(?:点头|同意|签字)|decides?(?![a-z]))")
 _DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|决策(?=\s*[:：]|\s)|(?:负责人|老板|领导|一把手)(?=是|\s*[:：])|负责的是|对接人|联系人|接口人|对接的是|联系的是|管这事的是|管事的是|管这块的是|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
                              r"(?:是|为|有|[两二三四几]\s*[个位]|俩|:|：|=|＝|\s)*")
 _SURNAME = f"(?:{'|'.join(COMPOUND_SURNAMES)}|[{SURNAMES}])"
@@ -308,7 +308,7 @@ class _Parser:
 
     def _person(self, chunk: str, *, given: bool = True) -> Person | None:
         """「李总CIO」「财务总监老孙」「张总（CFO）」「分管院长」「赵行长」「科技部刘主任」 → (name, title)."""
-        chunk = re.sub(r"^(?:是|为|由|有|:|：|\s|最后|最终|主要|应该|估计|就|那边|他们|对方|客户|的)+", "", chunk)
+        chunk = re.sub(r"^(?:是|为|由|有|我们|:|：|\s|最后|最终|主要|应该|估计|就|那边|他们|对方|客户|的)+", "", chunk)
         chunk = re.sub(r"(?:是|的|来|\s|了|一起|共同|一块)+$", "", chunk)
         chunk = re.sub(r"(?<=[\u4e00-\u9fffa-z])(?:管钱|管事|管预算|管采购|管这块|管这事)(?=\s|$)", "", chunk)  # 老板娘管钱 俞总
         owner = chunk.rsplit("的", 1)
@@ -664,6 +664,10 @@ class _Parser:
             people = [Person(None, _title_text(t)) for t in titles] if alone else self._people_in(start, end, strict=True)
             if people and not alone:  # 总经理宁总 财务总监许总 设备部长: a bare title among named people is one more
                 people += [p for p in self._people_in(start, end) if p.name is None and p.title]
+            said = re.match(r"[^说]{3,}?(?=说)", self.text[start:end])
+            if not people and said:  # 信息部部长刘洋说今年有预算: the person before 说
+                people = self._people_in(start, start + said.end(), strict=True)
+                end = start + said.end() + 1 if people else end
             if people and all(p not in self.lead.decision_makers for p in people):
                 self.lead.decision_makers += people
                 self.claim(start, end)
