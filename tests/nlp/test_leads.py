@@ -142,6 +142,8 @@ def test_the_org_type_word_and_not_a_product_gives_the_industry():
     ("新线索 顺德市公安局交警大队 预算三百万 支队长", [Person(None, "支队长")]),
     ("新线索 德邦物流 物流总监孙总 采购经理小马", [Person("孙总", "物流总监"), Person("小马", "采购经理")]),
     ("今天认识了合肥工业大学的网络中心主任杨老师", [Person("杨老师", "网络中心主任")]),
+    ("今天跑了一趟天津港集装箱码头公司 信息部部长刘洋说今年有预算", [Person("刘洋", "信息部部长")]),
+    ("认识了个老板 叫 晋中美特好超市 老板郝总就是决策人", [Person("郝总", "老板")]),
 ])
 def test_people_said_with_叫_姓_as_contacts_or_in_a_list_keep_their_titles(text, people):
     assert parse(text).decision_makers == people
