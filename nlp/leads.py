@@ -63,6 +63,14 @@ _CHATTER = re.compile(
     r"(?:(?:那个|这个|嗯|哦|对了|跟你说)*(?:帮我|帮忙|麻烦|请|给我)?(?:记录|录入|登记|记|录)(?:一下|下)[啊哈呢呀嘛哦]*"
     r"|(?:帮我|帮忙|麻烦|请|给我)(?:记录|录入|登记)|(?:记录|录入|登记)(?=[\s:：])|new lead|lead(?=[\s:：])|[【\[(（]?名片[】\])）]?"
     r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上)?(?:认识了|见了|拜访了|碰到了|碰见了|约了)(?=[^\s,，。]{2,}?的)"
+    r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上|刚)?(?:跑了|去了)一?趟"
+    r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上)(?:认识了|去了|见了|拜访了|碰到了?)(?=\s|[^\s,，。]{2,}?(?:大学|学院|医院|集团|公司|银行))"
+    r"|(?:客户|转发)[^\s:：,，]{0,6}?(?:转过来的?|转发|转|介绍|资料|消息)[)）]?[:：👇]|客户[(（]转[)）][:：]|(?:您好|你好)[,，!！]*"
+    r"|(?:我们是|我们这边是|我司是?|我是)|(?:想|要|准备|打算)(?:做|搞|上)\s*[a-z]{2,8}(?=[\s,，。:：])|有(?:个|一个|家|一家)(?:新的?|潜在的?)*(?:机会|客户)(?:[啊哈呀哦]*[~～])?"
+    r"|(?:有|认识了?)(?:个|一个|家|一家)(?:做[^\s,，]{1,6}?的)?(?:物流|saas|软件|互联网|科技|制造|医疗|教育|金融|零售|能源)?"
+    r"(?:公司|银行|医院|学校|单位|企业|工厂)(?:叫做|叫)?(?=[\s,，。:：])"
+    r"|[啊哈呢呀嘛哦嗯吧呗]*(?:麻烦(?:你|您)?了|辛苦(?:了|啦)?|谢谢|多谢|感谢)(?:啦|了|哈|哦)*"
+    r"|有(?:个|一个|家|一家)[^\s,，。:：]{1,6}?(?:想|要|准备|打算)[^\s,，。:：]{1,14}(?=[\s,，。:：])"
     r"|(?:想|要|准备|打算)[^\s,，。:：]{1,8}?[\s,，]*(?:叫做|名叫|叫)"
     r"|[^\s,，。:：]{0,12}?(?:一个|一家|一位|了个|了家|说个|来个|出个|有个|有家|新的|的新)(?:新的?|潜在的?)*(?:客户|线索|老板|商机)(?=[啊哈呢呀哦]*(?:[\s,，。:：!！]|$))"
     rf"|{_EMOJI}|[啊哈呢呀嘛哦嗯]*(?:(?:对方|客户|他们|这家|那家)?(?:就是|是))|[啊哈呢呀嘛哦嗯]+(?=[\s:：,，。!！]))"
@@ -111,8 +119,8 @@ _FILLER = re.compile(r"^(?:的|了|啊|呢|哈|吧|哦|嗯|是|有|在|目前|�
                      r"先记一下|记一下|先这样|回头再补|后面再补|其他的?再说|"
                      r"\s|[~～。.!！?？、,，;；:：\-—()（）\[\]【】]|[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F])*$")
 # Saying who decides, after the people (财务总监老孙是决策人, CTO王明拍板, 最后王总说了算).
-_DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|牵头|定|(?:都|也)(?:要|得|需要)?(?:点头|同意|签字)|decides?(?![a-z]))")
-_DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|决策(?=\s*[:：]|\s)|(?:负责人|老板|领导|一把手)(?=是|\s*[:：])|负责的是|管这事的是|管事的是|管这块的是|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
+_DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:就|也)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|牵头|定|(?:都|也)(?:要|得|需要)?(?:点头|同意|签字)|decides?(?![a-z]))")
+_DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|决策(?=\s*[:：]|\s)|(?:负责人|老板|领导|一把手)(?=是|\s*[:：])|负责的是|对接人|联系人|接口人|对接的是|联系的是|管这事的是|管事的是|管这块的是|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
                              r"(?:是|为|有|[两二三四几]\s*[个位]|俩|:|：|=|＝|\s)*")
 _SURNAME = f"(?:{'|'.join(COMPOUND_SURNAMES)}|[{SURNAMES}])"
 _HONORIFICS = "总工|总|工|老师|老板|董|经理|主任|处长|局长|院长|校长|行长|厂长|部长|科长|书记|主管|所长|女士|先生|姐|哥"
@@ -147,12 +155,12 @@ _DEPARTMENT = re.compile(r"(?:[\u4e00-\u9fff]{1,5}?(?:部|处|科|中心|办公�
 _UNKNOWN_BUDGET = re.compile(r"(?:预算|budget)\s*(?:[:：]\s*)?(?:还没定|还没有定|没定|未定|待定|不清楚|不知道|没说|未知|还不确定|不确定|"
                              r"暂无|没有|tbd)")
 # 目前在、现在正在走: the words before a need stage that say only "now".
-_LEAD_IN = re.compile(r"(?:还没有|还没|没有|没|未|还未|目前|现在|当前|正在|还在|已经|以经|已|以|在|再|处于|刚刚|刚|准备|打算|计划|要|快要|快|下周|下个月|年底|马上|是|的|了|"
+_LEAD_IN = re.compile(r"(?:想|还没有|还没|没有|没|未|还未|目前|现在|当前|正在|还在|已经|以经|已|以|在|再|处于|刚刚|刚|准备|打算|计划|要|快要|快|下周|下个月|年底|马上|是|的|了|"
                       r"开始|进入|需求阶段|阶段|项目|客户|他们|对方|内部|走|做|搞|进行|启动|到了|到|\s|:|：)+")
 _NOW = re.compile(r"现在|目前|当前|眼下|刚|还在|正在")  # a stage said as where they are now, not a plan
 _NEGATED = re.compile(r"(?:没|未|不|还没|还未|没有|不用|无需|无须)(?:有|在|到|进入|开始)?$")
-# Someone to talk to, not someone who decides (对接人是IT经理Kevin).
-_CONTACT_ONLY = re.compile(r"\s*(?:对接人|联系人|接口人|对接的是|联系的是)")
+# 「X？不对 是Y」: the rep corrects the name; what comes after the correction is the name.
+_CORRECTION = re.compile(r"[?？]\s*(?:不对|不是|不(?=[,，\s])|错了|说错了|打错了)[,，。!！\s]*(?:是|应该是|应该叫|叫)?\s*")
 _CONJUNCTIONS = re.compile(r"[跟与及、/&+]|和(?![姐哥])|还有|以及")  # 和姐 is a name
 
 
@@ -198,6 +206,8 @@ class _Parser:
             if not more.group(0):
                 break
             self.start += len(more.group(0)) if more.re is _COMMAND else more.end() - self.start
+        if corrected := _CORRECTION.search(self.text, self.start, self.start + 40):
+            self.start = corrected.end()
         if self.start:
             self.claim(0, self.start)
         for mark in re.finditer(r"(?m)^[ \t]*(?:[-•·*]|\d+[.、)）]|[一二三四五六七八九十][、.])[ \t]*", self.text):
@@ -213,6 +223,7 @@ class _Parser:
         self._customer()
         self._named_people()
         self._keys()  # again: 决策，院长 has its value only now
+        self.lead.decision_makers = _join_surnames(self.lead.decision_makers)
         if self.lead.industry is None and self.lead.customer:  # 协和医院 → 医疗
             words = {k: [*v, *self.vocab.industry_words.get(k, [])] for k, v in self.vocab.industries.items()}
             found = _find_any(fold(self.lead.customer), words)
@@ -297,7 +308,7 @@ class _Parser:
 
     def _person(self, chunk: str, *, given: bool = True) -> Person | None:
         """「李总CIO」「财务总监老孙」「张总（CFO）」「分管院长」「赵行长」「科技部刘主任」 → (name, title)."""
-        chunk = re.sub(r"^(?:是|为|由|有|:|：|\s|最后|最终|主要|应该|估计|就|那边|他们|对方|客户|的)+", "", chunk)
+        chunk = re.sub(r"^(?:是|为|由|有|我们|:|：|\s|最后|最终|主要|应该|估计|就|那边|他们|对方|客户|的)+", "", chunk)
         chunk = re.sub(r"(?:是|的|来|\s|了|一起|共同|一块)+$", "", chunk)
         chunk = re.sub(r"(?<=[\u4e00-\u9fffa-z])(?:管钱|管事|管预算|管采购|管这块|管这事)(?=\s|$)", "", chunk)  # 老板娘管钱 俞总
         owner = chunk.rsplit("的", 1)
@@ -323,7 +334,7 @@ class _Parser:
             return Person(bare, None) if _NAME.match(bare) and not self._industry_word(bare) else None
         title = _title_text(title_m.group(0))
         before = _squash(chunk[: title_m.start()])
-        after = _squash(chunk[title_m.end():])
+        after = re.sub(r"^(?:叫做|名叫|叫)", "", _squash(chunk[title_m.end():]))  # CTO叫Kevin, 老板叫韩立民
         if _GIVEN_NAME.fullmatch(before) and not after and re.search(r"\s$", chunk[: title_m.start() + 1]):  # 次仁 总经理
             return Person(before, title)
         if re.fullmatch(_SURNAME, before):  # 赵行长: the surname and the title are the name
@@ -417,7 +428,8 @@ class _Parser:
         titles = list(self.titles.finditer(folded))
         if len(titles) < 2:
             return [(folded, original)]
-        title_first = titles[0].start() == 0
+        head = folded.lstrip()
+        title_first = titles[0].start() == 0 or not (_NAME_AT_START.match(head) or _BARE_NAME.match(head) or head[:1].isascii())
         cuts = [t.start() for t in titles[1:]] if title_first else [t.end() for t in titles[:-1]]
         bounds = [0, *cuts, len(folded)]
         parts = [(folded[a:b], original[a:b]) for a, b in zip(bounds, bounds[1:], strict=False) if folded[a:b].strip()]
@@ -446,7 +458,11 @@ class _Parser:
         amounts = [a for a in find_amounts(spaced) if not self.claimed(a.start)
                    and not any(s <= a.end - len(a.text.lstrip("预算budget ")) and a.end <= e for s, e, _ in bands)]
         cued = [a for a in amounts if re.match(r"预算|budget", a.text)]
-        pick = (cued or amounts or [None])[0]
+        written = [a for a in amounts if re.search(r"(?:先写|先填|先记|就写|就填|就按|先按)\s*$", self.text[max(0, a.start - 3):a.start])]
+        pick = (written or cued or amounts or [None])[0]
+        for other in amounts if written else []:  # 七八十万 … 先写75万: the figure to save wins, the range is said too
+            self.claim(other.start, other.end)
+            self._claim_around(other.start, other.end)
         if pick is not None:
             value, end = pick.value, pick.end
             rest = next((a for a in amounts if a.start == end and a.value < 100_000_000), None)
@@ -473,7 +489,7 @@ class _Parser:
 
     def _claim_around(self, start: int, end: int) -> None:
         """预算 before, 左右/级别/的预算 after: words that belong to the budget, not to the name."""
-        before = re.search(r"(?:预算|budget|投入|大概|大约|差不多|预计|金额|项目)(?:是|为|在|有|约|大概|大约|小|大|近|将近|接近|不到|"
+        before = re.search(r"(?:先写|先填|先记|就写|就填|就按|先按|预算|budget|投入|大概|大约|差不多|预计|金额|项目)(?:是|为|在|有|约|大概|大约|小|大|近|将近|接近|不到|"
                            r"估计|初步|:|：|\s)*$",
                            self.text[max(self.start, start - 10):start])
         after = re.match(r"(?:左右|上下|以内|以上|出头|\+|级别|级|的预算|预算|的项目|的单子|的盘子|元|整)*", self.text[end:])
@@ -488,12 +504,13 @@ class _Parser:
             self.lead.need_stage = max(now or said, key=lambda s: order.index(s[2]))[2]
         for start, end, _ in found:
             head = _LEAD_IN.search(self.text, self._free_before(start), start)
-            tail = re.match(r"(?:阶段|中|了|呢|的阶段|流程|环节)*", self.text[end:])
+            tail = re.match(r"(?:阶段|中|了|呢|的阶段|流程|环节|的[\u4e00-\u9fffa-z]{0,6}?方案)*", self.text[end:])
             self.claim(head.start() if head and head.end() == start else start, end + (len(tail[0]) if tail else 0))
 
     def _industry(self) -> None:
         explicit = [(s, e, v) for s, e, v in _find_any(self.text, self.vocab.industries) if not self.claimed(s)]
         words = [(s, e, v) for s, e, v in _find_any(self.text, self.vocab.industry_words) if not self.claimed(s)]
+        explicit = [x for x in explicit if not any(s <= x[0] and x[1] <= e and e - s > x[1] - x[0] for s, e, _ in words)]
         for start, end, value in sorted(explicit + words):
             standalone = self._standalone(start, end)
             if standalone:
@@ -547,12 +564,23 @@ class _Parser:
         if self.lead.customer:
             return
         pieces = list(self._pieces())
+        org = next((n for n, (start, end) in enumerate(pieces) if self._org_shaped(self.text[start:end])), 0)
+        if pieces and re.search(r"[a-z]", self.text[slice(*pieces[0])]) or any(self._org_shaped(self.text[s:e])
+                                                                                for s, e in pieces[:org]):
+            org = 0  # the first piece is an English name or an org itself
         for n, (start, end) in enumerate(pieces):
-            if n + 1 < len(pieces) and _DESCRIPTOR.fullmatch(self.text[start:end]):
-                continue
+            if n < org or n + 1 < len(pieces) and _DESCRIPTOR.fullmatch(self.text[start:end]):
+                continue  # 有个新机会 石家庄以岭药业: chatter before the org-shaped piece
             self._name_from(start)
             if self.lead.customer:
                 return
+
+    def _org_shaped(self, piece: str) -> bool:
+        """A piece naming an organisation: it ends in an org suffix, or its part before 的 does (X医院的王主任); not
+        a piece of industry words only (港口物流)."""
+        words = {k: [*v, *self.vocab.industry_words.get(k, [])] for k, v in self.vocab.industries.items()}
+        said = sum(e - s for s, e, _ in _find_any(piece, words))
+        return (_has_suffix(piece) or _has_suffix(piece.split("的", 1)[0])) and said < len(piece)
 
     def _pieces(self, *, spaced_person: bool = False) -> Iterator[tuple[int, int]]:
         """(start, end) of each run of words no field has claimed, looked for again after each is handled."""
@@ -579,6 +607,12 @@ class _Parser:
         piece = self.text[i:end]
         if _FILLER.match(piece) or len(piece.strip()) < 2:
             return
+        owner = re.fullmatch(r"(.{2,}?)的\s*(.+)", self.text[i:end])
+        someone = owner and _has_suffix(owner[1]) and self._people_in(i + owner.start(2), end, strict=True)
+        if owner and someone:  # 合肥工业大学的网络中心主任杨老师: the customer, then someone there
+            self.lead.decision_makers += someone
+            self.claim(i + owner.end(1), end)
+            end = i + owner.end(1)
         ran_on = end < len(self.text) and self.claimed(end)
         name_end, sure = end, True
         if ran_on or end - i > SHORT_NAME:
@@ -592,6 +626,9 @@ class _Parser:
                 elif end - i > SHORT_NAME or not self._field_cut_is_clear(end):
                     sure = False
         owner = re.fullmatch(r"(.{2,}?)的\s*(.+)", self.text[i:name_end])
+        if owner and _has_suffix(owner[1]) and (self.titles.fullmatch(owner[2]) or _DEPARTMENT.fullmatch(owner[2])):
+            name_end = i + owner.end(1)  # 湖北宜化集团的采购: the customer, then a department of it
+            owner = None
         someone = owner and self._people_in(i + owner.start(2), name_end)
         if owner and someone and all(p.name for p in someone):  # 绍兴越商纺织的王总: the customer, then someone there
             self.lead.decision_makers += someone
@@ -600,9 +637,16 @@ class _Parser:
         name = self.raw[i:name_end].strip().strip("【】[]「」《》\"“”'")
         name = re.sub(r"(?:的|了|啊|呢|吧|哈)+$", "", name) if len(name) > 3 else name  # not 美的
         name = re.sub(r"(?<=..)(?:这个|那个|这家|那家)(?:客户|公司|单位)?$", "", name)  # 北京同创这个客户
+        dept = re.fullmatch(r"(.{2,}?)(?:采购|信息|财务|技术|设备|运营|市场|行政|人事|科技|信息技术|it)(?:部|处|科)", name)
+        if dept and _has_suffix(dept[1]):  # 北京美廉美超市采购部: the customer, not its department
+            name_end -= len(name) - len(dept[1])
+            name = dept[1]
         said = re.search(r"(?<=[a-zA-Z])\s+(\S+)$", name)
-        if said and self._industry_word(fold(said[1]), aliases=True):  # CloudPeak SaaS: the industry, not the name
-            name = name[:said.start()]
+        if said and self._industry_word(fold(said[1]), aliases=True) and self.text[name_end:].strip():
+            name = name[:said.start()]  # CloudPeak SaaS 预算…: the industry, not the name (Mailchimp SaaS alone: the name)
+        english = re.match(r"([a-zA-Z][\w .&'-]*?)\s*[(（][^)）]*(?:[)）]|$)", name)
+        if english:  # Lazada（来赞达）: the English name, the bracket only says it in Chinese
+            name = english[1]
         if len(name) >= 2:
             self.lead.customer, self.lead.customer_sure = name, sure
             self.claim(i, name_end)
@@ -614,14 +658,16 @@ class _Parser:
     def _named_people(self) -> None:
         """「CIO刘总」 or 「院长」 on its own in a lead: a key person even without 决策人 or 拍板."""
         for start, end in self._pieces(spaced_person=True):
-            if _CONTACT_ONLY.match(self.text, start):
-                continue
             raw = self.raw[start:end]
             titles = [t for t in re.split(rf"\s+|{_CONJUNCTIONS.pattern}", raw.strip()) if t]
             alone = all(self.titles.fullmatch(fold(t)) for t in titles)  # 院长, 局长 副局长, 分行行长和科技部主任
             people = [Person(None, _title_text(t)) for t in titles] if alone else self._people_in(start, end, strict=True)
             if people and not alone:  # 总经理宁总 财务总监许总 设备部长: a bare title among named people is one more
                 people += [p for p in self._people_in(start, end) if p.name is None and p.title]
+            said = re.match(r"[^说]{3,}?(?=说)", self.text[start:end])
+            if not people and said:  # 信息部部长刘洋说今年有预算: the person before 说
+                people = self._people_in(start, start + said.end(), strict=True)
+                end = start + said.end() + 1 if people else end
             if people and all(p not in self.lead.decision_makers for p in people):
                 self.lead.decision_makers += people
                 self.claim(start, end)
@@ -631,6 +677,22 @@ class _Parser:
             piece = self.raw[start:end].strip()
             if not _FILLER.match(fold(piece)):
                 self.lead.unknown.append(piece)
+
+
+def _join_surnames(people: list[Person]) -> list[Person]:
+    """老板姓黄 黄总说了算: 「姓黄」 is no name; the title goes to 黄总 said elsewhere, or stands alone."""
+    joined = list(people)
+    for said in people:
+        surname = re.fullmatch(r"姓(.)", said.name or "")
+        if not surname:
+            continue
+        joined.remove(said)
+        same = next((k for k, p in enumerate(joined) if p.name and p.name.startswith(surname[1]) and not p.title), None)
+        if same is None:
+            joined.append(Person(None, said.title))
+        else:
+            joined[same] = Person(joined[same].name, said.title)
+    return joined
 
 
 def _squash(text: str) -> str:

@@ -112,3 +112,43 @@ def test_chatter_or_a_descriptor_before_the_name_is_not_the_name(text):
 def test_the_need_stage_said_as_now_wins_over_a_later_plan():
     assert parse("新线索 某某机械 现在刚开始调研 明年立项").need_stage == "需求调研"
     assert parse("新线索 某某机械 已经立项准备招标").need_stage == "招标采购"
+
+
+@pytest.mark.parametrize(("text", "customer"), [
+    ("录个线索吧麻烦了 常州天宁精密机械有限公司 预算60万", "常州天宁精密机械有限公司"),
+    ("有个医院想做互联网医院平台 嘉兴市第一医院 预算300万", "嘉兴市第一医院"),
+    ("今天跑了一趟烟台港集团 信息部部长老于", "烟台港集团"),
+    ("新线索 宁波华翔电子？不对 是宁波华翔汽车电子 预算90万", "宁波华翔汽车电子"),
+    ("新线索 Lazada（来赞达）电商平台 预算100万", "Lazada"),
+    ("录个线索 Mailchimp SaaS", "Mailchimp SaaS"),
+    ("新线索 Moka SaaS 预算30万", "Moka"),
+    ("客户转发：我们是南阳市第二人民医院，预算200万", "南阳市第二人民医院"),
+    ("有个新机会 石家庄以岭药业 预算1000w", "石家庄以岭药业"),
+])
+def test_the_org_shaped_name_wins_over_chatter_and_a_corrected_name_over_the_first(text, customer):
+    assert parse(text).customer == customer
+
+
+def test_the_org_type_word_and_not_a_product_gives_the_industry():
+    assert parse("新线索 浙江大学医学院附属邵逸夫医院 要做互联网医院").industry == "医疗"
+    assert parse("日照港 预算一千万 在招标").industry == "物流"
+    assert parse("新线索 沧州渤海钢铁设备维修公司").industry == "制造业"
+
+
+@pytest.mark.parametrize(("text", "people"), [
+    ("新线索 Anker 预算120万 CTO叫Kevin", [Person("Kevin", "CTO")]),
+    ("新线索 兰州华润钢铁 老板姓黄 黄总说了算", [Person("黄总", "老板")]),
+    ("新线索 长沙芙蓉区城管局 对接人是刘处长（信息中心主任）", [Person("刘处长", "信息中心主任")]),
+    ("新线索 顺德市公安局交警大队 预算三百万 支队长", [Person(None, "支队长")]),
+    ("新线索 德邦物流 物流总监孙总 采购经理小马", [Person("孙总", "物流总监"), Person("小马", "采购经理")]),
+    ("今天认识了合肥工业大学的网络中心主任杨老师", [Person("杨老师", "网络中心主任")]),
+    ("今天跑了一趟天津港集装箱码头公司 信息部部长刘洋说今年有预算", [Person("刘洋", "信息部部长")]),
+    ("认识了个老板 叫 晋中美特好超市 老板郝总就是决策人", [Person("郝总", "老板")]),
+])
+def test_people_said_with_叫_姓_as_contacts_or_in_a_list_keep_their_titles(text, people):
+    assert parse(text).decision_makers == people
+
+
+def test_an_explicit_figure_after_a_range_is_the_budget_and_comparing_vendors_is_evaluating():
+    lead = parse("新线索 厦门国际银行 预算七八十万 先写75万 想对比几家的方案")
+    assert (lead.customer, lead.budget, lead.need_stage, lead.unknown) == ("厦门国际银行", 750_000, "方案评估", [])
