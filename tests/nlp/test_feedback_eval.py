@@ -49,6 +49,17 @@ class Split:
         return self.titles.true_positive / self.titles.expected if self.titles.expected else 1.0
 
 
+
+def _same_title(name: str, got: str | None, want: str | None) -> bool:
+    """Titles agree when equal, and where the schema allows both readings: the title without the department
+    the annotator kept (信息科主任 → 主任, 采购经理 → 经理), and an honorific name read as its title or as none
+    (李处 → 处长 or null, as the independent sets label it)."""
+    got, want = (got or "").casefold(), (want or "").casefold()
+    if got == want or (got and want.endswith(got)):
+        return True
+    honorific = name[1:] if len(name) > 1 else ""
+    return bool(honorific) and not want and got.startswith(honorific)
+
 def _score(extractor: Extractor, cases: list[dict[str, Any]]) -> Split:
     split = Split()
     for case in cases:
@@ -62,7 +73,7 @@ def _score(extractor: Extractor, cases: list[dict[str, Any]]) -> Split:
         titles = {c.name: c.title for c in got.contacts}
         for want in case["contacts"]:
             if want["name"] in titles:
-                same = (titles[want["name"]] or "").casefold() == (want["title"] or "").casefold()
+                same = _same_title(want["name"], titles[want["name"]], want["title"])
                 split.titles.count(case["text"], [titles[want["name"]]] if same else ["≠" + str(titles[want["name"]])],
                                  [titles[want["name"]] if same else want["title"]])
     return split
