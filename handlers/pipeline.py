@@ -11,6 +11,10 @@ from store.opportunities import STAGE_ALERTS, open_opportunity, record_update
 
 TEXT = {
     "advance_title": "推进「{customer}」",
+    "advancing_title": "🟡 「{customer}」推进中",
+    "advancing_line": "已在新卡片中选择要推进到的阶段；推进前也可以先更新进展或申请延期。",
+    "update": "更新进展",
+    "extend": "申请延期",
     "advance_line": "当前阶段：{stage}。要推进到哪个阶段？（缺的必填项和本次行为会接着问）",
     "extend_sent": "已向主管 {manager} 提交延期申请。",
     "no_manager": "您还没有设置主管，无法申请延期。请联系管理员。",
@@ -36,20 +40,25 @@ def _load(ctx: Context) -> tuple[Opportunity, Customer] | None:
 STAGE_BUTTONS = 6  # a WeCom card takes at most six buttons
 
 
-def advance_choice(event: Event, ctx: Context) -> Reply:
-    """「推进阶段」 on a stage-light card starts the real advance: which stage, then the stage's own dialog."""
+def advance_choice(event: Event, ctx: Context) -> list[Reply]:
+    """「推进阶段」 on a stage-light card starts the real advance (which stage, then the stage's own dialog); the card
+    itself keeps its other buttons, since the matter is handled only once the advance is made."""
     found = _load(ctx)
     if found is None:
-        return Reply.say(TEXT["gone"])
+        return [Reply.say(TEXT["gone"])]
     opportunity, customer = found
+    data = {"opportunity": opportunity.id}
+    still_open = Card(title=TEXT["advancing_title"].format(customer=customer.name), lines=[TEXT["advancing_line"]],
+                      buttons=[Button(TEXT["update"], "progress:update", data, "primary"),
+                               Button(TEXT["extend"], "lights:extend", data)])
     names = [s.name for s in ctx.rules.stages.stages]
     later = names[names.index(opportunity.stage) + 1:] if opportunity.stage in names else names
-    return Reply.show(Card(
+    return [Reply.update(still_open), Reply.show(Card(
         title=TEXT["advance_title"].format(customer=customer.name),
         lines=[TEXT["advance_line"].format(stage=opportunity.stage)],
         buttons=[Button(stage, "stages:start", {"opportunity": opportunity.id, "to": stage})
                  for stage in later[:STAGE_BUTTONS]],
-    ))
+    ))]
 
 
 def ask_extension(event: Event, ctx: Context) -> list[Reply]:

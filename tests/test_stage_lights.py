@@ -200,7 +200,13 @@ def test_advance_on_a_yellow_card_starts_the_real_dialog_and_the_advance_settles
     sweep(runtime, T0 + 5 * DAY)
     [yellow] = cards_for(runtime, "lilei")
     click(client, "lilei", yellow, "推进阶段")
-    choice = cards_for(runtime, "lilei")[-1]
+    with Session(runtime.engine) as session:
+        yellow = session.get(SimMessage, yellow.id)  # redrawn in place: its other buttons stay usable
+    assert [b["label"] for b in yellow.payload["card"]["buttons"]] == ["更新进展", "申请延期"]
+    asked = click(client, "lilei", yellow, "更新进展").json()["messages"][-1]["payload"]["text"]
+    assert asked == "请直接回复「华东医疗器械有限公司」的最新进展（一句话即可），发送「取消」放弃。"
+    client.post("/sim/api/send", json={"user": "lilei", "text": "取消"})
+    choice = [c for c in cards_for(runtime, "lilei") if c.payload["card"]["title"].startswith("推进「")][-1]
     assert choice.payload["card"]["title"] == "推进「华东医疗器械有限公司」"
     assert [b["label"] for b in choice.payload["card"]["buttons"]] == ["商务谈判", "合同签署", "赢单", "输单"]
     click(client, "lilei", choice, "商务谈判")
