@@ -119,6 +119,9 @@ class Route:
     help: str = ""
 
 
+RUN = "command"  # the card action that runs data's `command` with its `args` as if typed (its module must be enabled)
+
+
 def on_command(word: str, handler: Handler, *, usage: str = "", help: str = "") -> Route:
     return Route("command", word, handler, usage or word, help)
 

@@ -8,11 +8,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bot.events import CommandInfo, Event, Handler, Route
+from bot.events import RUN, CommandInfo, Event, Handler, Route
 
 log = logging.getLogger(__name__)
 
-RUN = "command"  # a card action that runs `command` with `args` as if typed (its module must be enabled)
 # What may follow a command word before its arguments: nothing, spaces or punctuation, full- or half-width.
 _AFTER_WORD = re.compile(r"[\s,.!?;:~、，。！？；：…]+")
 

@@ -9,8 +9,7 @@ from rapidfuzz import fuzz
 from sqlmodel import Session, col, select
 
 from bot.cards import Button, Card, Reply
-from bot.events import Context, Event
-from bot.router import RUN
+from bot.events import RUN, Context, Event
 from nlp import Lexicon, match_customer
 from nlp.customers import find_customers
 from nlp.names import core_name, without_region

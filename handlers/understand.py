@@ -7,8 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.cards import Button, Card, Reply
-from bot.events import Context, Event, Route, on_action
-from bot.router import RUN
+from bot.events import RUN, Context, Event, Route, on_action
 from handlers import customers
 from handlers.groups import private_routes
 from nlp import Lexicon

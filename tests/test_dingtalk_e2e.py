@@ -8,10 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 
 from tests.fakes.dingtalk_gateway import FakeDingTalk, throttle_body
-from tests.reliability.harness import LINK_SECRET, Server, dingtalk_id, fake_dingtalk, seed_org
+from tests.reliability.harness import Server, dingtalk_id, fake_dingtalk, seed_org, write_config
 from tests.waiting import wait_until
 
 REP = dingtalk_id(0)
@@ -30,9 +29,7 @@ def fake() -> Iterator[FakeDingTalk]:
 def server(db_url: str, fake: FakeDingTalk, tmp_path: Path) -> Iterator[Server]:
     """The child gets a config file and nothing else: no env var for the SDK, nothing patched."""
     seed_org(db_url)
-    config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({"database": {"url": db_url}, "server": {"link_secret": LINK_SECRET},
-                                      "dingtalk": fake.liuhen_config()}, allow_unicode=True), encoding="utf-8")
+    config = write_config(tmp_path / "config.yaml", db_url, dingtalk=fake, dingtalk_cards=True)
     server = Server(config, tmp_path)
     yield server.start()
     server.stop()

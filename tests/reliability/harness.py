@@ -82,7 +82,7 @@ def fake_dingtalk() -> FakeDingTalk:
 
 
 def write_config(path: Path, db_url: str, *, wecom: FakeWeCom | None = None,
-                 dingtalk: FakeDingTalk | None = None) -> Path:
+                 dingtalk: FakeDingTalk | None = None, dingtalk_cards: bool = False) -> Path:
     """A production-shaped config.yaml: the platforms' bases point at the fakes, the simulator stays off. The time
     zone is one where it is early afternoon now: pushes are judged against quiet hours at the real time."""
     data: dict[str, Any] = {"timezone": daytime_zone(), "database": {"url": db_url},
@@ -92,7 +92,7 @@ def write_config(path: Path, db_url: str, *, wecom: FakeWeCom | None = None,
                          "secret": wecom.secret, "token": TOKEN, "encoding_aes_key": AES_KEY,
                          "api_base": wecom.base_url}
     if dingtalk:
-        data["dingtalk"] = dingtalk.liuhen_config(card_template_id="")
+        data["dingtalk"] = dingtalk.liuhen_config() if dingtalk_cards else dingtalk.liuhen_config(card_template_id="")
     path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     return path
 
