@@ -62,6 +62,7 @@ class Reply:
     chart: dict[str, Any] | None = None  # rendered to a PNG by the dispatcher (bot.charts), not by sweeps
     to_user: str | None = None
     to_chat: str | None = None
+    replaces: int | None = None  # card_update of an earlier outbox message rather than of a clicked card
 
     @classmethod
     def say(cls, text: str, **kw: Any) -> Reply:
@@ -83,6 +84,12 @@ class Reply:
     def update(cls, card: Card) -> Reply:
         """Turns the card that was clicked into its answered state."""
         return cls(kind="card_update", card=card)
+
+    @classmethod
+    def replace(cls, card: Card, *, outbox_id: int, to_user: str) -> Reply:
+        """Redraws a card we sent earlier (nobody clicked it): in place where the platform still allows, else the
+        new card is sent as a message of its own (the dispatcher decides, bot.outbox)."""
+        return cls(kind="card_update", card=card, to_user=to_user, replaces=outbox_id)
 
 
 def render_card(card: Card, tokens: list[str]) -> dict[str, Any]:
@@ -134,6 +141,8 @@ def queue(
     payload = payload_of(session, reply, recipient=reply.to_user, now=now)
     if update_ref is not None:
         payload["update_ref"] = update_ref
+    if reply.replaces is not None:
+        payload["replaces"] = reply.replaces
     return outbox.enqueue(
         session,
         dedupe_key=dedupe_key,

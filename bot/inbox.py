@@ -266,6 +266,7 @@ class InboxProcessor:
     def _queue(self, session: Session, reply: Reply, event: Event, user: User | None, *, dedupe_key: str,
                now: datetime) -> None:
         own_reply = reply.to_user is None and reply.to_chat is None
+        clicked_card = reply.kind == "card_update" and reply.replaces is None
         if own_reply:
             if event.chat:
                 reply.to_chat = event.chat
@@ -273,8 +274,8 @@ class InboxProcessor:
                 reply.to_user = user.id if user else None
         cards.queue(
             session, reply, dedupe_key=dedupe_key, now=now,
-            channel=event.channel if (own_reply or reply.kind == "card_update") else None,
-            update_ref=event.card_ref if reply.kind == "card_update" else None,
+            channel=event.channel if (own_reply or clicked_card) else None,
+            update_ref=event.card_ref if clicked_card else None,
         )
 
     def _record_failure(self, message_id: int, error: str) -> None:

@@ -197,6 +197,7 @@ class Dispatcher:
             channel_name = row.channel or "auto"
             unsigned: list[str] | None = None
             try:
+                self._resolve_replacement(session, row)
                 channel, address = self._route(session, row)
                 channel_name = channel.name
                 if self._wait_for_pause(session, row, channel_name):
@@ -216,6 +217,9 @@ class Dispatcher:
                 done_before = len(row.payload.get(PROGRESS, []))
                 ref = channel.deliver(session, row, address)
             except DeliveryError as exc:
+                if exc.permanent and _refused_replacement(row):  # the platform no longer takes the update
+                    outbox.mark_waiting(session, row, next_attempt_at=self.clock.now(), error=str(exc))
+                    return True
                 if len(row.payload.get(PROGRESS, [])) > done_before:  # some parts went out: they count too
                     self._pin_route(row, channel_name, address)
                     outbox.mark_partly_sent(session, row, now=self.clock.now(),
@@ -232,6 +236,22 @@ class Dispatcher:
             outbox.mark_sent(session, row, now=self.clock.now(), platform_ref=ref, messages=messages)
             self.metrics.outbox_sent.labels(channel_name).inc()
             return True
+
+    def _resolve_replacement(self, session: Session, row: Outbox) -> None:
+        """A card replacing one we sent earlier goes to the original's chat and updates it in place when its
+        platform still allows that (`ref_of`); otherwise it is sent as a new card, so nothing is lost."""
+        if row.kind != "card_update" or "replaces" not in row.payload or "update_ref" in row.payload:
+            return
+        original = session.get(Outbox, row.payload["replaces"])
+        channel = self.channels.get(original.channel or "") if original and original.status == "sent" else None
+        ref = channel.ref_of(original, self.clock.now()) if channel and original else None
+        if ref is None:
+            row.kind = "card"
+        else:
+            assert original is not None
+            row.channel, row.platform_user = original.channel, original.platform_user
+            row.payload = {**row.payload, "update_ref": ref}
+        session.commit()  # before any API call: a token refresh writes from another connection
 
     def _sign(self, row: Outbox) -> list[str] | None:
         """A card's `dash:PAGE` link signed for its recipient as it goes out (so it expires a week after it was
@@ -346,3 +366,12 @@ class Dispatcher:
         retry_at = self.clock.now() + outbox.backoff(row.attempts + 1)
         outbox.mark_retry(session, row, error=str(exc), next_attempt_at=retry_at)
         self.metrics.outbox_retried.labels(channel_name).inc()
+
+
+def _refused_replacement(row: Outbox) -> bool:
+    """Turns a replacement the platform refused (a spent or expired card handle) into a new card, sent next."""
+    if row.kind != "card_update" or "replaces" not in row.payload:
+        return False
+    row.kind = "card"
+    row.payload = {key: value for key, value in row.payload.items() if key != "update_ref"}
+    return True

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from bot.cards import Card, Reply
+from bot.cards import Button, Card, Reply
 from bot.events import Context, Event, Route, on_action, on_command, on_flow
 from handlers import customers
 from handlers.groups import private_routes
 from nlp.amounts import parse_amount
 from nlp.milestones import parse_plan
 from rules.money import yuan
-from store import dialogs, users
-from store.models import Customer, Opportunity, PaymentMilestone
+from store import dialogs, outbox, users
+from store.models import CommissionHold, Customer, Opportunity, PaymentMilestone, User
 from store.opportunities import open_opportunity
-from store.payments import record_payment
+from store.payments import manager_card_key, record_payment
 
 TEXT = {
     "ask_plan": "「{customer}」已进入「{stage}」。请回复付款节点，例如：首付30% 12月15日，尾款70% 明年3月1日"
@@ -30,6 +30,12 @@ TEXT = {
     "released": "因逾期暂扣的提成已解除。",
     "released_title": "✅ 回款已到，提成暂扣已解除",
     "released_body": "{rep} 的「{customer}」{labels} 已回款 {amount}，此前因逾期暂扣的提成已解除。",
+    "nudge_title": "⛔ 回款逾期：提成已暂扣",
+    "nudge_sent": "已提醒 {rep} 跟进「{customer}」{label} {amount} 的回款。回款录入后这张卡片会更新。",
+    "nudge_moot": "这笔回款已录入或商机已关闭，无需再提醒。",
+    "nudged_title": "📣 主管提醒：请跟进回款",
+    "nudged_body": "{manager} 提醒您：「{customer}」{label} {amount} 已逾期未回款，提成已暂扣。收到款后请点「录入回款」。",
+    "record_button": "录入回款",
     "gone": "这个商机已不存在或已关闭。",
     "record_usage": "回款 <客户> <金额>",
     "record_help": "录入一笔回款（逾期暂扣的提成随之解除）",
@@ -120,13 +126,42 @@ def record(ctx: Context, opportunity: Opportunity, customer_name: str, amount: i
     text += TEXT["settled"].format(labels=labels) if paid.settled else ""
     if not paid.released:
         return [Reply.say(text)]
-    replies = [Reply.say(text + TEXT["released"])]
     manager = users.manager_of(ctx.session, ctx.user)
-    if manager is not None and manager.id != ctx.user.id:
-        body = TEXT["released_body"].format(rep=ctx.user.name, customer=customer_name, labels=labels,
-                                            amount=yuan(amount))
-        replies.append(Reply.show(Card(title=TEXT["released_title"], lines=[body]), to_user=manager.id))
-    return replies
+    if manager is None or manager.id == ctx.user.id:
+        return [Reply.say(text + TEXT["released"])]
+    body = TEXT["released_body"].format(rep=ctx.user.name, customer=customer_name, labels=labels, amount=yuan(amount))
+    card = Card(title=TEXT["released_title"], lines=[body])
+    return [Reply.say(text + TEXT["released"]), *_redraw_hold_cards(ctx, paid.released, card, manager.id)]
+
+
+def _redraw_hold_cards(ctx: Context, released: list[CommissionHold], card: Card, manager_id: str) -> list[Reply]:
+    """The manager's hold card becomes the release card in place (a new card where the platform cannot redraw
+    it); a hold card taken back before it was seen (quiet hours) needs no release."""
+    rows = [row for hold in released if (row := outbox.by_key(ctx.session, manager_card_key(hold.milestone_id)))]
+    if not rows:  # the manager heard of the hold in a digest, or not at all: the release in a card of its own
+        return [Reply.show(card, to_user=manager_id)]
+    return [Reply.replace(card, outbox_id=row.id, to_user=manager_id) for row in rows
+            if row.id is not None and row.status != outbox.WITHDRAWN]
+
+
+def nudge(event: Event, ctx: Context) -> list[Reply]:
+    """The manager's 提醒TA跟进 on a hold card: the rep gets a card to record the payment, the manager's card says
+    the reminder went out."""
+    milestone = ctx.session.get(PaymentMilestone, ctx.action_data.get("milestone"))
+    found = open_opportunity(ctx.session, milestone.opportunity_id) if milestone else None
+    if milestone is None or found is None or milestone.received_amount >= milestone.amount:
+        return [Reply.update(Card(title=TEXT["nudge_title"], lines=[TEXT["nudge_moot"]]))]
+    opportunity, customer = found
+    rep = ctx.session.get(User, opportunity.owner_id) if opportunity.owner_id else None
+    if rep is None:
+        return [Reply.update(Card(title=TEXT["nudge_title"], lines=[TEXT["gone"]]))]
+    due = {"customer": customer.name, "label": milestone.label, "amount": yuan(milestone.amount)}
+    record = Button(TEXT["record_button"], "payments:record", {"opportunity": opportunity.id}, "primary")
+    return [
+        Reply.show(Card(title=TEXT["nudged_title"], lines=[TEXT["nudged_body"].format(manager=ctx.user.name, **due)],
+                        buttons=[record]), to_user=rep.id),
+        Reply.update(Card(title=TEXT["nudge_title"], lines=[TEXT["nudge_sent"].format(rep=rep.name, **due)])),
+    ]
 
 
 def record_command(event: Event, ctx: Context) -> list[Reply]:
@@ -155,6 +190,7 @@ ROUTES: list[Route] = private_routes([
     on_command("回款", record_command, usage=TEXT["record_usage"], help=TEXT["record_help"]),
     on_action("payments:pick", record_picked),
     on_action("payments:record", ask_receipt),
+    on_action("payments:nudge", nudge),
     on_flow(FLOW_RECORD, take_receipt),
     on_flow(FLOW_PLAN, take_plan),
 ])

@@ -15,6 +15,7 @@ from rules.money import yuan
 from scheduler.notify import Push, deliver
 from store import alerts
 from store.models import CommissionHold, Customer, Opportunity, PaymentMilestone, Team, User
+from store.payments import manager_card_key, overdue_key
 
 TEXT = {
     "due_title": "💰 回款提醒",
@@ -25,6 +26,7 @@ TEXT = {
     "manager_body": "{rep} 的「{customer}」{label} {amount} 已逾期 {days} 天未回款，已暂扣其下一阶段提成。",
     "hold_reason": "「{customer}」{label} {due} 到期未回款",
     "record": "录入回款",
+    "nudge": "提醒TA跟进",
     "due_line": "💰 {customer} · {label} · {due} 到期",
     "overdue_line": "⛔ {customer} · {label} · 逾期 {days} 天",
     "digest": "回款提醒",
@@ -64,7 +66,7 @@ def run(session: Session, at: datetime, rules: RuleSet, tz: ZoneInfo) -> int:
 
 
 def _key(item: Due, today: date) -> str:
-    return f"{'payment_overdue' if item.due_on < today else 'payment_due'}:{item.milestone_id}"
+    return overdue_key(item.milestone_id) if item.due_on < today else f"payment_due:{item.milestone_id}"
 
 
 def _alert(item: Due, today: date, at: datetime) -> dict[str, object]:
@@ -104,8 +106,10 @@ def _overdue_pushes(item: Due, today: date) -> list[Push]:
     card = Card(title=TEXT["overdue_title"], lines=[_text("overdue_body", item, today)], buttons=[_record_button(item)])
     pushes = [Push(item.rep_id or "", key, card, _text("overdue_line", item, today))]
     if item.manager_id:
-        pushes.append(Push(item.manager_id, f"{key}:manager",
-                           Card(title=TEXT["overdue_title"], lines=[_text("manager_body", item, today)]),
+        nudge = Button(TEXT["nudge"], "payments:nudge", {"milestone": item.milestone_id})
+        pushes.append(Push(item.manager_id, manager_card_key(item.milestone_id),
+                           Card(title=TEXT["overdue_title"], lines=[_text("manager_body", item, today)],
+                                buttons=[nudge]),
                            _text("overdue_line", item, today)))
     return pushes
 

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from store.db import insert_ignoring_conflict
 from store.models import Outbox
 
+WITHDRAWN = "cancelled"  # a status the dispatcher never picks up: taken back before anyone saw it
 MESSAGES_SENT = "messages_sent"  # payload key: platform messages the last attempt sent (the throttle counts them)
 
 
@@ -157,3 +158,15 @@ def replace_pending_payload(session: Session, row_id: int, payload: dict[str, An
         update(Outbox).where(Outbox.id == row_id, Outbox.status == "pending").values(payload=payload)
     )
     return result.rowcount == 1
+
+
+def by_key(session: Session, dedupe_key: str) -> Outbox | None:
+    stmt = select(Outbox).where(Outbox.dedupe_key == dedupe_key).execution_options(populate_existing=True)
+    return session.execute(stmt).scalars().first()
+
+
+def withdraw_pending(session: Session, dedupe_keys: list[str], *, reason: str) -> int:
+    """Takes back messages nobody has seen yet (still pending); those the dispatcher took are left alone."""
+    result = session.execute(update(Outbox).where(Outbox.dedupe_key.in_(dedupe_keys), Outbox.status == "pending")
+                             .values(status=WITHDRAWN, last_error=reason).execution_options(synchronize_session=False))
+    return result.rowcount

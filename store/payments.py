@@ -7,8 +7,10 @@ from typing import Any, NamedTuple
 
 from sqlmodel import Session, select
 
-from store import alerts
+from store import alerts, outbox
 from store.models import Alert, CommissionHold, Payment, PaymentMilestone
+
+WITHDRAWN_REASON = "回款已到，未送达的回款提醒已撤回"
 
 
 def open_milestones(session: Session, opportunity_id: int) -> list[PaymentMilestone]:
@@ -50,14 +52,26 @@ def record_payment(session: Session, *, opportunity_id: int, rep_id: str | None,
     return Receipt(settled, released)
 
 
+def overdue_key(milestone_id: int) -> str:
+    """The overdue alert's dedupe key; the rep's card has it too, the manager's `manager_card_key`."""
+    return f"payment_overdue:{milestone_id}"
+
+
+def manager_card_key(milestone_id: int) -> str:
+    """The manager's hold card in the outbox, found again to redraw it when the hold lifts."""
+    return f"{overdue_key(milestone_id)}:manager"
+
+
 def release_holds(session: Session, milestone_id: int, *, at: datetime) -> list[CommissionHold]:
-    """Lifts the milestone's open holds (and resolves its payment alerts); returns the holds lifted."""
+    """Lifts the milestone's open holds, resolves its payment alerts and takes back their pushes still waiting
+    for the quiet hours to end (nobody is told of a problem already gone); returns the holds lifted."""
     holds = list(session.exec(select(CommissionHold).where(CommissionHold.milestone_id == milestone_id,
                                                            CommissionHold.released_at.is_(None))))
     for hold in holds:
         hold.released_at = at
         session.add(hold)
-    keys = [f"payment_due:{milestone_id}", f"payment_overdue:{milestone_id}"]
+    keys = [f"payment_due:{milestone_id}", overdue_key(milestone_id)]
     open_ids = list(session.exec(select(Alert.id).where(Alert.dedupe_key.in_(keys), Alert.resolved_at.is_(None))))
     alerts.resolve(session, open_ids, at=at, by="system")
+    outbox.withdraw_pending(session, [*keys, manager_card_key(milestone_id)], reason=WITHDRAWN_REASON)
     return holds

@@ -191,3 +191,54 @@ def test_a_lead_is_asked_for_by_cards_and_saved_with_its_tag(runtime, channel, p
         [opportunity] = session.exec(select(Opportunity)).all()
     assert (opportunity.stage, opportunity.owner_id, opportunity.industry) == ("线索", "lilei", "医疗")
     assert opportunity.tags == ["医疗行业-百万级预算-CTO决策"] and opportunity.evidence == {"医院等级": "三甲"}
+
+
+def overdue_milestone(runtime) -> None:
+    """lilei's signed deal whose 首付款 fell due yesterday; the sweep holds the commission and tells both."""
+    from datetime import timedelta
+
+    from scheduler import payments
+    from store.db import session_scope
+    from store.models import PaymentMilestone
+    from tests.pipeline_helpers import opportunity
+
+    now = runtime.clock.now()
+    opp = opportunity(runtime.engine, customer="华东医疗器械", stage="合同签署", at=now - timedelta(days=30))
+    with session_scope(runtime.engine) as session:
+        session.add(PaymentMilestone(opportunity_id=opp, label="首付款", due_on=(now - timedelta(days=1)).date(),
+                                     amount=300_000))
+    with session_scope(runtime.engine) as session:
+        assert payments.run(session, now, runtime.rules, runtime.clock.tz) == 2
+
+
+def test_the_managers_hold_card_becomes_the_release_in_place(runtime, channel, platform, fake):
+    """Issue 16, point 2: the card the manager got when the commission was held is redrawn when the money arrives —
+    WeCom with the ResponseCode its message/send returned, DingTalk by the card's outTrackId — not a second card."""
+    lilei, zhangwei = (PLATFORM_IDS[channel]["lilei"], {"wecom": "zhangwei", "dingtalk": "0101"}[channel])
+    overdue_milestone(runtime)
+    runtime.work_once()
+    [held] = platform.cards(zhangwei)
+    assert held.title == "⛔ 回款逾期：提成已暂扣" and held.labels == ("提醒TA跟进",)
+
+    platform.send(lilei, "回款 华东医疗器械 30万")
+    runtime.work_once()
+    runtime.work_once()
+    assert platform.updated() == [held.ref]
+    assert len(platform.cards(zhangwei)) == 1  # no second card
+    if channel == "wecom":
+        assert fake.card_updates()[-1]["template_card"]["main_title"]["title"] == "✅ 回款已到，提成暂扣已解除"
+    else:
+        assert fake.cards[held.ref]["card_data"]["title"] == "✅ 回款已到，提成暂扣已解除"
+
+
+def test_the_manager_nudges_the_rep_from_the_hold_card(runtime, channel, platform):
+    lilei, zhangwei = (PLATFORM_IDS[channel]["lilei"], {"wecom": "zhangwei", "dingtalk": "0101"}[channel])
+    overdue_milestone(runtime)
+    runtime.work_once()
+    [held] = platform.cards(zhangwei)
+    platform.click(zhangwei, held, held.token("提醒TA跟进"))
+    runtime.work_once()
+    runtime.work_once()
+    nudged = platform.cards(lilei)[-1]
+    assert nudged.title == "📣 主管提醒：请跟进回款" and nudged.labels == ("录入回款",)
+    assert platform.updated() == [held.ref]

@@ -107,14 +107,35 @@ def test_reminder_at_t_minus_15_hold_at_t_plus_1_release_on_receipt(runtime, cli
     [button] = overdue.payload["card"]["buttons"]
     asked = client.post("/sim/api/click", json={"user": "lilei", "key": button["key"]}).json()["messages"]
     assert asked[-1]["payload"]["text"] == "请回复「华东医疗器械有限公司」本次回款金额（如 30万），发送「取消」放弃。"
+    told = len(chat(runtime, "zhangwei"))
     done = client.post("/sim/api/send", json={"user": "lilei", "text": "30万"}).json()["messages"]
     assert done[-1]["payload"]["text"] == "已录入「华东医疗器械有限公司」回款 30万元。首付款 已结清。因逾期暂扣的提成已解除。"
+    runtime.dispatcher.flush()
     assert chat(runtime, "zhangwei")[-1] == "✅ 回款已到，提成暂扣已解除"
+    assert len(chat(runtime, "zhangwei")) == told  # the hold card itself was redrawn, not a second one sent
     with Session(runtime.engine) as session:
         assert session.exec(select(CommissionHold)).one().released_at is not None
         assert all(a.resolved_at for a in session.exec(select(Alert)).all())
     [row] = commission(runtime, tmp_path, db_url, capsys)
     assert (row["payments_amount"], row["commission_amount"], row["held"]) == (300_000, 9_000, False)
+
+
+def test_pushes_held_for_the_night_are_taken_back_when_the_money_arrives(runtime, client):
+    """Overdue at 22:00 (quiet hours): the cards wait for 08:30; paid at 22:30, neither the rep nor the manager is
+    told in the morning of a hold already lifted, and the manager gets no release for a hold never shown."""
+    signed(runtime)
+    client.post("/sim/api/send", json={"user": "lilei", "text": "首付30% 12月20日，尾款70% 明年3月1日"})
+    assert sweep(runtime, date(2026, 12, 21), hour=22) == 2
+    assert chat(runtime, "zhangwei") == [] and chat(runtime, "lilei")[-1] == "✅ 付款节点已登记"
+    runtime.clock.set(datetime(2026, 12, 21, 22, 30, tzinfo=TZ))
+    done = client.post("/sim/api/send", json={"user": "lilei", "text": "回款 华东医疗器械 30万"}).json()["messages"]
+    assert done[-1]["payload"]["text"].endswith("因逾期暂扣的提成已解除。")
+    runtime.clock.set(datetime(2026, 12, 22, 9, 0, tzinfo=TZ))
+    runtime.dispatcher.flush()
+    assert chat(runtime, "zhangwei") == []
+    assert "⛔ 回款逾期：提成已暂扣" not in chat(runtime, "lilei")
+    with Session(runtime.engine) as session:
+        assert session.exec(select(CommissionHold)).one().released_at is not None
 
 
 def test_unclear_amount_is_asked_again(runtime, client):

@@ -126,3 +126,55 @@ def test_a_checklist_is_ticked_then_completed_each_click_spending_its_own_code(c
     assert checklist.completed_at is not None and [item["done"] for item in checklist.items] == [True]
     codes = [c.json["response_code"] for c in fake.calls("message/update_template_card")]
     assert len(codes) == len(set(codes)) == 2  # one update per click, each with its own code
+
+
+def sent_card(runtime, fake, title: str) -> int:
+    """A card with a button sent to lilei (so message/send returns a ResponseCode); returns its outbox id."""
+    with Session(runtime.engine) as session:
+        row_id = cards.queue(session, Reply.show(Card(title=title, lines=["正文"], buttons=[Button("再看一遍", "help:again")]),
+                                                 to_user="lilei"), dedupe_key=f"sent:{title}", now=runtime.clock.now())
+        session.commit()
+    runtime.dispatcher.run_once()
+    return row_id
+
+
+def replace(runtime, row_id: int, title: str) -> None:
+    with Session(runtime.engine) as session:
+        cards.queue(session, Reply.replace(Card(title=title, lines=["新的正文"]), outbox_id=row_id, to_user="lilei"),
+                    dedupe_key=f"replace:{title}", now=runtime.clock.now())
+        session.commit()
+    runtime.dispatcher.run_once()
+    runtime.dispatcher.run_once()
+
+
+def titles_sent(fake) -> list[str]:
+    """The titles of the cards lilei got as messages (a card with no button arrives as markdown)."""
+    return [m["template_card"]["main_title"]["title"] if m["msgtype"] == "template_card"
+            else m["markdown"]["content"].splitlines()[0].strip("*# ") for m in fake.sent_messages(touser="lilei")]
+
+
+def test_a_card_is_redrawn_unprompted_with_the_code_its_send_returned(runtime, fake):
+    row_id = sent_card(runtime, fake, "⛔ 逾期")
+    [send] = [c for c in fake.calls("message/send") if c.ok]
+    replace(runtime, row_id, "✅ 已解除")
+    [update] = [c.json for c in fake.calls("message/update_template_card") if c.ok]
+    assert update["response_code"] == send.response["response_code"]
+    assert update["template_card"]["main_title"]["title"] == "✅ 已解除"
+    assert titles_sent(fake) == ["⛔ 逾期"]
+
+
+def test_past_72_hours_the_redrawn_card_is_sent_as_a_new_message(runtime, fake):
+    row_id = sent_card(runtime, fake, "⛔ 逾期")
+    runtime.clock.set(runtime.clock.now() + timedelta(hours=73))
+    replace(runtime, row_id, "✅ 已解除")
+    assert fake.calls("message/update_template_card") == []
+    assert titles_sent(fake) == ["⛔ 逾期", "✅ 已解除"]
+
+
+def test_a_code_the_platform_refuses_turns_the_update_into_a_new_card(runtime, fake):
+    """WeCom takes a ResponseCode once (errcode 40058 after): the second redraw is not lost, it arrives anew."""
+    row_id = sent_card(runtime, fake, "⛔ 逾期")
+    replace(runtime, row_id, "第一次更新")
+    replace(runtime, row_id, "第二次更新")
+    assert [c.ok for c in fake.calls("message/update_template_card")] == [True, False]
+    assert titles_sent(fake) == ["⛔ 逾期", "第二次更新"]

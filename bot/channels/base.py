@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 from sqlmodel import Session
@@ -26,3 +27,7 @@ class Channel(Protocol):
 
     def deliver(self, session: Session, message: Outbox, address: str | None) -> str | None:
         """Sends one outbox row; returns the platform's reference (message id, card handle) if any."""
+
+    def ref_of(self, sent: Outbox, now: datetime) -> str | None:
+        """The handle that updates the card `sent` carried, unprompted, or None when the platform no longer
+        allows it (not a card, handle expired or never given)."""

@@ -6,6 +6,7 @@ import base64
 import json
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from functools import partial
 from typing import Any
 
@@ -158,6 +159,11 @@ class DingTalkChannel:
     def split_off(self, message: Outbox, parts: int) -> tuple[str, str]:
         """A text or markdown row's text cut after its first `parts` messages."""
         return head_and_tail(message.payload.get("text", ""), TEXT_LIMIT, parts, char_prefix)
+
+    def ref_of(self, sent: Outbox, now: datetime) -> str | None:
+        """The card instance's outTrackId when `sent` went out as an interactive card (not as markdown)."""
+        track_id = sent.payload.get("card_id")
+        return str(track_id) if track_id and str(track_id) in (sent.platform_ref or "").split(",") else None
 
     def messages_needed(self, message: Outbox, address: str | None) -> int:
         """Messages this row still owes its group or member (a card update is no new message)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import Session
 
 from bot.channels.base import DeliveryError
@@ -19,6 +21,10 @@ class LocalChannel:
 
     def address_of(self, user: User) -> str | None:
         return user.id
+
+    def ref_of(self, sent: Outbox, now: datetime) -> str | None:
+        """The simulator's chat line of the message, which can always be redrawn."""
+        return sent.platform_ref
 
     def deliver(self, session: Session, message: Outbox, address: str | None) -> str | None:
         if message.kind == "card_update":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
@@ -94,6 +94,13 @@ class WeComChannel:
 
     def address_of(self, user: User) -> str | None:
         return user.wecom_userid
+
+    def ref_of(self, sent: Outbox, now: datetime) -> str | None:
+        """The ResponseCode message/send gave for a card that can call back (`msgid|code`), while unexpired."""
+        codes = [part.split("|", 1)[1] for part in (sent.platform_ref or "").split(",") if "|" in part]
+        if not codes or sent.sent_at is None or now - sent.sent_at > RESPONSE_CODE_TTL:
+            return None
+        return codes[0]
 
     def messages_needed(self, message: Outbox, address: str | None) -> int:
         """Messages this row still owes the member (a card update is no new message)."""
