@@ -26,6 +26,7 @@ browser:
 	@test -x $(CHROMIUM) || [ "$$(id -u)" != 0 ] || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
 test: $(STAMP) browser
+	.venv/bin/ruff check .
 	$(PY) -m pytest -n 2
 
 # The 1000-message load tests against a real `liuhen serve` (docs/reliability.md; the rest of the matrix runs in
