@@ -35,6 +35,31 @@ MESSAGES = {
     "extra": "未知的键",
     "missing": "缺少必填项",
 }
+# pydantic's error types in Chinese ({…} from the error's context); any other type keeps pydantic's own message.
+PYDANTIC = {
+    "greater_than_equal": "应不小于 {ge}",
+    "greater_than": "应大于 {gt}",
+    "less_than_equal": "应不大于 {le}",
+    "less_than": "应小于 {lt}",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "int_from_float": "应为整数",
+    "float_parsing": "应为数字",
+    "float_type": "应为数字",
+    "bool_parsing": "应为 true 或 false",
+    "bool_type": "应为 true 或 false",
+    "string_type": "应为文字",
+    "string_too_short": "至少 {min_length} 个字",
+    "too_short": "至少 {min_length} 项",
+    "string_pattern_mismatch": "格式不符（应匹配 {pattern}）",
+    "list_type": "应为列表",
+    "dict_type": "应为键值映射",
+    "time_parsing": "应为时间（如 08:30）",
+    "time_type": "应为时间（如 08:30）",
+    "date_parsing": "应为日期（如 2026-01-01）",
+    "date_from_datetime_parsing": "应为日期（如 2026-01-01）",
+    "date_type": "应为日期（如 2026-01-01）",
+}
 
 
 @dataclass(frozen=True)
@@ -85,6 +110,9 @@ def _message(item: dict[str, Any]) -> str:
         return MESSAGES["extra"]
     if item["type"] == "missing":
         return MESSAGES["missing"]
+    if item["type"] in PYDANTIC:
+        context = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in item.get("ctx", {}).items()}
+        return PYDANTIC[item["type"]].format(**context)
     return str(item["msg"]).removeprefix("Value error, ")
 
 

@@ -71,7 +71,7 @@ class SweepScheduler:
         for job in self.jobs:
             cron = self.rules.notify.schedule.get(job.name)
             if cron:
-                self._scheduler.add_job(self._tick, CronTrigger.from_crontab(cron, timezone=self.tz),
+                self._scheduler.add_job(self.tick, CronTrigger.from_crontab(cron, timezone=self.tz),
                                         args=[job.name], id=job.name, replace_existing=True)
 
     def reconfigure(self, jobs: Iterable[Job], rules: RuleSet) -> None:
@@ -91,7 +91,8 @@ class SweepScheduler:
     def state(self) -> str:
         return "leader" if self.leadership.held else "follower"
 
-    def _tick(self, name: str) -> None:
+    def tick(self, name: str) -> None:
+        """One scheduled run of a job, as its cron fires it (the leader only)."""
         if not self.leadership.held:
             return
         self.before_sweep()

@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from store import audit
@@ -49,7 +50,10 @@ def save(session: Session, *, files: dict[str, str], modules: dict[str, bool], a
     row = RuleVersion(id=(current or 0) + 1, created_at=at, author=author, why=why, based_on=based_on,
                       restored_from=restored_from, files=files, modules=modules)
     session.add(row)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:  # the other save took this id between our check and our insert
+        raise StaleVersion(based_on, row.id) from None
     detail: dict[str, Any] = {"version": row.id, "based_on": based_on, "why": why, "files": sorted(files)}
     if restored_from is not None:
         detail["restored_from"] = restored_from
