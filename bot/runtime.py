@@ -208,6 +208,7 @@ class Runtime:
         status["worker"] = ("running" if self._warm.is_set() else "starting") if alive else "stopped"
         status["scheduler"] = self.scheduler.state if self._scheduling else "stopped"
         status["channels"] = {name: getattr(ch, "state", "ok") for name, ch in self.channels.items()}
+        status["rules_version"] = self.live.book.version  # the saved version this process runs by (None: files)
         return status
 
     def refresh_gauges(self) -> None:
