@@ -83,4 +83,5 @@ CHOICES = {
     "SignalRule.evidence": list(EVIDENCE_KINDS),
     "SignalRule.asserted_by": ["rep", "system"],
     "LeadsFile.required": list(LEAD_FIELD_KEYS),
+    "Stage.requires": list(LEAD_FIELD_KEYS),
 }
