@@ -196,3 +196,39 @@ def test_module_switches_from_the_console_override_config(client, runtime, engin
     assert "leaderboard" not in {job.name for job in runtime.jobs}
     state = client.get("/admin/api/state", params={"t": token(runtime)}).json()
     assert {m["name"]: m["on"] for m in state["modules"]}["behaviors"] is False
+
+
+def test_an_admin_gets_the_console_link_from_kanban_and_help_and_a_rep_does_not(client, runtime):
+    public = runtime.settings.server.public_url
+    for text in ("看板", "帮助"):
+        messages = client.post("/sim/api/send", json={"user": "boss", "text": text}).json()["messages"]
+        links = [m["payload"]["card"]["link"] for m in messages if m["payload"].get("card", {}).get("link")]
+        [(label, url)] = [link for link in links if "/admin?" in link[1]]
+        assert label in ("打开管理后台", "管理后台（仅管理员）") and url.startswith(public + "/admin?t=")
+        assert client.get(url.removeprefix(public)).status_code == 200
+    for text in ("看板", "帮助"):
+        messages = client.post("/sim/api/send", json={"user": "lilei", "text": text}).json()["messages"]
+        assert not [m for m in messages if "/admin?" in str(m["payload"])]
+
+
+def test_the_check_says_how_a_repricing_reorders_this_months_leaderboard(client, runtime, engine):
+    from store import behaviors as behavior_store
+
+    version = runtime.rules.behaviors.version_at(T0.date())
+    specs = [b.model_dump(include={"code", "name", "category", "points"}) for b in version.behaviors]
+    with session_scope(engine) as session:
+        types = behavior_store.ensure_types(session, version.quarter, specs)
+        for rep, code, times in (("lilei", "custom_solution", 1), ("hanmeimei", "competitor_intel", 3)):
+            for n in range(times):  # 李雷 12 points, 韩梅梅 9: 李雷 leads
+                behavior_store.log(session, rep_id=rep, opportunity_id=None, behavior=types[code],
+                                   at=T0 - timedelta(hours=n + 1))
+    data = copy.deepcopy(runtime.rules.behaviors.model_dump(mode="json"))
+    quarter = next(v for v in data["versions"] if v["quarter"] == version.quarter)
+    next(b for b in quarter["behaviors"] if b["code"] == "competitor_intel")["points"] = 5  # 韩梅梅 now 15
+    checked = client.post("/admin/api/check", params={"t": token(runtime)},
+                          json={"files": {"behaviors.yaml": data}}).json()
+    assert checked["problems"] == []
+    assert f"行为价值 {version.quarter}：~ 调整 竞品情报收集：客户洞察 3 分 → 竞品情报收集：客户洞察 5 分" in checked["effects"]
+    assert "本月排行榜：韩梅梅 第 2 名 → 第 1 名" in checked["effects"]
+    assert "本月排行榜：李雷 第 1 名 → 第 2 名" in checked["effects"]
+    assert versions(engine) == 0
