@@ -14,6 +14,7 @@ from sqlmodel import Session
 from bot.links import ADMIN, LinkRefused
 from bot.runtime import Runtime
 from bot.web import admin_data
+from bot.web.dash import Refused
 from store.db import session_scope
 from store.models import User
 from store.rule_versions import StaleVersion
@@ -24,12 +25,6 @@ TEXT = {
     "foreign": "只有管理员可以打开管理后台。",
     "page": "管理后台",
 }
-
-
-class Refused(Exception):
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.detail = TEXT[reason]
 
 
 class Edit(BaseModel):
@@ -57,10 +52,10 @@ def router(runtime: Runtime) -> APIRouter:
         try:
             grant = runtime.signer.verify(token, ADMIN, runtime.clock.now())
         except LinkRefused as refused:
-            raise Refused(refused.reason) from None
+            raise Refused(refused.reason, TEXT) from None
         user = session.get(User, grant.viewer)
         if user is None or not user.active or user.role != "admin":
-            raise Refused("foreign")
+            raise Refused("foreign", TEXT)
         return user
 
     def answer(work: Callable[[Session, User], Any], t: str,

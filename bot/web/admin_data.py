@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from bot.config import ModulesConfig
 from bot.rulebook import Book
-from bot.web.admin_labels import CHOICES, FILES, LABELS, MODULES
+from bot.web.admin_labels import CHOICES, FILES, LABELS, MODULES, VALUES
 from rules import changes
 from rules.behaviors import diff_versions, period
 from rules.loader import Problem, RulesError, RuleSet, load_texts
@@ -71,6 +71,7 @@ def state(session: Session, book: Book, tz: ZoneInfo) -> dict[str, Any]:
                   for name, title in FILES.items()],
         "labels": LABELS,
         "choices": CHOICES,
+        "values": VALUES,
         "history": [_summary(row, people, tz, book.version) for row in rule_versions.history(session)],
     }
 

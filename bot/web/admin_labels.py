@@ -85,3 +85,12 @@ CHOICES = {
     "LeadsFile.required": list(LEAD_FIELD_KEYS),
     "Stage.requires": list(LEAD_FIELD_KEYS),
 }
+
+# what a choice's value reads as (the value itself is what the rule file stores)
+VALUES = {
+    "industry": "行业", "budget": "预算", "decision_chain": "决策链", "need_stage": "需求阶段", "amount": "金额",
+    "expected_close": "预计成交日", "product_link": "产品链接", "meeting": "会议", "pdf": "方案 PDF", "file": "文件",
+    "visit": "拜访", "call": "电话", "message": "消息", "contacts": "联系人", "competitors": "竞品", "keywords": "关键词",
+    "todos": "待办", "stage_changes": "阶段变化", "feedback": "客户反馈", "amounts": "金额", "link": "链接",
+    "system": "系统记录", "rep": "销售",
+}

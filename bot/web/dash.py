@@ -28,11 +28,11 @@ TEXT = {
 
 
 class Refused(Exception):
-    """A link that opens nothing; `detail` is what the person is told."""
+    """A link that opens nothing; `detail` is what the person is told, from the page's catalogue (`text`)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, text: dict[str, str] | None = None) -> None:
         super().__init__(reason)
-        self.detail = TEXT[reason]
+        self.detail = (text or TEXT)[reason]
 
 
 def router(runtime: Runtime) -> APIRouter:

@@ -116,6 +116,9 @@ def test_a_changed_yellow_threshold_is_pushed_by_the_running_server(browser, ser
 
     [card] = yellow_cards(wecom, "rep01")  # sent by the server's own minute sweep, no restart
     assert "4 天没有更新（3 天亮黄灯" in card["sub_title_text"]
+    page.click("#nav-leads")  # lists of objects inside lists: industries, each with its evidence questions
+    page.wait_for_selector('[data-file="leads.yaml"][data-path="industries[0].evidence"]')
+    shot(page, "admin-leads")
     page.close()
 
 
@@ -130,7 +133,7 @@ def test_an_invalid_value_is_refused_inline_on_a_phone_and_nothing_is_saved(brow
     page.wait_for_selector("#msg:has-text('保存被拒绝')")
     assert page.locator(f"{FIELD} .err").inner_text() == "应不小于 1"
     assert "阶段与红绿灯 › 阶段 › 第 3 项 › 黄灯天数：应不小于 1" in page.inner_text("#check")
-    page.eval_on_selector(FIELD, "node => node.scrollIntoView({block: 'start'})")
+    page.eval_on_selector(FIELD, "node => node.scrollIntoView({block: 'center'})")
     shot(page, "admin-invalid")
     assert versions(db_url) == before
     page.click("#nav-modules")
