@@ -54,7 +54,9 @@ def save(session: Session, *, files: dict[str, str], modules: dict[str, bool], a
         session.flush()
     except IntegrityError:  # the other save took this id between our check and our insert
         raise StaleVersion(based_on, row.id) from None
-    detail: dict[str, Any] = {"version": row.id, "based_on": based_on, "why": why, "files": sorted(files)}
+    before = session.get(RuleVersion, current).files if current is not None else {}
+    changed = sorted(name for name, text in files.items() if before.get(name) != text)
+    detail: dict[str, Any] = {"version": row.id, "based_on": based_on, "why": why, "files": changed}
     if restored_from is not None:
         detail["restored_from"] = restored_from
     audit.record(session, at=at, actor=author, action=RESTORED if restored_from is not None else SAVED,
