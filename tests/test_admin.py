@@ -13,7 +13,9 @@ from sqlalchemy import func, select
 from bot.app import create_app
 from bot.links import ADMIN
 from bot.runtime import Runtime
+from rules.loader import load_rules
 from rules.schema import RULE_FILES
+from store import rule_versions
 from store.db import session_scope
 from store.models import AuditLog, Outbox, RuleVersion
 from tests.conftest import T0
@@ -232,3 +234,17 @@ def test_the_check_says_how_a_repricing_reorders_this_months_leaderboard(client,
     assert "本月排行榜：韩梅梅 第 2 名 → 第 1 名" in checked["effects"]
     assert "本月排行榜：李雷 第 1 名 → 第 2 名" in checked["effects"]
     assert versions(engine) == 0
+
+
+def test_without_a_saved_version_the_rule_files_and_config_apply_as_before(runtime, settings):
+    assert runtime.refresh() is False
+    assert runtime.live.book.version is None and runtime.rules == load_rules(settings.rules_dir)
+    assert runtime.modules == settings.modules
+
+
+def test_a_stored_version_that_no_longer_loads_leaves_the_process_on_what_it_has(runtime, engine):
+    broken = {**runtime.live.book.texts, "stages.yaml": "stages: []\n"}
+    with session_scope(engine) as session:
+        rule_versions.save(session, files=broken, modules={}, author="boss", why="手工写坏", based_on=None, at=T0)
+    assert runtime.refresh() is False
+    assert runtime.live.book.version is None and yellow_days(runtime) == 5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -109,3 +109,19 @@ def test_an_invalid_import_names_file_and_key_and_saves_nothing(config, tmp_path
     ]
     assert versions(config) == []
     assert refused("rules", "import", str(tmp_path / "missing"), config=config).stderr.strip().endswith("目录不存在")
+
+
+def test_jobs_run_judges_by_the_active_version(config, tmp_path):
+    from tests.pipeline_helpers import opportunity
+
+    url = yaml.safe_load(config.read_text(encoding="utf-8"))["database"]["url"]
+    engine = make_engine(url)
+    opportunity(engine, customer="华东医疗器械有限公司", stage="方案演示", at=datetime.now(UTC) - timedelta(days=4))
+    engine.dispose()
+    assert liuhen("jobs", "run", "stage_lights", config=config).strip().endswith("写入 0 条。")  # yellow at 5 days
+    source = tmp_path / "edited"
+    source.mkdir()
+    (source / "stages.yaml").write_text(rule_texts()["stages.yaml"].replace(
+        "yellow_days: 5\n    escalate_days: 7", "yellow_days: 3\n    escalate_days: 7"), encoding="utf-8")
+    liuhen("rules", "import", str(source), "--why", "三天亮黄灯", config=config)
+    assert liuhen("jobs", "run", "stage_lights", config=config).strip().endswith("写入 1 条。")
