@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from bot.channels.wecom_api import WeComApi
+    from bot.rulebook import Book
 
 TEXT = {
     "description": "留痕：在企业微信和钉钉里把销售动作变成证据的销售管理助手",
@@ -113,7 +114,7 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _book(settings: Settings) -> Any:
+def _book(settings: Settings) -> Book:
     """The rules and module switches in force: the active saved version, else the files and config.yaml."""
     from bot import rulebook
     from store import migrate
