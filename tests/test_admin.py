@@ -191,6 +191,9 @@ def test_another_process_takes_up_a_saved_version_before_its_next_sweep(client, 
 
 
 def test_module_switches_from_the_console_override_config(client, runtime, engine):
+    checked = client.post("/admin/api/check", params={"t": token(runtime)},
+                          json={"files": {}, "modules": {"behaviors": False}}).json()
+    assert checked == {"problems": [], "effects": ["关闭模块：行为积分、排行与奖励"]}
     answer = client.post("/admin/api/save", params={"t": token(runtime)},
                          json={"files": {}, "modules": {"behaviors": False}, "why": "先只用红绿灯"})
     assert answer.status_code == 200
