@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from bot.channels.wecom_api import WeComApi
+    from bot.rulebook import Book
 
 TEXT = {
     "description": "留痕：在企业微信和钉钉里把销售动作变成证据的销售管理助手",
@@ -32,7 +33,7 @@ TEXT = {
     "no_diff": "{old} 与 {new} 的行为价值图谱没有差异。",
     "no_jobs": "（暂无已注册的定时任务）",
     "unscheduled": "（未排期）",
-    "module_off": "任务 {name} 所属的模块 {module} 未启用（config.yaml: modules.{module}）",
+    "module_off": "任务 {name} 所属的模块 {module} 未启用（config.yaml: modules.{module}，或管理后台的模块开关）",
     "unknown_job": "未知的任务：{name}（可用：{known}）",
     "job_done": "{name} 已按 {at} 运行，写入 {count} 条。",
     "flushed": "已投递 {count} 条消息。",
@@ -50,6 +51,13 @@ TEXT = {
     "org_synced_dingtalk": "已从钉钉同步 {teams} 个部门（团队）、{users} 位成员，其中新增 {created} 位。",
     "menu_created": "已为应用 {agent_id} 创建菜单：{words}",
     "no_user": "--as: 没有用户「{user}」（请用组织文件里的 id）",
+    "not_admin": "{user}: 没有这个用户，或该用户不是管理员（role: admin），不能打开管理后台",
+    "exported": "已把{version}的 {count} 个规则文件写入 {dir}",
+    "version": "版本 #{id} ",
+    "on_disk": "规则目录（尚无保存的版本）",
+    "dir_missing": "{dir}: 目录不存在",
+    "imported": "已从 {dir} 导入规则，保存为版本 #{id}（说明：{why}）",
+    "import_why": "从 {dir} 导入",
 }
 
 log = logging.getLogger("liuhen")
@@ -106,6 +114,67 @@ def cmd_rules_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _book(settings: Settings) -> Book:
+    """The rules and module switches in force: the active saved version, else the files and config.yaml."""
+    from bot import rulebook
+    from store import migrate
+    from store.db import make_engine
+
+    engine = make_engine(settings.database.url)
+    migrate.upgrade(engine)
+    return rulebook.read(settings, engine)
+
+
+def cmd_rules_export(args: argparse.Namespace) -> int:
+    book = _book(_settings(args))
+    target = Path(args.dir)
+    target.mkdir(parents=True, exist_ok=True)
+    for name, text in book.texts.items():
+        (target / name).write_text(text, encoding="utf-8")
+    where = TEXT["version"].format(id=book.version) if book.version else TEXT["on_disk"]
+    print(TEXT["exported"].format(version=where, count=len(book.texts), dir=target))
+    return 0
+
+
+def cmd_rules_import(args: argparse.Namespace) -> int:
+    from rules.loader import load_rules, rule_texts
+    from store import migrate, rule_versions
+    from store.db import make_engine, session_scope
+
+    settings = _settings(args)
+    source = Path(args.dir)
+    if not source.is_dir():
+        raise UsageError(TEXT["dir_missing"].format(dir=source))
+    load_rules(source)  # exactly `rules check` on the directory: RulesError → exit 2, nothing saved
+    why = args.why or TEXT["import_why"].format(dir=source)
+    engine = make_engine(settings.database.url)
+    migrate.upgrade(engine)
+    with session_scope(engine) as session:
+        current = rule_versions.active(session)
+        row = rule_versions.save(session, files=rule_texts(source), modules=current.modules if current else {},
+                                 author=_operator(), why=why, based_on=current.id if current else None,
+                                 at=datetime.now(settings.tz))
+    print(TEXT["imported"].format(dir=source, id=row.id, why=why))
+    return 0
+
+
+def cmd_admin_link(args: argparse.Namespace) -> int:
+    from bot.links import ADMIN, signer_for
+    from store import migrate
+    from store.db import make_engine, session_scope
+    from store.models import User
+
+    settings = _settings(args)
+    engine = make_engine(settings.database.url)
+    migrate.upgrade(engine)
+    with session_scope(engine) as session:
+        user = session.get(User, args.user)
+        if user is None or user.role != "admin" or not user.active:
+            raise UsageError(TEXT["not_admin"].format(user=args.user))
+    print(signer_for(settings, engine).url(args.user, ADMIN, datetime.now(settings.tz)))
+    return 0
+
+
 def cmd_rules_diff(args: argparse.Namespace) -> int:
     from rules.behaviors import diff
     from rules.loader import load_rules
@@ -149,7 +218,6 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
     from bot.clock import Clock
     from bot.modules import is_enabled
     from bot.runtime import scheduled_jobs
-    from rules.loader import load_rules
     from scheduler.registry import JOBS
     from scheduler.runner import run_sweep
     from store.db import make_engine
@@ -165,11 +233,11 @@ def cmd_jobs_run(args: argparse.Namespace) -> int:
         raise UsageError(TEXT["bad_instant"].format(value=args.at)) from None
     if at.tzinfo is None:
         raise UsageError(TEXT["bad_instant"].format(value=args.at))
-    if not is_enabled(settings.modules, job.module):
+    book = _book(settings)  # the version a running serve uses
+    if not is_enabled(book.modules, job.module):
         raise UsageError(TEXT["module_off"].format(name=job.name, module=job.module))
-    scheduled = {each.name: each for each in scheduled_jobs(settings, Clock(settings.tz).today)}  # as serve runs it
-    count = run_sweep(make_engine(settings.database.url), scheduled[job.name], at, load_rules(settings.rules_dir),
-                      settings.tz, now=now)
+    scheduled = {each.name: each for each in scheduled_jobs(settings, book.modules, Clock(settings.tz).today)}
+    count = run_sweep(make_engine(settings.database.url), scheduled[job.name], at, book.rules, settings.tz, now=now)
     print(TEXT["job_done"].format(name=job.name, at=at.isoformat(), count=count))
     return 0
 
@@ -245,13 +313,12 @@ def _operator() -> str:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from bot import export
-    from rules.loader import load_rules
     from store.db import make_engine, session_scope
     from store.models import User
 
     settings = _settings(args)
     window = export.Window(settings.tz, _date("--since", args.since), _date("--until", args.until))
-    rules = load_rules(settings.rules_dir)
+    rules = _book(settings).rules
     with session_scope(make_engine(settings.database.url)) as session:
         viewer = session.get(User, args.as_user) if args.as_user else None
         if args.as_user and viewer is None:
@@ -346,6 +413,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("kind", choices=["behaviors"])
     p.add_argument("old")
     p.add_argument("new")
+    command("export", cmd_rules_export, rules).add_argument("dir")
+    p = command("import", cmd_rules_import, rules)
+    p.add_argument("dir")
+    p.add_argument("--why", default=None)
+
+    admin = sub.add_parser("admin").add_subparsers(dest="admin_command", required=True)
+    command("link", cmd_admin_link, admin).add_argument("user")
 
     customer = sub.add_parser("customer").add_subparsers(dest="customer_command", required=True)
     p = command("purge", cmd_customer_purge, customer)

@@ -17,6 +17,7 @@ from store.db import session_scope
 
 TTL = timedelta(days=7)
 DASH = "dash:"  # a card's link to a dashboard page, signed for its recipient when delivered (LinkSigner.resolve)
+ADMIN = "admin"  # the admin console's page: served at /admin, not under /dash (a `dash:admin` card link opens it)
 
 
 class LinkRefused(Exception):
@@ -57,7 +58,8 @@ class LinkSigner:
         return f"{body}.{self._mac(body)}"
 
     def url(self, viewer: str, page: str, now: datetime) -> str:
-        return f"{self.base_url}/dash/{page}?t={self.token(viewer, page, now)}"
+        path = "/admin" if page == ADMIN else f"/dash/{page}"
+        return f"{self.base_url}{path}?t={self.token(viewer, page, now)}"
 
     def resolve(self, target: str, viewer: str | None, now: datetime) -> str:
         """A card link written as `dash:PAGE` by code that knows no settings becomes the viewer's signed URL."""

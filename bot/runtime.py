@@ -21,14 +21,14 @@ from bot.channels.wecom import WeComChannel
 from bot.channels.wecom_api import WeComApi
 from bot.clock import Clock
 from bot.company_data import provider_from, with_provider
-from bot.config import Settings
+from bot.config import ModulesConfig, Settings
 from bot.group_commit import AcksFirst
 from bot.inbox import InboxProcessor
 from bot.metrics import Metrics
 from bot.modules import enabled_routes, is_enabled
 from bot.outbox import Dispatcher
 from bot.router import Router
-from rules.loader import load_rules
+from bot.rulebook import Book, LiveBook
 from rules.notify import delivery_time
 from scheduler.registry import JOBS, Job
 from scheduler.runner import SweepScheduler, fire_times, run_sweep
@@ -50,11 +50,15 @@ class Leap:
     held: int
 
 
-def scheduled_jobs(settings: Settings, today: Callable[[], date]) -> list[Job]:
+def scheduled_jobs(settings: Settings, modules: ModulesConfig, today: Callable[[], date]) -> list[Job]:
     """The enabled jobs as the scheduler runs them (`company_events` fetching first when a provider is set); what
     `liuhen jobs run` runs too."""
-    jobs = [job for job in JOBS.values() if is_enabled(settings.modules, job.module)]
+    jobs = [job for job in JOBS.values() if is_enabled(modules, job.module)]
     return with_provider(jobs, provider_from(settings.company_data, today))
+
+
+def _switched_on(modules: ModulesConfig) -> frozenset[str]:
+    return frozenset(name for name, on in modules if on)
 
 
 class Runtime:
@@ -64,8 +68,9 @@ class Runtime:
         self.settings = settings
         self.clock = clock or Clock(settings.tz)
         self.engine = engine or make_engine(settings.database.url)
-        self.rules = load_rules(settings.rules_dir)
-        self.router = Router(enabled_routes(settings.modules))
+        self.live = LiveBook(settings, self.engine, self._apply)
+        self.rules, self.modules = self.live.book.rules, self.live.book.modules
+        self.router = Router(enabled_routes(self.modules))
         self.metrics = Metrics()
         self.channels: dict[str, Channel] = {}
         if settings.wecom.enabled:  # first: rows without a channel go to the first channel that reaches the user
@@ -79,10 +84,11 @@ class Runtime:
         # SQLite has one writer: acknowledgements of both channels go before the worker's transactions.
         self.ack_gate = AcksFirst(self.engine) if self.engine.dialect.name == "sqlite" else None
         self.inbox = InboxProcessor(self.engine, self.router, self.rules, self.clock, self.metrics,
-                                    modules=frozenset(name for name, on in settings.modules if on))
+                                    modules=_switched_on(self.modules))
         self.dispatcher = Dispatcher(self.engine, self.channels, self.clock, self.metrics, sign_link=self.sign_link)
-        self.jobs = scheduled_jobs(settings, self.clock.today)
-        self.scheduler = SweepScheduler(self.engine, self.jobs, self.rules, self.clock.tz, self.clock.now, self.wake)
+        self.jobs = scheduled_jobs(settings, self.modules, self.clock.today)
+        self.scheduler = SweepScheduler(self.engine, self.jobs, self.rules, self.clock.tz, self.clock.now, self.wake,
+                                        before_sweep=self.refresh)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
@@ -99,6 +105,18 @@ class Runtime:
 
     def migrate(self) -> None:
         migrate.upgrade(self.engine)
+        self.refresh()
+
+    def refresh(self) -> bool:
+        """Before each sweep and each inbox round: a rule version saved by any process since is taken up."""
+        return self.live.refresh()
+
+    def _apply(self, book: Book) -> None:
+        self.rules, self.modules = book.rules, book.modules
+        self.router = Router(enabled_routes(book.modules))
+        self.inbox.router, self.inbox.rules, self.inbox.modules = self.router, book.rules, _switched_on(book.modules)
+        self.jobs = scheduled_jobs(self.settings, book.modules, self.clock.today)
+        self.scheduler.reconfigure(self.jobs, book.rules)
 
     def work_once(self) -> int:
         """Processes the inbox, then delivers what is due; returns how much was done."""
@@ -109,6 +127,7 @@ class Runtime:
         and what falls due is delivered as the clock passes it — so the evening's report digest is not skipped,
         and pushes written in quiet hours wait for their end as they would for real. Then every sweep runs once more
         as of the new now (state-based and deduped, so nothing is said twice): what is due by then is shown."""
+        self.refresh()
         start = self.clock.now()
         end = start + timedelta(days=days)
         runs = sorted([(at, job.name, job) for job in self.jobs if (cron := self.rules.notify.schedule.get(job.name))
@@ -166,6 +185,7 @@ class Runtime:
                 if time.monotonic() - recovered_at >= RECOVER_EVERY_SECONDS:
                     recovered_at = time.monotonic()
                     self.dispatcher.recover_stale()  # a send cut short by a crash is retried without a restart
+                self.refresh()
                 busy = self.work_once()
             except Exception:
                 log.exception("worker round failed")
@@ -188,6 +208,7 @@ class Runtime:
         status["worker"] = ("running" if self._warm.is_set() else "starting") if alive else "stopped"
         status["scheduler"] = self.scheduler.state if self._scheduling else "stopped"
         status["channels"] = {name: getattr(ch, "state", "ok") for name, ch in self.channels.items()}
+        status["rules_version"] = self.live.book.version  # the saved version this process runs by (None: files)
         return status
 
     def refresh_gauges(self) -> None:

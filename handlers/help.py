@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.cards import Button, Card, Reply
 from bot.events import Context, Event, Route, on_action, on_command
+from bot.links import ADMIN, DASH
 from store import dialogs
 
 TEXT = {
@@ -16,16 +17,19 @@ TEXT = {
     "help_help": "查看可用命令",
     "cancel_help": "退出当前的多步操作",
     "again": "再看一遍",
+    "admin": "管理后台（仅管理员）",
 }
 
 
 def help_card(ctx: Context) -> Card:
+    """An admin's card also links the admin console, signed for them when delivered."""
     lines = [TEXT["intro"]] + [f"· {c.usage} —— {c.help}" for c in ctx.commands]
     return Card(
         title=TEXT["title"],
         lines=lines,
         note=TEXT["note"],
         buttons=[Button(TEXT["again"], "help:again")],
+        link=(TEXT["admin"], f"{DASH}{ADMIN}") if ctx.user.role == "admin" else None,
     )
 
 

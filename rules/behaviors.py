@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from rules.schema import BehaviorsFile
+from rules.schema import BehaviorsFile, BehaviorVersion
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,13 @@ def diff(rules: BehaviorsFile, old: str, new: str) -> list[str]:
     if old not in versions or new not in versions:
         missing = old if old not in versions else new
         raise KeyError(f"没有季度 {missing}（可用：{'、'.join(versions)}）")
-    before = {b.code: b for b in versions[old].behaviors}
-    after = {b.code: b for b in versions[new].behaviors}
+    return diff_versions(versions[old], versions[new])
+
+
+def diff_versions(old: BehaviorVersion, new: BehaviorVersion) -> list[str]:
+    """Added, removed and re-priced behaviors between two value maps (two quarters, or one quarter edited)."""
+    before = {b.code: b for b in old.behaviors}
+    after = {b.code: b for b in new.behaviors}
     lines = [f"+ 新增 {b.name}（{b.category}，{b.points} 分）" for code, b in after.items() if code not in before]
     lines += [f"- 删除 {b.name}（{b.category}，{b.points} 分）" for code, b in before.items() if code not in after]
     for code in before.keys() & after.keys():

@@ -46,13 +46,15 @@ def fire_times(cron: str, tz: ZoneInfo, after: datetime, until: datetime) -> Ite
 
 class SweepScheduler:
     def __init__(self, engine: Engine, jobs: Iterable[Job], rules: RuleSet, tz: ZoneInfo,
-                 now: Callable[[], datetime], after_sweep: Callable[[], None]) -> None:
+                 now: Callable[[], datetime], after_sweep: Callable[[], None],
+                 before_sweep: Callable[[], object] = lambda: None) -> None:
         self.engine = engine
         self.jobs = list(jobs)
         self.rules = rules
         self.tz = tz
         self.now = now
         self.after_sweep = after_sweep
+        self.before_sweep = before_sweep  # picks up a rule version saved since the last sweep (it may reconfigure)
         self.leadership = Leadership(engine)
         self._scheduler = BackgroundScheduler(
             timezone=tz, job_defaults={"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_SECONDS,
@@ -62,12 +64,24 @@ class SweepScheduler:
     def start(self) -> None:
         self._scheduler.add_job(self.leadership.try_acquire, "interval", seconds=LEADER_RETRY_SECONDS,
                                 id="leader", next_run_time=self.now())
+        self._add_sweeps()
+        self._scheduler.start()
+
+    def _add_sweeps(self) -> None:
         for job in self.jobs:
             cron = self.rules.notify.schedule.get(job.name)
             if cron:
-                self._scheduler.add_job(self._tick, CronTrigger.from_crontab(cron, timezone=self.tz), args=[job],
-                                        id=job.name)
-        self._scheduler.start()
+                self._scheduler.add_job(self.tick, CronTrigger.from_crontab(cron, timezone=self.tz),
+                                        args=[job.name], id=job.name, replace_existing=True)
+
+    def reconfigure(self, jobs: Iterable[Job], rules: RuleSet) -> None:
+        """A new rule version: jobs of modules switched off stop, new crons apply, the next sweeps use `rules`."""
+        self.jobs, self.rules = list(jobs), rules
+        if self._scheduler.running:
+            for scheduled in self._scheduler.get_jobs():
+                if scheduled.id != "leader":
+                    scheduled.remove()
+            self._add_sweeps()
 
     def stop(self) -> None:
         self._scheduler.shutdown(wait=False)
@@ -77,8 +91,13 @@ class SweepScheduler:
     def state(self) -> str:
         return "leader" if self.leadership.held else "follower"
 
-    def _tick(self, job: Job) -> None:
+    def tick(self, name: str) -> None:
+        """One scheduled run of a job, as its cron fires it (the leader only)."""
         if not self.leadership.held:
+            return
+        self.before_sweep()
+        job = next((each for each in self.jobs if each.name == name), None)
+        if job is None:  # its module was switched off by the version just loaded
             return
         try:
             written = run_sweep(self.engine, job, self.now(), self.rules, self.tz)

@@ -104,3 +104,14 @@ def ensure_onboarding(session: Session, rep_id: str, tasks: list[tuple[str, str,
             session.add(OnboardingTask(rep_id=rep_id, code=code, name=name, target=target))
     session.flush()
     return onboarding_tasks(session, rep_id)
+
+
+def counts_by_code(session: Session, *, since: datetime, until: datetime) -> list[tuple[str, str, str, int, int]]:
+    """(rep, quarter, behavior code, times logged, points earned) in [since, until): what re-pricing is applied to."""
+    stmt = (
+        select(BehaviorLog.rep_id, BehaviorType.quarter, BehaviorType.code, func.count(), func.sum(BehaviorLog.points))
+        .join(BehaviorType, BehaviorType.id == BehaviorLog.behavior_type_id)
+        .where(BehaviorLog.at >= since, BehaviorLog.at < until)
+        .group_by(BehaviorLog.rep_id, BehaviorType.quarter, BehaviorType.code)
+    )
+    return [(rep, quarter, code, int(n), int(points)) for rep, quarter, code, n, points in session.execute(stmt)]

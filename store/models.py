@@ -456,3 +456,16 @@ class SimMessage(SQLModel, table=True):
     kind: str = Field(max_length=16)
     payload: dict[str, Any] = _json_dict()
     at: datetime | None = _time(nullable=False)
+
+
+class RuleVersion(SQLModel, table=True):
+    """One saved rule configuration: the rule files' YAML text and the module switches; the newest row is active."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_at: datetime | None = _time(nullable=False)
+    author: str = Field(max_length=64)
+    why: str = Field(sa_type=Text)
+    based_on: int | None = Field(default=None)  # the version the editor started from (None: the files on disk)
+    restored_from: int | None = Field(default=None)  # a rollback copies this version
+    files: dict[str, Any] = _json_dict()  # file name → YAML text
+    modules: dict[str, Any] = _json_dict()  # module → on/off, overriding config.yaml's `modules:`

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import select
 from sqlmodel import Session
 
 from store import alerts
@@ -26,3 +27,9 @@ def open_opportunity(session: Session, opportunity_id: int | None) -> tuple[Oppo
         return None
     customer = session.get(Customer, opportunity.customer_id)
     return (opportunity, customer) if customer else None
+
+
+def open_idle_since(session: Session) -> list[tuple[str, datetime]]:
+    """(stage, last update) of every open opportunity: what a stage-threshold change is judged against."""
+    stmt = select(Opportunity.stage, Opportunity.last_update_at).where(Opportunity.status == "open")
+    return [(stage, last) for stage, last in session.execute(stmt)]

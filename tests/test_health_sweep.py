@@ -90,8 +90,8 @@ def test_bad_health_rules_are_refused_with_file_and_key(tmp_path):
     except RulesError as exc:
         problems = exc.problems
     path = tmp_path / "health.yaml"
-    assert f"{path}:components.feedback.per_negative: Input should be less than or equal to 0" in problems
-    assert any(p.startswith(f"{path}:suggestions[0].when: String should match pattern") for p in problems)
+    assert f"{path}:components.feedback.per_negative: 应不大于 0" in problems
+    assert any(p.startswith(f"{path}:suggestions[0].when: 格式不符（应匹配") for p in problems)
 
 
 @pytest.mark.parametrize("idle", [0, 4, 5, 6, 9, 13, 14, 30])

@@ -130,6 +130,6 @@ def test_bad_touches_file_names_file_and_key(tmp_path, capsys):
     assert errors == [
         "touches.yaml:valid_kinds: 未知的触达类型：fax（可用：product_link、meeting、pdf、file、visit、call、message）",
         "touches.yaml:labels: 未知的触达类型：telex（可用：product_link、meeting、pdf、file、visit、call、message）",
-        "touches.yaml:context_hours: Input should be greater than 0",
-        "touches.yaml:ack_delay_seconds: Input should be less than or equal to 600",
+        "touches.yaml:context_hours: 应大于 0",
+        "touches.yaml:ack_delay_seconds: 应不大于 600",
     ]

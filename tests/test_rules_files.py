@@ -35,7 +35,7 @@ def test_override_file_problems_name_file_and_key(tmp_path, capsys):
     assert code == 2
     assert err == [
         f"{rules / 'unknown.yaml'}:-: 未知的规则文件（可用：{', '.join(RULE_FILES)}）",
-        f"{path}:stages[0].yellow_days: Input should be greater than or equal to 1",
+        f"{path}:stages[0].yellow_days: 应不小于 1",
         f"{path}:stages[1].colour: 未知的键",
     ]
 

@@ -23,15 +23,16 @@ TEXT = {
     "invalid": "链接无效或已被修改。",
     "foreign": "您无权查看这个页面。",
     "gone": "这个商机不存在。",
+    "page": "看板",
 }
 
 
 class Refused(Exception):
-    """A link that opens nothing; `detail` is what the person is told."""
+    """A link that opens nothing; `detail` is what the person is told, from the page's catalogue (`text`)."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, text: dict[str, str] | None = None) -> None:
         super().__init__(reason)
-        self.detail = TEXT[reason]
+        self.detail = (text or TEXT)[reason]
 
 
 def router(runtime: Runtime) -> APIRouter:
@@ -99,7 +100,8 @@ def router(runtime: Runtime) -> APIRouter:
             data = load()
         except Refused as exc:
             if html:
-                return HTMLResponse(denied.replace("{{reason}}", str(exc.detail)), status_code=403)
+                return HTMLResponse(denied.replace("{{title}}", TEXT["page"]).replace("{{reason}}", str(exc.detail)),
+                                    status_code=403)
             return JSONResponse({"detail": exc.detail}, status_code=403)
         return HTMLResponse(page) if html else JSONResponse(data)
 

@@ -38,6 +38,7 @@ TEXT = {
     "bad_time": "msgtime 应为毫秒时间戳",
     "unknown_user": "未知用户：{sender}（发送人须是组织内已导入的企业微信成员）",
     "failed": "处理失败，请稍后重试",
+    "module_off": "触达采集模块未启用",
 }
 
 
@@ -120,7 +121,7 @@ def _store_one(runtime: Runtime, session: Session, user: User, record: dict[str,
     if record["action"] == "send":
         origin = touches.Origin(source=SOURCE, msg_id=event.msg_id, at=at, chat=chat)
         touches.capture(session, runtime.rules, user=user, sighting=sighting, origin=origin, now=now,
-                        health_tz=runtime.clock.tz if runtime.settings.modules.health else None)
+                        health_tz=runtime.clock.tz if runtime.modules.health else None)
     row = session.get(Message, row_id)
     assert row is not None
     row.user_id, row.processed_at = user.id, now
@@ -159,6 +160,8 @@ def router(runtime: Runtime) -> APIRouter:
 
     @api.post("/ingest/archive")
     async def archive(request: Request) -> JSONResponse:
+        if not runtime.modules.touches:  # switched off in the admin console since start-up: as if not mounted
+            return _refuse(404, "module_off")
         if not _authorised(request, token):
             return _refuse(401, "unauthorized")
         body = await _body(request)
