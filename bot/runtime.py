@@ -13,7 +13,7 @@ from functools import cached_property
 from sqlalchemy import Engine, text
 
 import nlp
-from bot import links
+from bot import asr, links
 from bot.channels.base import Channel
 from bot.channels.dingtalk import DingTalkChannel
 from bot.channels.local import LocalChannel
@@ -21,13 +21,14 @@ from bot.channels.wecom import WeComChannel
 from bot.channels.wecom_api import WeComApi
 from bot.clock import Clock
 from bot.company_data import provider_from, with_provider
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.group_commit import AcksFirst
 from bot.inbox import InboxProcessor
 from bot.metrics import Metrics
 from bot.modules import enabled_routes, is_enabled
 from bot.outbox import Dispatcher
 from bot.router import Router
+from bot.voice import VoiceReader
 from rules.loader import load_rules
 from rules.notify import delivery_time
 from scheduler.registry import JOBS, Job
@@ -79,7 +80,8 @@ class Runtime:
         # SQLite has one writer: acknowledgements of both channels go before the worker's transactions.
         self.ack_gate = AcksFirst(self.engine) if self.engine.dialect.name == "sqlite" else None
         self.inbox = InboxProcessor(self.engine, self.router, self.rules, self.clock, self.metrics,
-                                    modules=frozenset(name for name, on in settings.modules if on))
+                                    modules=frozenset(name for name, on in settings.modules if on),
+                                    voice_reader=self._voice_reader())
         self.dispatcher = Dispatcher(self.engine, self.channels, self.clock, self.metrics, sign_link=self.sign_link)
         self.jobs = scheduled_jobs(settings, self.clock.today)
         self.scheduler = SweepScheduler(self.engine, self.jobs, self.rules, self.clock.tz, self.clock.now, self.wake)
@@ -88,6 +90,15 @@ class Runtime:
         self._worker: threading.Thread | None = None
         self._warm = threading.Event()  # set once the worker has loaded jieba
         self._scheduling = False
+
+    def _voice_reader(self) -> VoiceReader:
+        """A local engine's model is loaded here, so a missing one stops start-up with the reason."""
+        try:
+            provider = asr.provider_from(self.settings.asr)
+        except asr.AsrError as exc:
+            raise ConfigError([f"asr: {exc}"]) from None
+        wecom = self.channels.get("wecom")
+        return VoiceReader(provider, {"wecom": wecom.api.download} if isinstance(wecom, WeComChannel) else {})
 
     @cached_property
     def signer(self) -> links.LinkSigner:
