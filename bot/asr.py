@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -45,25 +46,29 @@ _BETWEEN_HAN = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")
 
 
 class VoskProvider:
-    """A Vosk model in the tenant's `model_dir`, loaded once at start-up (Vosk is an optional extra)."""
+    """A Vosk model in the tenant's `model_dir` (Vosk is an optional extra). The directory and the engine are
+    checked at start-up; the model is loaded on the first voice message, not by every CLI command."""
 
     name = "local"
     max_seconds = 300.0  # no service limit; a bound on how long one message may hold the worker
 
     def __init__(self, model_dir: str) -> None:
-        path = Path(model_dir)
-        if not path.is_dir():
+        if not Path(model_dir).is_dir():
             raise AsrError(TEXT["no_model_dir"].format(path=model_dir))
         try:
             import vosk  # optional: pip install 'liuhen[asr-local]'
         except ImportError:
             raise AsrError(TEXT["no_engine"]) from None
         vosk.SetLogLevel(-1)
-        try:
-            self._model: Any = vosk.Model(str(path))
-        except Exception as exc:  # Vosk raises a bare Exception for a directory that holds no model
-            raise AsrError(TEXT["bad_model"].format(path=model_dir, error=exc)) from None
         self._vosk = vosk
+        self.model_dir = model_dir
+
+    @cached_property
+    def _model(self) -> Any:
+        try:
+            return self._vosk.Model(self.model_dir)
+        except Exception as exc:  # Vosk raises a bare Exception for a directory that holds no model
+            raise AsrError(TEXT["bad_model"].format(path=self.model_dir, error=exc)) from None
 
     def transcribe(self, wav: Wav) -> str:
         recognizer = self._vosk.KaldiRecognizer(self._model, SAMPLE_RATE)

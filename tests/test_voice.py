@@ -10,9 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
+from bot import export
 from bot.app import create_app
 from bot.config import AsrConfig, load_settings
 from bot.events import Event
+from store import privacy
 from store.models import Message, Touch
 from tests.conftest import DATA, T0
 from tests.conversation import seed_customer
@@ -144,6 +146,45 @@ def test_a_voice_note_about_a_visit_becomes_a_draft_line(runtime, channel, platf
         assert received.seconds == pytest.approx(speech.seconds, abs=0.05)
     else:  # DingTalk's own recognition: no provider call
         assert asr.received == []
+
+
+def _confirm_a_voice_note(runtime, platform, user: str, speech: Speech) -> Message:
+    platform.voice(user, speech)
+    card = _shown(runtime, platform, user)
+    platform.click(user, card, card.token("对"))
+    runtime.work_once()
+    [row] = _voice_rows(runtime)
+    return row
+
+
+def test_the_transcript_is_exported_with_its_audio_and_purged_with_the_customer(runtime, channel, platform,
+                                                                                 speech):
+    row = _confirm_a_voice_note(runtime, platform, PLATFORM_IDS[channel]["lilei"], speech)
+    media = Event.from_dict(row.event).media
+    window = export.Window(runtime.clock.tz, None, None)
+    with Session(runtime.engine) as session:
+        [touch] = export.run(session, "touches", window, runtime.rules, actor="审计", at=runtime.clock.now())
+        assert (touch["customer"], touch["transcript"], touch["audio"]) == (CUSTOMER, VISIT, media)
+        customer = privacy.find_customer(session, CUSTOMER)
+        summary = privacy.purge_customer(session, customer, actor="admin", at=runtime.clock.now())
+        session.commit()
+    assert summary.voice == 1
+    [row] = _voice_rows(runtime)
+    assert row.text is None and row.event == {"purged": True}
+    with Session(runtime.engine) as session:
+        [touch] = export.run(session, "touches", window, runtime.rules, actor="审计", at=runtime.clock.now())
+    assert touch["transcript"] is None and touch["audio"] is None
+
+
+def test_an_unconfirmed_transcript_naming_the_customer_is_purged_too(runtime, channel, platform, speech):
+    platform.voice(PLATFORM_IDS[channel]["lilei"], speech)
+    runtime.work_once()
+    with Session(runtime.engine) as session:
+        customer = privacy.find_customer(session, CUSTOMER)
+        assert privacy.purge_customer(session, customer, actor="admin", at=runtime.clock.now()).voice == 1
+        session.commit()
+    [row] = _voice_rows(runtime)
+    assert VISIT not in json.dumps(row.event, ensure_ascii=False)
 
 
 def test_a_provider_outage_keeps_the_audio_and_tells_the_rep(runtime, channel, platform, asr, speech):
