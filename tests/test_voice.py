@@ -148,11 +148,16 @@ def test_a_voice_note_about_a_visit_becomes_a_draft_line(runtime, channel, platf
         assert asr.received == []
 
 
-def _confirm_a_voice_note(runtime, platform, user: str, speech: Speech) -> Message:
+def _answer(runtime, platform, user: str, speech: Speech, label: str) -> None:
+    """A voice message, and a click on one of its transcript card's buttons."""
     platform.voice(user, speech)
     card = _shown(runtime, platform, user)
-    platform.click(user, card, card.token("对"))
+    platform.click(user, card, card.token(label))
     runtime.work_once()
+
+
+def _confirm_a_voice_note(runtime, platform, user: str, speech: Speech) -> Message:
+    _answer(runtime, platform, user, speech, "对")
     [row] = _voice_rows(runtime)
     return row
 
@@ -209,10 +214,7 @@ def test_a_provider_outage_keeps_the_audio_and_tells_the_rep(runtime, channel, p
 
 def test_a_correction_replaces_the_text(runtime, channel, platform, speech):
     lilei = PLATFORM_IDS[channel]["lilei"]
-    platform.voice(lilei, speech)
-    card = _shown(runtime, platform, lilei)
-    platform.click(lilei, card, card.token("改一下"))
-    runtime.work_once()
+    _answer(runtime, platform, lilei, speech, "改一下")
     assert platform.texts(lilei) == ["请直接发送正确的文字，我会用它替换识别结果。"]
     platform.send(lilei, FIXED)
     runtime.work_once()
@@ -230,10 +232,7 @@ def test_a_correction_replaces_the_text(runtime, channel, platform, speech):
 
 def test_cancelling_the_correction_keeps_the_recognition_unconfirmed(runtime, channel, platform, speech):
     lilei = PLATFORM_IDS[channel]["lilei"]
-    platform.voice(lilei, speech)
-    card = _shown(runtime, platform, lilei)
-    platform.click(lilei, card, card.token("改一下"))
-    runtime.work_once()
+    _answer(runtime, platform, lilei, speech, "改一下")
     platform.send(lilei, "取消")
     runtime.work_once()
     [row] = _voice_rows(runtime)

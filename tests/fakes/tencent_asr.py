@@ -10,15 +10,16 @@ import hmac
 import io
 import json
 import re
-import threading
 import time
 import uuid
 import wave
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
+
+from tests.fakes.loopback import Loopback
 
 SECRET_ID = "AKIDfakeLiuhenAsr0000000000000000000"
 SECRET_KEY = "fakeLiuhenAsrSecretKey0000000000"
@@ -51,15 +52,11 @@ class FakeTencentAsr:
 
     def __post_init__(self) -> None:
         self._scripted: tuple[str, str] | None = None
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._loopback = Loopback(self._handler())
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self._loopback.url
 
     def liuhen_config(self) -> dict[str, str]:
         return {"provider": "tencent", "base_url": self.base_url, "secret_id": SECRET_ID, "secret_key": SECRET_KEY}
@@ -69,13 +66,12 @@ class FakeTencentAsr:
         self._scripted = (code, message) if code else None
 
     def __enter__(self) -> FakeTencentAsr:
-        self._thread.start()
+        self._loopback.start()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  trace: TracebackType | None) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        self._loopback.__exit__(kind, value, trace)
 
     def _check_signature(self, headers: dict[str, str], raw: bytes) -> str | None:
         found = AUTH.match(headers.get("authorization", ""))
