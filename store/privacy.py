@@ -93,7 +93,21 @@ def forget_old_messages(session: Session, *, before: datetime) -> int:
         .where(Message.received_at < before, Message.processed_at.is_not(None), Message.text.is_not(None))
         .values(text=None, event={"retained": False})
     )
-    return result.rowcount
+    return result.rowcount + _forget_unconfirmed_voice(session, before=before)
+
+
+def _forget_unconfirmed_voice(session: Session, *, before: datetime) -> int:
+    """A voice message never confirmed has no text, but its event holds the recognition and perhaps the audio."""
+    rows = session.exec(select(Message).where(Message.kind == "voice", Message.received_at < before,
+                                              col(Message.processed_at).is_not(None), col(Message.text).is_(None)))
+    forgotten = 0
+    for row in rows:
+        if row.event.get("retained") is False or row.event.get("purged"):
+            continue
+        row.event = {"retained": False}
+        session.add(row)
+        forgotten += 1
+    return forgotten
 
 
 def find_customer(session: Session, name: str) -> Customer | None:

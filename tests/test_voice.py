@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -190,6 +191,19 @@ def test_an_unconfirmed_transcript_naming_the_customer_is_purged_too(runtime, ch
         session.commit()
     [row] = _voice_rows(runtime)
     assert VISIT not in json.dumps(row.event, ensure_ascii=False)
+
+
+def test_retention_forgets_unconfirmed_voice_with_its_audio(runtime, channel, platform, asr, speech):
+    asr.fail_with("InternalError", "内部错误")  # the audio is kept on the row, nothing confirmed
+    platform.voice(PLATFORM_IDS[channel]["lilei"], speech, **({} if channel == "wecom" else {"recognition": ""}))
+    runtime.work_once()
+    later = runtime.clock.now() + timedelta(days=1)
+    with Session(runtime.engine) as session:
+        assert privacy.forget_old_messages(session, before=later) == 1
+        assert privacy.forget_old_messages(session, before=later) == 0  # once
+        session.commit()
+    [row] = _voice_rows(runtime)
+    assert row.event == {"retained": False} and row.text is None
 
 
 def test_a_provider_outage_keeps_the_audio_and_tells_the_rep(runtime, channel, platform, asr, speech):

@@ -44,7 +44,7 @@ class CompanyDataServer:
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  trace: TracebackType | None) -> None:
-        self._loopback.__exit__(kind, value, trace)
+        self._loopback.stop()
 
     def _answer(self, path: str, query: dict[str, str]) -> dict[str, Any]:
         if path == "/v1/search":

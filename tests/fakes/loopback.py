@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 
 
 class Loopback:
@@ -25,8 +24,7 @@ class Loopback:
     def start(self) -> None:
         self._thread.start()
 
-    def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                 trace: TracebackType | None) -> None:
+    def stop(self) -> None:
         self.stopping.set()
         self._server.shutdown()
         self._server.server_close()

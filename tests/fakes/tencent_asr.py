@@ -71,7 +71,7 @@ class FakeTencentAsr:
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  trace: TracebackType | None) -> None:
-        self._loopback.__exit__(kind, value, trace)
+        self._loopback.stop()
 
     def _check_signature(self, headers: dict[str, str], raw: bytes) -> str | None:
         found = AUTH.match(headers.get("authorization", ""))
