@@ -107,7 +107,7 @@ def confirmed(session: Session, event: Event, action: str | None, data: Mapping[
 def corrected(session: Session, event: Event, dialog: Dialog | None, *, now: datetime) -> Event | None:
     """The rep's typed correction after 改一下: it replaces the transcript (the recognition stays, as evidence),
     and the voice message goes on as typed chat; the correction itself is marked so no draft reads it twice."""
-    if dialog is None or dialog.flow != FIX_FLOW or event.kind != "text" or not event.text.strip():
+    if dialog is None or dialog.flow != FIX_FLOW or event.kind != "text" or event.chat or not event.text.strip():
         return None
     dialogs.clear(session, dialog.user_id)
     row = voice_row(session, str(dialog.data.get("channel")), str(dialog.data.get("msg_id")))

@@ -279,6 +279,18 @@ def test_an_expired_media_id_is_a_failure_told_with_the_reference_kept(runtime, 
     assert all(c.query.get("access_token") for c in fake.calls("media/get"))
 
 
+@pytest.mark.parametrize("channel", ["wecom"])
+def test_an_expired_access_token_is_replaced_and_the_voice_still_fetched(runtime, channel, platform, fake, speech):
+    platform.send("lilei", "帮助")
+    runtime.work_once()  # the answer was sent with a token, which then expires
+    fake.expire_tokens()
+    platform.voice("lilei", speech)
+    card = _shown(runtime, platform, "lilei")
+    assert card.title == "🎙️ 识别为："
+    first, second = fake.calls("media/get")
+    assert first.response["errcode"] == 42001 and second.response == speech.amr
+
+
 @pytest.mark.no_asr
 @pytest.mark.parametrize("channel", ["wecom"])
 def test_with_provider_none_the_rep_is_told_voice_is_not_transcribed(runtime, channel, platform, fake, speech):
