@@ -38,6 +38,11 @@ class VoiceWeCom(WeCom):
     def voice_media(self, user: str, media_id: str) -> None:
         self._post(self.sender.voice_xml(user, media_id))
 
+    def last_title(self, user: str) -> str:
+        """A card without buttons goes as markdown, its title in bold on the first line."""
+        [*_, sent] = self.fake.sent_messages(touser=user, msgtype="markdown")
+        return sent["markdown"]["content"].splitlines()[0].strip("*")
+
     def card_text(self, user: str) -> str:
         [*_, sent] = [c.json["template_card"] for c in self.fake.calls("message/send")
                       if c.ok and c.json["msgtype"] == "template_card" and c.json["touser"] == user]
@@ -50,6 +55,9 @@ class VoiceDingTalk(DingTalk):
         payload = self.fake.chatbot_audio(user, recognition, duration_ms=int(speech.seconds * 1000),
                                           content=speech.amr)
         self.fake.wait_for_ack(self.fake.deliver_chatbot(payload))
+
+    def last_title(self, user: str) -> str:
+        return self.cards(user)[-1].title
 
     def card_text(self, user: str) -> str:
         ref = self.cards(user)[-1].ref
@@ -126,6 +134,9 @@ def test_a_voice_note_about_a_visit_becomes_a_draft_line(runtime, channel, platf
     assert card.title == "🎙️ 识别为：" and VISIT in platform.card_text(lilei)
     [row] = _voice_rows(runtime)
     assert row.text is None  # not evidence until the rep says it is right
+    platform.send(lilei, "日报速记")
+    runtime.work_once()
+    assert platform.last_title(lilei) == "📭 今天还没有记录"
 
     platform.click(lilei, card, card.token("对"))
     runtime.work_once()
@@ -204,6 +215,20 @@ def test_retention_forgets_unconfirmed_voice_with_its_audio(runtime, channel, pl
         session.commit()
     [row] = _voice_rows(runtime)
     assert row.event == {"retained": False} and row.text is None
+
+
+def test_a_lead_said_aloud_is_asked_for_its_missing_fields_once_confirmed(runtime, channel, platform, asr, speech):
+    lead = "新线索 长江口腔连锁 医疗 预算800万 决策人王总CTO 需求阶段:方案评估"
+    asr.transcript = lead
+    lilei = PLATFORM_IDS[channel]["lilei"]
+    if channel == "wecom":
+        platform.voice(lilei, speech)
+    else:
+        platform.voice(lilei, speech, recognition=lead)
+    card = _shown(runtime, platform, lilei)
+    platform.click(lilei, card, card.token("对"))
+    runtime.work_once()
+    assert platform.cards(lilei)[-1].title == "新线索 · 医院等级"
 
 
 def test_a_provider_outage_keeps_the_audio_and_tells_the_rep(runtime, channel, platform, asr, speech):
