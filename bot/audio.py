@@ -28,12 +28,16 @@ class Wav:
     seconds: float
 
 
-def to_wav(audio: bytes) -> Wav:
-    """Any format ffmpeg reads (AMR-NB/WB, SILK excepted) → 16 kHz mono PCM WAV, with its length."""
+def require_ffmpeg() -> str:
     ffmpeg = shutil.which("ffmpeg")
     if ffmpeg is None:
         raise AudioError(TEXT["no_ffmpeg"])
-    command = [ffmpeg, "-hide_banner", "-loglevel", "error", "-i", "pipe:0",
+    return ffmpeg
+
+
+def to_wav(audio: bytes) -> Wav:
+    """Any format ffmpeg reads (AMR-NB/WB, SILK excepted) → 16 kHz mono PCM WAV, with its length."""
+    command = [require_ffmpeg(), "-hide_banner", "-loglevel", "error", "-i", "pipe:0",
                "-ac", "1", "-ar", str(SAMPLE_RATE), "-sample_fmt", "s16", "-f", "wav", "pipe:1"]
     try:
         done = subprocess.run(command, input=audio, capture_output=True, timeout=FFMPEG_TIMEOUT, check=False)

@@ -13,7 +13,7 @@ from functools import cached_property
 from sqlalchemy import Engine, text
 
 import nlp
-from bot import asr, links
+from bot import asr, audio, links
 from bot.channels.base import Channel
 from bot.channels.dingtalk import DingTalkChannel
 from bot.channels.local import LocalChannel
@@ -92,10 +92,13 @@ class Runtime:
         self._scheduling = False
 
     def _voice_reader(self) -> VoiceReader:
-        """A local engine's model is loaded here, so a missing one stops start-up with the reason."""
+        """A transcribing provider without ffmpeg, or a local engine without its model directory or Vosk, stops
+        start-up with the reason rather than failing each voice message."""
         try:
             provider = asr.provider_from(self.settings.asr)
-        except asr.AsrError as exc:
+            if provider.name != "none":
+                audio.require_ffmpeg()
+        except (asr.AsrError, audio.AudioError) as exc:
             raise ConfigError([f"asr: {exc}"]) from None
         wecom = self.channels.get("wecom")
         return VoiceReader(provider, {"wecom": wecom.api.download} if isinstance(wecom, WeComChannel) else {})

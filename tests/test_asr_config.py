@@ -58,3 +58,10 @@ def test_serve_prints_the_asr_problem_and_exits(db_url, tmp_path, capsys):
                       encoding="utf-8")
     assert main(["serve", "--config", str(config)]) == 2
     assert "asr: asr.model_dir 不存在或不是目录" in capsys.readouterr().err
+
+
+def test_a_transcribing_provider_without_ffmpeg_stops_start_up(db_url, tmp_path, clock, engine, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # a server where Debian's ffmpeg was never installed
+    settings = _settings(db_url, provider="tencent", secret_id="AKID", secret_key="key")
+    with pytest.raises(ConfigError, match="asr: 服务器上没有 ffmpeg"):
+        Runtime(settings, clock=clock, engine=engine)
