@@ -316,6 +316,16 @@ def test_an_expired_access_token_is_replaced_and_the_voice_still_fetched(runtime
     assert first.response["errcode"] == 42001 and second.response == speech.amr
 
 
+@pytest.mark.parametrize("channel", ["wecom"])
+def test_a_voice_the_provider_hears_no_words_in_is_told_and_kept(runtime, channel, platform, asr, speech):
+    asr.transcript = ""
+    platform.voice("lilei", speech)
+    runtime.work_once()
+    assert platform.texts("lilei") == ["没有从这条语音里识别出文字，语音已保存。请靠近话筒再说一次，或直接打字。"]
+    [row] = _voice_rows(runtime)
+    assert base64.b64decode(Event.from_dict(row.event).payload["voice"]["audio_b64"]) == speech.amr
+
+
 @pytest.mark.no_asr
 @pytest.mark.parametrize("channel", ["wecom"])
 def test_with_provider_none_the_rep_is_told_voice_is_not_transcribed(runtime, channel, platform, fake, speech):
