@@ -6,11 +6,15 @@ STAMP := .venv/.installed
 
 # Chart images need a CJK font (Debian's fonts-wqy-microhei); installed here when missing and we are root.
 FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
+# Voice messages are converted by ffmpeg; the voice tests speak with espeak-ng and encode AMR with opencore.
+VOICE_PACKAGES := ffmpeg espeak-ng libopencore-amrnb0
 # Browser tests drive Debian's Chromium (Playwright never downloads a browser here); installed when missing and root.
 CHROMIUM := /usr/bin/chromium
 
 $(STAMP): pyproject.toml
 	@test -f $(FONT) || [ "$$(id -u)" != 0 ] || (apt-get update -qq && apt-get install -y -qq fonts-wqy-microhei >/dev/null)
+	@(command -v ffmpeg && command -v espeak-ng && ls /usr/lib/*/libopencore-amrnb.so.0) >/dev/null 2>&1 \
+		|| [ "$$(id -u)" != 0 ] || (apt-get update -qq && apt-get install -y -qq $(VOICE_PACKAGES) >/dev/null)
 	test -x $(PY) || python3 -m venv .venv
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[dev]"

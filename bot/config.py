@@ -21,6 +21,7 @@ MESSAGES = {
     "aes_key_length": "必须是 43 个字符（当前 {n} 个）",
     "bad_timezone": "未知时区 {value}",
     "bad_env": "环境变量 {name} 的值无法解析：{error}",
+    "asr_required": "asr.provider 为 {provider} 时此项不能为空",
 }
 
 TYPE_MESSAGES = {
@@ -99,6 +100,24 @@ class CompanyDataConfig(_Section):
     token: str = ""
 
 
+class AsrConfig(_Section):
+    """Speech-to-text for WeCom voice messages (DingTalk sends its own recognition); docs/voice.md."""
+
+    provider: Literal["none", "tencent", "local"] = "none"
+    base_url: str = ""  # empty: the provider's public address
+    secret_id: str = ""
+    secret_key: str = ""
+    model_dir: str = ""  # local engine: the tenant's own model files, never downloaded
+
+    @model_validator(mode="after")
+    def _complete_for_provider(self) -> AsrConfig:
+        needed = {"tencent": ["secret_id", "secret_key"], "local": ["model_dir"]}.get(self.provider, [])
+        for key in needed:
+            if not getattr(self, key):
+                raise _KeyError(key, MESSAGES["asr_required"].format(provider=self.provider))
+        return self
+
+
 class IngestConfig(_Section):
     archive_token: str = ""
 
@@ -128,6 +147,7 @@ class Settings(_Section):
     wecom: WeComConfig = WeComConfig()
     dingtalk: DingTalkConfig = DingTalkConfig()
     company_data: CompanyDataConfig = CompanyDataConfig()
+    asr: AsrConfig = AsrConfig()
     ingest: IngestConfig = IngestConfig()
     local: LocalConfig = LocalConfig()
     modules: ModulesConfig = ModulesConfig()

@@ -30,6 +30,7 @@ from store.models import (
     Customer,
     Forecast,
     ForecastItem,
+    Message,
     Opportunity,
     Payment,
     Signal,
@@ -84,13 +85,23 @@ def opportunities(session: Session, w: Window, rules: RuleSet) -> Iterable[Row]:
             }
 
 
+def _voice_notes(session: Session) -> dict[tuple[str, str], Message]:
+    return {(m.channel, m.msg_id): m for m in session.exec(select(Message).where(Message.kind == "voice")).all()}
+
+
 def touches(session: Session, w: Window, rules: RuleSet) -> Iterable[Row]:
+    """Beyond the contract's fields: a touch spoken as a voice message carries its confirmed transcript and the
+    audio's platform reference (a WeCom media id, a DingTalk downloadCode)."""
     names = _names(session)
+    voice = _voice_notes(session)
     for t in session.exec(select(Touch).order_by(Touch.id)).all():
         if w.has(t.at):
+            spoken = voice.get((t.source, t.source_msg_id or ""))
             yield {"id": t.id, "customer": names.get(t.customer_id) if t.customer_id else None, "rep": t.rep_id,
                    "kind": t.kind, "valid": t.valid, "at": w.iso(t.at), "source": t.source,
-                   "source_msg_id": t.source_msg_id, "url": t.url, "filename": t.filename}
+                   "source_msg_id": t.source_msg_id, "url": t.url, "filename": t.filename,
+                   "transcript": spoken.text if spoken else None,
+                   "audio": spoken.event.get("media") if spoken else None}
 
 
 def alerts(session: Session, w: Window, rules: RuleSet) -> Iterable[Row]:

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Engine, update
 from sqlmodel import Session
 
-from bot import cards
+from bot import cards, voice
 from bot.cards import Reply
 from bot.clock import Clock
 from bot.events import Context, Event
@@ -20,7 +20,7 @@ from handlers import understand
 from rules.loader import RuleSet
 from store import actions, alerts, dialogs, inbox, users
 from store.db import SQLITE_BUSY_TIMEOUT_MS, session_scope
-from store.models import Alert, Message, User
+from store.models import Alert, Dialog, Message, User
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +45,12 @@ TEXT = {
 
 
 def _columns(event: Event) -> dict[str, Any]:
+    """A voice row's text column waits for the rep to confirm the transcript (bot.voice); the platform's
+    recognition is in the event meanwhile."""
     event = event.storable()
+    text = None if event.kind == "voice" else event.text or None
     return {"channel": event.channel, "msg_id": event.msg_id, "kind": event.kind, "received_at": event.received_at,
-            "event": event.to_dict(), "sender": event.sender, "chat_id": event.chat, "text": event.text or None}
+            "event": event.to_dict(), "sender": event.sender, "chat_id": event.chat, "text": text}
 
 
 class InboxProcessor:
@@ -57,6 +60,7 @@ class InboxProcessor:
         self, engine: Engine, router: Router, rules: RuleSet, clock: Clock, metrics: Metrics,
         *, modules: frozenset[str] = frozenset(), max_attempts: int = MAX_ATTEMPTS,
         spool: inbox.Spool | None = None, ack_busy_timeout_ms: int = ACK_BUSY_TIMEOUT_MS,
+        voice_reader: voice.VoiceReader | None = None,
     ) -> None:
         self.engine = engine
         self.router = router
@@ -67,6 +71,7 @@ class InboxProcessor:
         self.max_attempts = max_attempts
         self.spool = spool or inbox.spool_for(engine)
         self.ack_busy_timeout_ms = ack_busy_timeout_ms
+        self.voice_reader = voice_reader
 
     def ingest(self, event: Event) -> int | None:
         """Stores the event durably; returns its row id, or None for a redelivery."""
@@ -146,6 +151,8 @@ class InboxProcessor:
     def process(self, message_id: int) -> bool:
         started = time.perf_counter()
         try:
+            if self.voice_reader is not None:  # before the claim: its network calls hold no lock
+                self.voice_reader.prepare(self.engine, message_id)
             with session_scope(self.engine) as session:
                 row = self._claim(session, message_id)
                 if row is None:
@@ -196,6 +203,10 @@ class InboxProcessor:
             if refusal:
                 return [Reply.say(refusal)]
         dialog = dialogs.active(session, user.id, now=now)
+        spoken = self._spoken(session, event, action_name, action_data, dialog, now)
+        if spoken is not None:  # a voice message's transcript, confirmed or corrected: on as typed chat
+            event, action_name, action_data = spoken, None, {}
+            dialog = dialogs.active(session, user.id, now=now)
         match = self.router.resolve(event, flow=dialog.flow if dialog else None, action=action_name, data=action_data)
         ctx = Context(
             session=session, user=user, now=now, tz=self.clock.tz, rules=self.rules,
@@ -218,6 +229,14 @@ class InboxProcessor:
         if result is None:
             return []
         return [result] if isinstance(result, Reply) else list(result)
+
+    def _spoken(self, session: Session, event: Event, action: str | None, data: dict, dialog: Dialog | None,
+                now: datetime) -> Event | None:
+        if event.kind == "card_action":
+            return voice.confirmed(session, event, action, data, now=now)
+        if event.kind == "text" and self.router.command_for(event.text) is None:  # 取消 still cancels
+            return voice.corrected(session, event, dialog, now=now)
+        return None
 
     def _understand(self, event: Event, ctx: Context) -> Match | list[Reply] | None:
         """Free text that is no command and no dialog answer: the command it means (ctx set up to run it), the one

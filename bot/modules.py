@@ -21,6 +21,7 @@ from handlers import (
     stages,
     touches,
     understand,
+    voice,
 )
 from handlers import help as help_handlers
 
@@ -32,7 +33,8 @@ class Module:
 
 
 CORE = Module("core", help_handlers.ROUTES + digest.ROUTES + progress.ROUTES + org.ROUTES + dashboard.ROUTES
-              + understand.ROUTES)
+              + understand.ROUTES
+              + voice.ROUTES)
 
 # Capabilities in the order their routes are tried; each may be switched off alone ("一键开启").
 FEATURES: list[Module] = [

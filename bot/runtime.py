@@ -13,7 +13,7 @@ from functools import cached_property
 from sqlalchemy import Engine, text
 
 import nlp
-from bot import links
+from bot import asr, audio, links
 from bot.channels.base import Channel
 from bot.channels.dingtalk import DingTalkChannel
 from bot.channels.local import LocalChannel
@@ -21,7 +21,7 @@ from bot.channels.wecom import WeComChannel
 from bot.channels.wecom_api import WeComApi
 from bot.clock import Clock
 from bot.company_data import provider_from, with_provider
-from bot.config import ModulesConfig, Settings
+from bot.config import ConfigError, ModulesConfig, Settings
 from bot.group_commit import AcksFirst
 from bot.inbox import InboxProcessor
 from bot.metrics import Metrics
@@ -29,6 +29,7 @@ from bot.modules import enabled_routes, is_enabled
 from bot.outbox import Dispatcher
 from bot.router import Router
 from bot.rulebook import Book, LiveBook
+from bot.voice import VoiceReader
 from rules.notify import delivery_time
 from scheduler.registry import JOBS, Job
 from scheduler.runner import SweepScheduler, fire_times, run_sweep
@@ -84,7 +85,7 @@ class Runtime:
         # SQLite has one writer: acknowledgements of both channels go before the worker's transactions.
         self.ack_gate = AcksFirst(self.engine) if self.engine.dialect.name == "sqlite" else None
         self.inbox = InboxProcessor(self.engine, self.router, self.rules, self.clock, self.metrics,
-                                    modules=_switched_on(self.modules))
+                                    modules=_switched_on(self.modules), voice_reader=self._voice_reader())
         self.dispatcher = Dispatcher(self.engine, self.channels, self.clock, self.metrics, sign_link=self.sign_link)
         self.jobs = scheduled_jobs(settings, self.modules, self.clock.today)
         self.scheduler = SweepScheduler(self.engine, self.jobs, self.rules, self.clock.tz, self.clock.now, self.wake,
@@ -94,6 +95,18 @@ class Runtime:
         self._worker: threading.Thread | None = None
         self._warm = threading.Event()  # set once the worker has loaded jieba
         self._scheduling = False
+
+    def _voice_reader(self) -> VoiceReader:
+        """A transcribing provider without ffmpeg, or a local engine without its model directory or Vosk, stops
+        start-up with the reason rather than failing each voice message."""
+        try:
+            provider = asr.provider_from(self.settings.asr)
+            if provider.name != "none":
+                audio.require_ffmpeg()
+        except (asr.AsrError, audio.AudioError) as exc:
+            raise ConfigError([f"asr: {exc}"]) from None
+        wecom = self.channels.get("wecom")
+        return VoiceReader(provider, {"wecom": wecom.api.download} if isinstance(wecom, WeComChannel) else {})
 
     @cached_property
     def signer(self) -> links.LinkSigner:

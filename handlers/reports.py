@@ -203,7 +203,8 @@ def build_draft(ctx: Context, base: Data | None = None) -> Data:
     seen = set(draft.setdefault("seen", []))
     for message in store.day_messages(ctx.session, ctx.user.id, start, end):
         text = " ".join(filter(None, (message.text, message.event.get("filename"))))
-        if message.msg_id not in seen and not _skipped(text, ctx):
+        corrects_voice = message.event.get("payload", {}).get("corrects_voice")  # read on its voice row
+        if message.msg_id not in seen and not _skipped(text, ctx) and not corrects_voice:
             merge(draft, reader.extract(text, ctx.today), touch_customer.get(message.msg_id))
         seen.add(message.msg_id)
     for touch in touches:  # archive-ingested chats reach us as touches only

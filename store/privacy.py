@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, update
-from sqlmodel import Session, select
+from sqlalchemy import delete, or_, update
+from sqlmodel import Session, col, select
 
 from store import audit
 from store.models import (
@@ -33,6 +33,7 @@ class PurgeSummary:
     touches: int
     feedback: int
     todos: int
+    voice: int = 0
 
 
 def purge_customer(session: Session, customer: Customer, *, actor: str, at: datetime) -> PurgeSummary:
@@ -43,6 +44,7 @@ def purge_customer(session: Session, customer: Customer, *, actor: str, at: date
     """
     cid = customer.id
     assert cid is not None
+    voice = _purge_voice(session, customer)
     contacts = session.execute(delete(Contact).where(Contact.customer_id == cid)).rowcount
     touches = session.execute(
         update(Touch).where(Touch.customer_id == cid).values(url=None, filename=None, evidence={})
@@ -63,7 +65,25 @@ def purge_customer(session: Session, customer: Customer, *, actor: str, at: date
     customer.updated_at = at
     session.add(customer)
     audit.record(session, at=at, actor=actor, action="customer.purge", target=audit.customer(cid))
-    return PurgeSummary(cid, contacts, touches, feedback, todos)
+    return PurgeSummary(cid, contacts, touches, feedback, todos, voice)
+
+
+def _purge_voice(session: Session, customer: Customer) -> int:
+    """Voice messages about the customer — linked by a touch, or naming them in the transcript, confirmed or
+    not — lose their transcript and audio; the row stays (without content) so a redelivery still dedupes."""
+    names = [n for n in (customer.name, *customer.aliases) if n]
+    linked = set(session.execute(select(Touch.source, Touch.source_msg_id).where(Touch.customer_id == customer.id)))
+    rows = session.exec(select(Message).where(Message.kind == "voice", or_(
+        col(Message.msg_id).in_([msg_id for _, msg_id in linked]), col(Message.text).is_(None),
+        *(col(Message.text).contains(name) for name in names)))).all()
+    purged = 0
+    for row in rows:
+        transcript = str(((row.event.get("payload") or {}).get("voice") or {}).get("transcript") or row.text or "")
+        if (row.channel, row.msg_id) in linked or any(name in transcript for name in names):
+            row.text, row.event = None, {"purged": True}
+            session.add(row)
+            purged += 1
+    return purged
 
 
 def forget_old_messages(session: Session, *, before: datetime) -> int:
@@ -73,7 +93,21 @@ def forget_old_messages(session: Session, *, before: datetime) -> int:
         .where(Message.received_at < before, Message.processed_at.is_not(None), Message.text.is_not(None))
         .values(text=None, event={"retained": False})
     )
-    return result.rowcount
+    return result.rowcount + _forget_unconfirmed_voice(session, before=before)
+
+
+def _forget_unconfirmed_voice(session: Session, *, before: datetime) -> int:
+    """A voice message never confirmed has no text, but its event holds the recognition and perhaps the audio."""
+    rows = session.exec(select(Message).where(Message.kind == "voice", Message.received_at < before,
+                                              col(Message.processed_at).is_not(None), col(Message.text).is_(None)))
+    forgotten = 0
+    for row in rows:
+        if row.event.get("retained") is False or row.event.get("purged"):
+            continue
+        row.event = {"retained": False}
+        session.add(row)
+        forgotten += 1
+    return forgotten
 
 
 def find_customer(session: Session, name: str) -> Customer | None:

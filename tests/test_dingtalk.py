@@ -102,11 +102,13 @@ def test_message_kinds_become_events_and_group_text_loses_the_mention_space(runt
         ("text", "排行榜", fake.group_conversation_id, ids[0], LILEI),
         ("image", None, None, ids[1], LILEI),
         ("file", None, None, ids[2], LILEI),
-        ("voice", "明天拜访华东医疗", None, ids[3], LILEI),
+        ("voice", None, None, ids[3], LILEI),  # the text column waits for the rep to confirm the recognition
         ("text", "合同\n见附件", None, ids[4], LILEI),
     ]
     events = [Event.from_dict(m.event) for m in rows(runtime)]
     assert events[2].filename == "回款凭证.pdf" and events[2].media == payloads[2]["content"]["downloadCode"]
+    assert (events[3].text, events[3].media) == ("明天拜访华东医疗", payloads[3]["content"]["downloadCode"])
+    assert events[3].payload["duration_ms"] == payloads[3]["content"]["duration"]
     assert events[0].payload["session_webhook"] == payloads[0]["sessionWebhook"]
     assert events[0].payload["session_webhook_expires_ms"] == payloads[0]["sessionWebhookExpiredTime"]
     assert events[1].payload["conversation_id"] == fake.single_conversation_id(LILEI)

@@ -157,10 +157,10 @@ def test_export_touches_shows_the_audit_fields(client, runtime, engine, huadong,
     [touch] = all_touches(engine)
     assert row == {"id": touch.id, "customer": HD, "rep": "lilei", "kind": "pdf", "valid": True,
                    "at": "2026-12-01T10:00:00+08:00", "source": "local", "source_msg_id": touch.source_msg_id,
-                   "url": None, "filename": "方案.pdf"}
+                   "url": None, "filename": "方案.pdf", "transcript": None, "audio": None}
     assert main(["export", "touches", "--format", "csv", "--config", str(config)]) == 0
     header = capsys.readouterr().out.splitlines()[0]
-    assert header == "id,customer,rep,kind,valid,at,source,source_msg_id,url,filename"
+    assert header == "id,customer,rep,kind,valid,at,source,source_msg_id,url,filename,transcript,audio"
 
 
 def test_a_tencent_meeting_number_pasted_in_the_customer_group_is_a_valid_touch(client, runtime, engine, huadong):

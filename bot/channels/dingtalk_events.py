@@ -66,6 +66,8 @@ def _chatbot(data: dict[str, Any], message_id: str, received_at: datetime) -> Ev
         "session_webhook_expires_ms": data.get("sessionWebhookExpiredTime"),
         "sender_nick": data.get("senderNick"),
     }
+    if msgtype == "audio":  # DingTalk's own recognition is the text; the audio stays behind its downloadCode
+        payload["duration_ms"] = content.get("duration")
     return Event(
         channel=CHANNEL, msg_id=str(data.get("msgId") or message_id), sender=str(data.get("senderStaffId") or ""),
         received_at=received_at, chat=data.get("conversationId") if group else None, payload=payload, raw=data,

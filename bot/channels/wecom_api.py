@@ -6,8 +6,9 @@ Not wechatpy's WeChatClient: it hard-codes the token URL, retries 42001 without 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import Engine
@@ -34,6 +35,7 @@ MESSAGES = {
     "http": "企业微信 {path} 返回 HTTP {status}",
     "network": "连接企业微信 {path} 失败：{error}",
     "not_json": "企业微信 {path} 的应答不是 JSON",
+    "not_media": "企业微信 {path} 没有返回文件",
 }
 
 
@@ -45,6 +47,7 @@ REASONS = {
 }
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class WeComApiError(DeliveryError):
@@ -77,16 +80,22 @@ class WeComApi:
              files: dict[str, Any] | None = None) -> dict[str, Any]:
         """One API call with the access token; a rejected token is replaced and the call tried once more —
         never a loop: a token refused again fails this attempt, and the outbox backs off."""
+        return self._with_token(lambda token: self._request(
+            method, path, params={**(params or {}), "access_token": token}, json=json, files=files))
+
+    def download(self, media_id: str) -> bytes:
+        """A temporary media file's bytes (`media/get`, e.g. a voice message's AMR; kept by WeCom for 3 days)."""
+        return self._with_token(lambda token: self._media(
+            "media/get", params={"media_id": media_id, "access_token": token}))
+
+    def _with_token(self, attempt: Callable[[str], T]) -> T:
         token = self.token()
         try:
-            return self._request(method, path, params={**(params or {}), "access_token": token}, json=json,
-                                 files=files)
+            return attempt(token)
         except WeComApiError as exc:
             if exc.errcode not in TOKEN_ERRORS:
                 raise
-        fresh = self.token(rejected=token)
-        return self._request(method, path, params={**(params or {}), "access_token": fresh}, json=json,
-                             files=files)
+        return attempt(self.token(rejected=token))
 
     def token(self, *, rejected: str | None = None) -> str:
         """A token valid for 5 more minutes: this process's copy, the shared one, or a new one from gettoken."""
@@ -99,6 +108,18 @@ class WeComApi:
 
     def _request(self, method: str, path: str, *, params: dict[str, Any], json: Any = None,
                  files: dict[str, Any] | None = None) -> dict[str, Any]:
+        return _answer(path, self._send(method, path, params=params, json=json, files=files))
+
+    def _media(self, path: str, *, params: dict[str, Any]) -> bytes:
+        """The file, or WeCom's JSON error (an unknown or expired media_id is 40007)."""
+        response = self._send("GET", path, params=params)
+        if response.headers.get("content-type", "").startswith(("application/json", "text/plain")):
+            _answer(path, response)  # raises on an errcode
+            raise WeComApiError(MESSAGES["not_media"].format(path=path), permanent=True)
+        return response.content
+
+    def _send(self, method: str, path: str, *, params: dict[str, Any], json: Any = None,
+              files: dict[str, Any] | None = None) -> httpx.Response:
         """Never puts the URL in an error: its query holds the token or the secret."""
         try:
             response = self._http.request(method, path, params=params, json=json, files=files)
@@ -106,18 +127,22 @@ class WeComApi:
             raise WeComApiError(MESSAGES["network"].format(path=path, error=type(exc).__name__)) from None
         if response.status_code != 200:
             raise WeComApiError(MESSAGES["http"].format(path=path, status=response.status_code))
-        try:
-            answer = response.json()
-        except ValueError:
-            raise WeComApiError(MESSAGES["not_json"].format(path=path)) from None
-        errcode = int(answer.get("errcode") or 0)
-        if not errcode:
-            return answer
-        errmsg = answer.get("errmsg", "")
-        if errcode in REASONS:
-            message = MESSAGES["reason"].format(path=path, errcode=errcode, reason=REASONS[errcode], errmsg=errmsg)
-            log.error("%s", message)
-        else:
-            message = MESSAGES["errcode"].format(path=path, errcode=errcode, errmsg=errmsg)
-        raise WeComApiError(message, errcode=errcode, retry_after=RATE_LIMITS.get(errcode),
-                            permanent=errcode in PERMANENT)
+        return response
+
+
+def _answer(path: str, response: httpx.Response) -> dict[str, Any]:
+    try:
+        answer = response.json()
+    except ValueError:
+        raise WeComApiError(MESSAGES["not_json"].format(path=path)) from None
+    errcode = int(answer.get("errcode") or 0)
+    if not errcode:
+        return answer
+    errmsg = answer.get("errmsg", "")
+    if errcode in REASONS:
+        message = MESSAGES["reason"].format(path=path, errcode=errcode, reason=REASONS[errcode], errmsg=errmsg)
+        log.error("%s", message)
+    else:
+        message = MESSAGES["errcode"].format(path=path, errcode=errcode, errmsg=errmsg)
+    raise WeComApiError(message, errcode=errcode, retry_after=RATE_LIMITS.get(errcode),
+                        permanent=errcode in PERMANENT)

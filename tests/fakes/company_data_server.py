@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakes.loopback import Loopback
 
 FAULTS = ("none", "500", "timeout", "bad_json", "error_code")
 
@@ -27,30 +28,23 @@ class CompanyDataServer:
     requests: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._release = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._loopback = Loopback(self._handler())
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"{self._loopback.url}/v1"
 
     def company(self, keyword: str, company_id: str, *events: dict[str, Any]) -> None:
         self.companies[keyword] = company_id
         self.events.setdefault(company_id, []).extend(events)
 
     def __enter__(self) -> CompanyDataServer:
-        self._thread.start()
+        self._loopback.start()
         return self
 
     def __exit__(self, kind: type[BaseException] | None, value: BaseException | None,
                  trace: TracebackType | None) -> None:
-        self._release.set()
-        self._server.shutdown()
-        self._server.server_close()
+        self._loopback.stop()
 
     def _answer(self, path: str, query: dict[str, str]) -> dict[str, Any]:
         if path == "/v1/search":
@@ -76,7 +70,7 @@ class CompanyDataServer:
                 if self.headers.get("Authorization") != fake.token:
                     return self._send(401, b'{"code": 401, "message": "bad token"}')
                 if fake.fault == "timeout":
-                    fake._release.wait(30)
+                    fake._loopback.stopping.wait(30)
                     return None
                 if fake.fault == "500":
                     return self._send(500, b"internal error")
