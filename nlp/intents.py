@@ -20,7 +20,10 @@ _NEAR = 6  # characters: how far before a cue a negation or plan word still gove
 _CLAUSES = re.compile(r"[,，;；。!！?？\n]+")  # a plan word governs the rest of its clause (spaces do not end one)
 _GAP = "[^,，。;；!！?？\n]{0,12}?"  # what 「…」 in a phrase stands for: a few characters of the same clause
 _LATIN_NAME = re.compile(r"[a-z][a-z0-9&.\-]*(?: [a-z0-9][a-z0-9&.\-]*)*(?=$|[^a-z0-9&.\-])")
-_BARE_MAX_FREQ = 100  # jieba frequency: a bare name more common than this is a word (天府, 卓越), not a customer
+# jieba frequency: a bare name more common than this is a word (天府, 卓越), not a customer; a name's first word this
+# common, with a brand after it, is its city or a common prefix (兰州金城物流 → 金城, 石家庄冀丰农业装备 → 冀丰)
+_BARE_MAX_FREQ = 200
+_BRAND_MIN = 4  # characters a name must keep after its leading word for that word to count as a prefix
 _WHOLE_MAX = 40  # characters: a longer message is never one command said as a whole
 # characters: a longer message (a pasted mail, minutes, a contract clause) is kept as a note, not read for a command —
 # a stated payment or advance is a sentence or two, even as a voice run-on, and reading costs grow with the length
@@ -64,6 +67,7 @@ class Phrases:
     visit_planned: Sequence[str] = ()
     visit_not: Sequence[str] = ()
     visit_not_near: Sequence[str] = ()
+    visit_meet: Sequence[str] = ()
     visit_not_before: Sequence[str] = ()
     visit_off: Sequence[str] = ()
     progress: Sequence[str] = ()
@@ -350,16 +354,13 @@ class Recognizer:
                 pushed.append((cued, named))
         if pushed:  # 从需求确认推到方案演示: the stage after the cue, else the last one named
             stage = next((named for cued, named in pushed if cued), pushed[-1][1])
-        if stage is None:
-            for event_stage, words in p.stage_events.items():
-                if event_stage in self.vocabulary.stages:
-                    hit = next((m for m in _find(words, text) if not _before(text, m.start(), p.advance_not)
-                                and not _planned(text, m.start(), p.plans)
-                                and not _after(text, m.end(), p.advance_not_after)
-                                and (forced or self._short_event_stated(text, m))), None)
-                    if hit is not None:
-                        stage = event_stage
-                        break
+        if stage is None:  # events: the furthest stage stated wins (合同签了 赢单！ → 赢单)
+            stated = [event_stage for event_stage, words in p.stage_events.items()
+                      if event_stage in self.vocabulary.stages and any(
+                          not _before(text, m.start(), p.advance_not) and not _planned(text, m.start(), p.plans)
+                          and not _after(text, m.end(), p.advance_not_after)
+                          and (forced or self._short_event_stated(text, m)) for m in _find(words, text))]
+            stage = max(stated, key=list(self.vocabulary.stages).index, default=None)
         if stage is None:
             return None
         name, mention, _ = self.customer(text)
@@ -412,8 +413,13 @@ class Recognizer:
         if span is not None:
             cues += [m for m in _find(p.visit_before_customer, text[: span[0]])
                      if m.end() == span[0] and not _ends_with(text[: m.end()], p.visit_not_before)]
+        # 去西部能源附近爬山, 去北京同创的路上堵车了: near the customer, not a visit — unless someone is to be met there
+        # (在去北京同创的路上 待会跟他们采购碰个面): a visit under way, not yet made
+        on_way = False
         if span is not None and not forced and _after(text, span[1], p.visit_not_near):
-            return None  # 去西部能源附近爬山, 去北京同创的路上: near the customer, not a visit
+            if not _find([*p.visit, *p.visit_meet], text[span[1] :]):
+                return None
+            on_way = True
         if not forced:  # 今天不方便见面, 拜访的时候要注意什么: no visit, or a question about one
             cues = [m for m in cues if not _before(text, m.start(), p.visit_not)
                     and not _has(_clause(text, m.start(), m.end()), p.questions)]
@@ -426,7 +432,7 @@ class Recognizer:
                 and ("了" in m.group() or _after(text, m.end(), p.visit_done_after) or _ends_with(m.group(), p.visit_done_after))]
         # 去合肥卓越开会了: a clause that ends in 了 tells a visit that happened, unless a plan word says otherwise.
         ended = any(_clause(text, m.start(), m.end()).endswith("了") for m in cues)
-        done = bool(past) or ((ended or _has(text, p.visit_done_before)) and not _has(text, p.visit_planned))
+        done = not on_way and (bool(past) or ((ended or _has(text, p.visit_done_before)) and not _has(text, p.visit_planned)))
         who = name or mention
         return Intent("拜访", who or "", bool(name) and not self._hedged(text), name, mention, done=done)
 
@@ -525,15 +531,22 @@ def _as_typed(intent: Intent, folded: str, original: str) -> Intent:
 
 
 def _bare_names(names: Iterable[str]) -> dict[str, list[str]]:
-    """Each customer's name without region, legal suffix and institution word (苏州瑞康医院 → 瑞康) → its owners."""
+    """Each customer's name without region, legal suffix and institution word (苏州瑞康医院 → 瑞康, 成都蜀锦数据科技
+    → 蜀锦: the brand's first two characters too) → its owners."""
     out: dict[str, list[str]] = {}
     for name in names:
         core = core_name(name)
-        rest = core[region_length(core) :]
-        for form in {rest, brand(rest)}:
+        rest = core[region_length(core) or _prefix_length(core) :]
+        head = rest[:2] if re.fullmatch(r"[\u4e00-\u9fff]{2}", rest[:2]) else ""  # never a Latin fragment (no, ab)
+        for form in {rest, brand(rest), head}:
             if len(form) >= 2 and form != name and form not in REGIONS and word_freq(form) < _BARE_MAX_FREQ:
                 out.setdefault(fold(form), []).append(name)
     return out
+
+
+def _prefix_length(core: str) -> int:
+    """The length of a common leading word (a city outside REGIONS: 兰州, 石家庄) before a brand, else 0."""
+    return next((k for k in (2, 3, 4) if len(core) - k >= _BRAND_MIN and word_freq(core[:k]) >= _BARE_MAX_FREQ), 0)
 
 
 def _amount_span(text: str) -> tuple[int, int]:

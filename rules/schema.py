@@ -549,6 +549,7 @@ class IntentsFile(_Strict):
     visit_planned: list[str] = []
     visit_not: list[str] = []
     visit_not_near: list[str] = []
+    visit_meet: list[str] = []  # later in a message on the way to a customer: someone is met there (a visit)
     visit_not_before: list[str] = []
     visit_off: list[str] = []
     progress: list[str] = []
