@@ -327,8 +327,6 @@ class Recognizer:
             return None
         near = (money[0].start, money[0].end) if money else cues[0].span() if cues else None
         name, mention, span = self.customer(text, near)
-        if not forced and amount is None and mention is None:
-            return None  # 「到账了记得跟我说」: whose money, how much? nothing is stated
         if amount is None and forced:
             amount = parse_amount(_SEPARATORS.split(text.strip())[-1])
         if not forced and amount is None and not any(_after(text, m.end(), ["了"]) or "已" in text[: m.start()]
@@ -426,13 +424,16 @@ class Recognizer:
         if forced:
             if mention is None:
                 mention = _first_word(_leftover(text, [m.span() for m in cues]).lstrip("了过完")) or None
-        elif not cues or mention is None or _has(text, p.visit_off):
-            return None  # no visit cue, nobody named, or it did not happen (客户临时取消了)
+        elif not cues or _has(text, p.visit_off):
+            return None  # no visit cue, or it did not happen (客户临时取消了)
         past = [m for m in cues if "约" not in m.group() and not _has(_SEPARATORS.split(text[: m.start()])[-1], p.visit_planned)
                 and ("了" in m.group() or _after(text, m.end(), p.visit_done_after) or _ends_with(m.group(), p.visit_done_after))]
         # 去合肥卓越开会了: a clause that ends in 了 tells a visit that happened, unless a plan word says otherwise.
         ended = any(_clause(text, m.start(), m.end()).endswith("了") for m in cues)
         done = not on_way and (bool(past) or ((ended or _has(text, p.visit_done_before)) and not _has(text, p.visit_planned)))
+        if mention is None and not forced and not done:
+            return None  # a plan with nobody named (下周打算去拜访一下客户, 约了牙医) is a note
+        # A visit made with nobody we know named (刚见完老周他们) is asked about: never filed as a note.
         who = name or mention
         return Intent("拜访", who or "", bool(name) and not self._hedged(text), name, mention, done=done)
 
