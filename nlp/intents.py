@@ -53,6 +53,7 @@ class Phrases:
     advance: Sequence[str] = ()
     advance_not: Sequence[str] = ()
     advance_anywhere: Sequence[str] = ()
+    advance_after: Sequence[str] = ()
     advance_not_after: Sequence[str] = ()
     behavior_verbs: Sequence[str] = ()
     stages: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -347,7 +348,10 @@ class Recognizer:
             if not forced and (_ends_with(text[: m.start()], p.behavior_verbs) or _after(text, m.end(), p.advance_not_after)):
                 continue  # 进行了商务谈判: the behavior of that name, no stage change; 到谈判了吗: a question
             cued = bool(_find(p.advance, text[max(0, m.start() - 4) : m.start()]))
-            if (forced or cued or _has(text, p.advance_anywhere)) and (forced or not (
+            # 方案演示搞完了, 谈判阶段开始了: the stage reached, told after its name (not 产品演示做完了: a behavior)
+            reached = _after(text, m.end(), p.advance_after) and not any(
+                b.start() <= m.start() and m.end() <= b.end() and b.group() != m.group() for b in _find(self.behavior_names, text))
+            if (forced or cued or reached or _has(text, p.advance_anywhere)) and (forced or not (
                     _before(text, m.start(), p.advance_not) or _planned(text, m.start(), p.plans))):
                 pushed.append((cued, named))
         if pushed:  # 从需求确认推到方案演示: the stage after the cue, else the last one named

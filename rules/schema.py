@@ -535,6 +535,7 @@ class IntentsFile(_Strict):
     advance: list[str] = []
     advance_not: list[str] = []
     advance_anywhere: list[str] = []
+    advance_after: list[str] = []  # right after a stage name: that stage is reached (方案演示搞完了, 谈判阶段开始了)
     advance_not_after: list[str] = []
     behavior_verbs: list[str] = []
     stages: dict[str, list[str]] = {}  # stage → short names
