@@ -151,6 +151,13 @@ def _clause(text: str, start: int, end: int) -> str:
     return _SEPARATORS.split(text[:start])[-1] + text[start:end] + _SEPARATORS.split(text[end:])[0]
 
 
+def _skipped(text: str, words: Iterable[str]) -> str:
+    """`text` past any of `words` at its start (昨天做完了 → 做完了)."""
+    pattern = _alternation(words)
+    skip = re.match(f"(?:{pattern})*", text) if pattern else None
+    return text[skip.end() :] if skip else text
+
+
 def _ends_with(text: str, words: Iterable[str]) -> bool:
     return any(text.endswith(fold(w)) for w in words if w)
 
@@ -195,13 +202,19 @@ class Recognizer:
                 self.reward_names.update({fold(w): reward for w in words})
 
     # -- slots ------------------------------------------------------------------------------------------------
-    def customer(self, text: str, near: tuple[int, int] | None = None
+    def customer(self, text: str, near: tuple[int, int] | None = None, *, payer: bool = False
                  ) -> tuple[str | None, str | None, tuple[int, int] | None]:
         """(canonical name, mention as written, span) of the first customer named in `text` — first in the clause
-        around `near` when that clause names a known one (拜访了北京同创 顺便收到了合肥卓越的20万 → 合肥卓越)."""
+        around `near` when that clause names a known one (拜访了北京同创 顺便收到了合肥卓越的20万 → 合肥卓越); for a
+        `payer`, the last one named before the money (a voice run-on: 去了杭州同创…然后合肥卓越那边打了二十万过来)."""
         if near is not None:
             left = max((m.end() for m in _SEPARATORS.finditer(text[: near[0]])), default=0)
             right = next((m.start() + near[1] for m in _SEPARATORS.finditer(text[near[1] :])), len(text))
+            known = [m for m in find_customers(text[left:right], self.index) if m.match.best and not m.match.ambiguous]
+            earlier = [m for m in known if m.start + left < near[0]] if payer else []
+            if known:
+                m = earlier[-1] if earlier else known[0]
+                return m.match.best, m.mention, (m.start + left, m.end + left)
             name, mention, span = self.customer(text[left:right])
             if name is not None and span is not None:
                 return name, mention, (span[0] + left, span[1] + left)
@@ -327,7 +340,7 @@ class Recognizer:
         if not forced and any(_find(p.payment, m.group()) for m in _find(self.behavior_names, text)):
             return None
         near = (money[0].start, money[0].end) if money else cues[0].span() if cues else None
-        name, mention, span = self.customer(text, near)
+        name, mention, span = self.customer(text, near, payer=True)
         if amount is None and forced:
             amount = parse_amount(_SEPARATORS.split(text.strip())[-1])
         if not forced and amount is None and not any(_after(text, m.end(), ["了"]) or "已" in text[: m.start()]
@@ -349,7 +362,7 @@ class Recognizer:
                 continue  # 进行了商务谈判: the behavior of that name, no stage change; 到谈判了吗: a question
             cued = bool(_find(p.advance, text[max(0, m.start() - 4) : m.start()]))
             # 方案演示搞完了, 谈判阶段开始了: the stage reached, told after its name (not 产品演示做完了: a behavior)
-            reached = _after(text, m.end(), p.advance_after) and not any(
+            reached = _after(_skipped(text[m.end() :], p.visit_done_before), 0, p.advance_after) and not any(
                 b.start() <= m.start() and m.end() <= b.end() and b.group() != m.group() for b in _find(self.behavior_names, text))
             if (forced or cued or reached or _has(text, p.advance_anywhere)) and (forced or not (
                     _before(text, m.start(), p.advance_not) or _planned(text, m.start(), p.plans))):
