@@ -151,6 +151,10 @@ def _clause(text: str, start: int, end: int) -> str:
     return _SEPARATORS.split(text[:start])[-1] + text[start:end] + _SEPARATORS.split(text[end:])[0]
 
 
+def _without(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    return "".join(ch for i, ch in enumerate(text) if not any(a <= i < b for a, b in spans))
+
+
 def _skipped(text: str, words: Iterable[str]) -> str:
     """`text` past any of `words` at its start (昨天做完了 → 做完了)."""
     pattern = _alternation(words)
@@ -256,7 +260,16 @@ class Recognizer:
             return Intent(whole)
         head = self._command_head(folded)
         typed = self._typed(*head) if head is not None else None
-        return _as_typed(typed or self._sentence(folded), folded, original)
+        if typed is not None:
+            return _as_typed(typed, folded, original)
+        # A hedge (好像, 估计, 听说 …) makes a stated fact uncertain, not a note: read without it, then ask first
+        # (合肥卓越可能赢单了, 北京同创款估计到了).
+        hedges = [m.span() for m in _find(self.phrases.hedges, folded)]
+        if not hedges:
+            return _as_typed(self._sentence(folded), folded, original)
+        found = self._sentence(_without(folded, hedges))
+        found = found if found.command == NOTE else replace(found, sure=False)
+        return _as_typed(found, _without(folded, hedges), _without(original, hedges))
 
     def _corrected(self, folded: str) -> str:
         """Slips of a cue word (推近 → 推进, 到帐 → 到账) put right; same length, so offsets still match the original."""

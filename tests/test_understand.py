@@ -308,3 +308,9 @@ def test_the_end_of_the_deal_named_after_the_signing_wins(client, engine, custom
     card = last_card(say(client, "北京同创合同签了 赢单！"))
     click(client, card, "回款跟进 +5")
     assert stage_changes(engine) == [(customers[TONGCHUANG], "合同签署", "赢单")]
+
+
+def test_a_hedged_advance_is_asked_about_not_filed_as_a_note(client, engine, customers):
+    card = last_card(say(client, "合肥卓越估计已经到谈判阶段了"))
+    assert (card["title"], labels(card)) == (f"要把{ZHUOYUE}推进到「商务谈判」吗？", ["是", "不是，记为备注"])
+    assert stage_changes(engine) == [] and touches(engine) == []
