@@ -14,7 +14,7 @@ from nlp.segment import fold, word_freq
 
 NOTE = "备注"  # the intent of a message that asks for nothing: it is kept as a note
 # Punctuation, spaces and emoji that may follow a command word or pad a message.
-_PAD = re.compile(r"[\s,.!?;:~、，。！？；：…·\-—\"'“”‘’()（）【】\[\]<>《》]+|[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+")
+_PAD = re.compile(r"[\s,.!?;:~、，。！？；：…·\-—\"'“”‘’()（）【】\[\]<>《》#＃/]+|[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+")
 _SEPARATORS = re.compile(r"[\s,，;；。!！?？:：、]+")
 _NEAR = 6  # characters: how far before a cue a negation or plan word still governs it
 _CLAUSES = re.compile(r"[,，;；。!！?？\n]+")  # a plan word governs the rest of its clause (spaces do not end one)
@@ -436,7 +436,10 @@ class Recognizer:
 
     def _visit(self, text: str, forced: bool = False) -> Intent | None:
         p = self.phrases
-        cues = [m for m in _find(p.visit, text) if not _after(text, m.end(), p.visit_not_after)]
+        # 签约了 holds 约了: a visit word inside a stage word is no visit
+        staged = [m.span() for m in _find([*self.stage_names, *(w for ws in p.stage_events.values() for w in ws)], text)]
+        cues = [m for m in _find(p.visit, text) if not _after(text, m.end(), p.visit_not_after)
+                and not any(a <= m.start() < b or a < m.end() <= b for a, b in staged)]
         name, mention, span = self.customer(text)
         if span is not None:
             cues += [m for m in _find(p.visit_before_customer, text[: span[0]])
