@@ -37,6 +37,7 @@ class Phrases:
 
     whole: Mapping[str, Sequence[str]] = field(default_factory=dict)
     fillers: Sequence[str] = ()
+    whole_not_end: Sequence[str] = ()
     help_topics: Sequence[str] = ()
     typos: Mapping[str, Sequence[str]] = field(default_factory=dict)
     plans: Sequence[str] = ()
@@ -280,8 +281,8 @@ class Recognizer:
     def whole_command(self, text: str) -> str | None:
         """The command a message means as a whole (算了不弄了 → 取消, 积分榜 → 排行榜), courtesy words aside."""
         bare = _PAD.sub("", self._corrected(fold(text).strip()))
-        if len(bare) > _WHOLE_MAX:
-            return None
+        if len(bare) > _WHOLE_MAX or _ends_with(bare, self.phrases.whole_not_end):
+            return None  # 排行榜更新了吗: a question about it, not a request for it
         return next((command for command, pattern in self.whole if pattern.fullmatch(bare)), None)
 
     def _command_head(self, folded: str) -> tuple[str, str] | None:

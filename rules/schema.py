@@ -519,6 +519,7 @@ class IntentsFile(_Strict):
 
     whole: dict[str, list[str]] = {}  # command → phrases that, the whole message, mean it
     fillers: list[str] = []
+    whole_not_end: list[str] = []  # a whole message ending so asks about a state (排行榜更新了吗), requests nothing
     help_topics: list[str] = []
     typos: dict[str, list[str]] = {}  # word → slips of the same length (推近 → 推进, 到帐 → 到账)
     plans: list[str] = []  # earlier in the clause: a plan, not a fact (争取, 下个月 …)
