@@ -28,7 +28,9 @@ _WHOLE_MAX = 40  # characters: a longer message is never one command said as a w
 # characters: a longer message (a pasted mail, minutes, a contract clause) is kept as a note, not read for a command —
 # a stated payment or advance is a sentence or two, even as a voice run-on, and reading costs grow with the length
 READ_MAX = 600
-_MENTIONS = re.compile(r"^(?:[@＠]\S+\s+)+(?=\S)")  # @助手 看板: who a group message is addressed to, not what it says
+# @助手 看板, 日报 @助手: who a group message is addressed to, not what it says; [捂脸], [强]: the chat apps' emoji
+# typed as codes. Both are taken out before reading.
+_ASIDES = re.compile(r"^(?:[@＠]\S+\s+)+(?=\S)|(?:\s+[@＠]\S+)+$|\[[^\[\]\s]{1,4}\]")
 
 
 @dataclass(frozen=True)
@@ -152,6 +154,10 @@ def _clause(text: str, start: int, end: int) -> str:
     return _SEPARATORS.split(text[:start])[-1] + text[start:end] + _SEPARATORS.split(text[end:])[0]
 
 
+def _without_asides(text: str) -> str:
+    return _ASIDES.sub(" ", text.strip()).strip()
+
+
 def _without(text: str, spans: Sequence[tuple[int, int]]) -> str:
     return "".join(ch for i, ch in enumerate(text) if not any(a <= i < b for a, b in spans))
 
@@ -248,7 +254,7 @@ class Recognizer:
 
     # -- reading ----------------------------------------------------------------------------------------------
     def read(self, text: str) -> Intent:
-        text = _MENTIONS.sub("", text.strip())
+        text = _without_asides(text)
         original = text
         if len(original) > READ_MAX:
             return Intent(NOTE)
@@ -280,7 +286,7 @@ class Recognizer:
 
     def whole_command(self, text: str) -> str | None:
         """The command a message means as a whole (算了不弄了 → 取消, 积分榜 → 排行榜), courtesy words aside."""
-        bare = _PAD.sub("", self._corrected(fold(text).strip()))
+        bare = _PAD.sub("", self._corrected(fold(_without_asides(text))))
         if len(bare) > _WHOLE_MAX or _ends_with(bare, self.phrases.whole_not_end):
             return None  # 排行榜更新了吗: a question about it, not a request for it
         return next((command for command, pattern in self.whole if pattern.fullmatch(bare)), None)
