@@ -382,7 +382,8 @@ class Recognizer:
                 continue  # 进行了商务谈判: the behavior of that name, no stage change; 到谈判了吗: a question
             cued = bool(_find(p.advance, text[max(0, m.start() - 4) : m.start()]))
             # 方案演示搞完了, 谈判阶段开始了: the stage reached, told after its name (not 产品演示做完了: a behavior)
-            reached = _after(_skipped(text[m.end() :], p.visit_done_before), 0, p.advance_after) and not any(
+            told = text[m.end() :].lstrip()
+            reached = any(_after(t, 0, p.advance_after) for t in (told, _skipped(told, p.visit_done_before))) and not any(
                 b.start() <= m.start() and m.end() <= b.end() and b.group() != m.group() for b in _find(self.behavior_names, text))
             if (forced or cued or reached or _has(text, p.advance_anywhere)) and (forced or not (
                     _before(text, m.start(), p.advance_not) or _planned(text, m.start(), p.plans))):
