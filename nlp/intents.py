@@ -310,6 +310,8 @@ class Recognizer:
             return None  # 兑换的海外展会去哪个国家: talk about the command's subject, read as a sentence
         if not separated and _has(_clause(rest, 0, 0), self.phrases.questions):
             return None  # 拜访北京同创的时候要注意什么: a question, read as a sentence
+        if not separated and word == "拜访" and _has(rest, self.phrases.visit_off):
+            return None  # 拜访北京同创未遂: it did not happen, read as a sentence
         readers = {"推进": lambda: self._advance(rest, forced=True), "回款": lambda: self._payment(rest, forced=True),
                    "拜访": lambda: self._visit(word + rest, forced=True), "行为": lambda: self._behavior(rest, forced=True),
                    "兑换": lambda: self._redeem(rest, forced=True), "进展": lambda: self._progress(rest, forced=True)}
