@@ -30,7 +30,7 @@ _MONEY_CUES = frozenset({"金额", "合同金额", "项目金额", "共计", "�
 # Capital (financial) numerals as written on receipts and contracts (贰佰万元整); same length, so spans stay.
 _CAPITALS = str.maketrans("壹贰叁肆伍陆柒捌玖拾佰仟", "一二三四五六七八九十百千")
 _FILLER = r"(?:\s|是|为|约|大约|大概|差不多|在|有|达|:|：|~|不超过|控制在|左右){0,4}"
-_NUMBER = rf"(?P<num>{_AR}|{_CN})\s*(?:来|多|余|个(?=[w万]))?(?P<unit>{_UNIT})?(?P<tail>(?<=万)\d(?![\d.,%月号日点天周个年]))?"
+_NUMBER = rf"(?P<num>{_AR}|{_CN})\s*(?:来|多|余)?(?:个(?=[w万]))?(?P<unit>{_UNIT})?(?P<tail>(?<=[万w])\d(?![\d.,%月号日点天周个年]))?"
 _RANGE_LOW = rf"(?:(?P<low>{_AR}|{_CN})\s*(?P<lowunit>{_UNIT})?\s*(?:-|~|～|到|至)\s*)?"
 _PATTERN = re.compile(
     rf"(?:(?P<cue>{'|'.join(sorted(CUES, key=len, reverse=True))}){_FILLER})?"
@@ -105,7 +105,7 @@ def _value(number: str, unit: str | None, tail: str | None) -> Decimal | None:
         return None
     value = base * UNITS[unit] if unit else base
     if tail:
-        value += int(tail) * 1000  # 12万5 = 125 000
+        value += int(tail) * 1000  # 12万5 = 12w5 = 125 000
     return value
 
 

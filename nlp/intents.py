@@ -14,18 +14,23 @@ from nlp.segment import fold, word_freq
 
 NOTE = "备注"  # the intent of a message that asks for nothing: it is kept as a note
 # Punctuation, spaces and emoji that may follow a command word or pad a message.
-_PAD = re.compile(r"[\s,.!?;:~、，。！？；：…·\-—\"'“”‘’()（）【】\[\]<>《》]+|[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+")
+_PAD = re.compile(r"[\s,.!?;:~、，。！？；：…·\-—\"'“”‘’()（）【】\[\]<>《》#＃/]+|[\U0001F000-\U0001FAFF\u2600-\u27BF\uFE0F]+")
 _SEPARATORS = re.compile(r"[\s,，;；。!！?？:：、]+")
 _NEAR = 6  # characters: how far before a cue a negation or plan word still governs it
 _CLAUSES = re.compile(r"[,，;；。!！?？\n]+")  # a plan word governs the rest of its clause (spaces do not end one)
 _GAP = "[^,，。;；!！?？\n]{0,12}?"  # what 「…」 in a phrase stands for: a few characters of the same clause
 _LATIN_NAME = re.compile(r"[a-z][a-z0-9&.\-]*(?: [a-z0-9][a-z0-9&.\-]*)*(?=$|[^a-z0-9&.\-])")
-_BARE_MAX_FREQ = 100  # jieba frequency: a bare name more common than this is a word (天府, 卓越), not a customer
+# jieba frequency: a bare name more common than this is a word (天府, 卓越), not a customer; a name's first word this
+# common, with a brand after it, is its city or a common prefix (兰州金城物流 → 金城, 石家庄冀丰农业装备 → 冀丰)
+_BARE_MAX_FREQ = 200
+_BRAND_MIN = 4  # characters a name must keep after its leading word for that word to count as a prefix
 _WHOLE_MAX = 40  # characters: a longer message is never one command said as a whole
 # characters: a longer message (a pasted mail, minutes, a contract clause) is kept as a note, not read for a command —
 # a stated payment or advance is a sentence or two, even as a voice run-on, and reading costs grow with the length
 READ_MAX = 600
-_MENTIONS = re.compile(r"^(?:[@＠]\S+\s+)+(?=\S)")  # @助手 看板: who a group message is addressed to, not what it says
+# @助手 看板, 日报 @助手: who a group message is addressed to, not what it says; [捂脸], [强]: the chat apps' emoji
+# typed as codes. Both are taken out before reading.
+_ASIDES = re.compile(r"^(?:[@＠]\S+\s+)+(?=\S)|(?:\s+[@＠]\S+)+$|\[[^\[\]\s]{1,4}\]")
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class Phrases:
 
     whole: Mapping[str, Sequence[str]] = field(default_factory=dict)
     fillers: Sequence[str] = ()
+    whole_not_end: Sequence[str] = ()
     help_topics: Sequence[str] = ()
     typos: Mapping[str, Sequence[str]] = field(default_factory=dict)
     plans: Sequence[str] = ()
@@ -50,6 +56,7 @@ class Phrases:
     advance: Sequence[str] = ()
     advance_not: Sequence[str] = ()
     advance_anywhere: Sequence[str] = ()
+    advance_after: Sequence[str] = ()
     advance_not_after: Sequence[str] = ()
     behavior_verbs: Sequence[str] = ()
     stages: Mapping[str, Sequence[str]] = field(default_factory=dict)
@@ -64,6 +71,7 @@ class Phrases:
     visit_planned: Sequence[str] = ()
     visit_not: Sequence[str] = ()
     visit_not_near: Sequence[str] = ()
+    visit_meet: Sequence[str] = ()
     visit_not_before: Sequence[str] = ()
     visit_off: Sequence[str] = ()
     progress: Sequence[str] = ()
@@ -146,6 +154,21 @@ def _clause(text: str, start: int, end: int) -> str:
     return _SEPARATORS.split(text[:start])[-1] + text[start:end] + _SEPARATORS.split(text[end:])[0]
 
 
+def _without_asides(text: str) -> str:
+    return _ASIDES.sub(" ", text.strip()).strip()
+
+
+def _without(text: str, spans: Sequence[tuple[int, int]]) -> str:
+    return "".join(ch for i, ch in enumerate(text) if not any(a <= i < b for a, b in spans))
+
+
+def _skipped(text: str, words: Iterable[str]) -> str:
+    """`text` past any of `words` at its start (昨天做完了 → 做完了)."""
+    pattern = _alternation(words)
+    skip = re.match(f"(?:{pattern})*", text) if pattern else None
+    return text[skip.end() :] if skip else text
+
+
 def _ends_with(text: str, words: Iterable[str]) -> bool:
     return any(text.endswith(fold(w)) for w in words if w)
 
@@ -190,13 +213,19 @@ class Recognizer:
                 self.reward_names.update({fold(w): reward for w in words})
 
     # -- slots ------------------------------------------------------------------------------------------------
-    def customer(self, text: str, near: tuple[int, int] | None = None
+    def customer(self, text: str, near: tuple[int, int] | None = None, *, payer: bool = False
                  ) -> tuple[str | None, str | None, tuple[int, int] | None]:
         """(canonical name, mention as written, span) of the first customer named in `text` — first in the clause
-        around `near` when that clause names a known one (拜访了北京同创 顺便收到了合肥卓越的20万 → 合肥卓越)."""
+        around `near` when that clause names a known one (拜访了北京同创 顺便收到了合肥卓越的20万 → 合肥卓越); for a
+        `payer`, the last one named before the money (a voice run-on: 去了杭州同创…然后合肥卓越那边打了二十万过来)."""
         if near is not None:
             left = max((m.end() for m in _SEPARATORS.finditer(text[: near[0]])), default=0)
             right = next((m.start() + near[1] for m in _SEPARATORS.finditer(text[near[1] :])), len(text))
+            known = [m for m in find_customers(text[left:right], self.index) if m.match.best and not m.match.ambiguous]
+            earlier = [m for m in known if m.start + left < near[0]] if payer else []
+            if known:
+                m = earlier[-1] if earlier else known[0]
+                return m.match.best, m.mention, (m.start + left, m.end + left)
             name, mention, span = self.customer(text[left:right])
             if name is not None and span is not None:
                 return name, mention, (span[0] + left, span[1] + left)
@@ -225,7 +254,7 @@ class Recognizer:
 
     # -- reading ----------------------------------------------------------------------------------------------
     def read(self, text: str) -> Intent:
-        text = _MENTIONS.sub("", text.strip())
+        text = _without_asides(text)
         original = text
         if len(original) > READ_MAX:
             return Intent(NOTE)
@@ -238,7 +267,16 @@ class Recognizer:
             return Intent(whole)
         head = self._command_head(folded)
         typed = self._typed(*head) if head is not None else None
-        return _as_typed(typed or self._sentence(folded), folded, original)
+        if typed is not None:
+            return _as_typed(typed, folded, original)
+        # A hedge (好像, 估计, 听说 …) makes a stated fact uncertain, not a note: read without it, then ask first
+        # (合肥卓越可能赢单了, 北京同创款估计到了).
+        hedges = [m.span() for m in _find(self.phrases.hedges, folded)]
+        if not hedges:
+            return _as_typed(self._sentence(folded), folded, original)
+        found = self._sentence(_without(folded, hedges))
+        found = found if found.command == NOTE else replace(found, sure=False)
+        return _as_typed(found, _without(folded, hedges), _without(original, hedges))
 
     def _corrected(self, folded: str) -> str:
         """Slips of a cue word (推近 → 推进, 到帐 → 到账) put right; same length, so offsets still match the original."""
@@ -248,9 +286,9 @@ class Recognizer:
 
     def whole_command(self, text: str) -> str | None:
         """The command a message means as a whole (算了不弄了 → 取消, 积分榜 → 排行榜), courtesy words aside."""
-        bare = _PAD.sub("", self._corrected(fold(text).strip()))
-        if len(bare) > _WHOLE_MAX:
-            return None
+        bare = _PAD.sub("", self._corrected(fold(_without_asides(text))))
+        if len(bare) > _WHOLE_MAX or _ends_with(bare, self.phrases.whole_not_end):
+            return None  # 排行榜更新了吗: a question about it, not a request for it
         return next((command for command, pattern in self.whole if pattern.fullmatch(bare)), None)
 
     def _command_head(self, folded: str) -> tuple[str, str] | None:
@@ -272,6 +310,8 @@ class Recognizer:
             return None  # 兑换的海外展会去哪个国家: talk about the command's subject, read as a sentence
         if not separated and _has(_clause(rest, 0, 0), self.phrases.questions):
             return None  # 拜访北京同创的时候要注意什么: a question, read as a sentence
+        if not separated and word == "拜访" and _has(rest, self.phrases.visit_off):
+            return None  # 拜访北京同创未遂: it did not happen, read as a sentence
         readers = {"推进": lambda: self._advance(rest, forced=True), "回款": lambda: self._payment(rest, forced=True),
                    "拜访": lambda: self._visit(word + rest, forced=True), "行为": lambda: self._behavior(rest, forced=True),
                    "兑换": lambda: self._redeem(rest, forced=True), "进展": lambda: self._progress(rest, forced=True)}
@@ -322,9 +362,7 @@ class Recognizer:
         if not forced and any(_find(p.payment, m.group()) for m in _find(self.behavior_names, text)):
             return None
         near = (money[0].start, money[0].end) if money else cues[0].span() if cues else None
-        name, mention, span = self.customer(text, near)
-        if not forced and amount is None and mention is None:
-            return None  # 「到账了记得跟我说」: whose money, how much? nothing is stated
+        name, mention, span = self.customer(text, near, payer=True)
         if amount is None and forced:
             amount = parse_amount(_SEPARATORS.split(text.strip())[-1])
         if not forced and amount is None and not any(_after(text, m.end(), ["了"]) or "已" in text[: m.start()]
@@ -345,21 +383,22 @@ class Recognizer:
             if not forced and (_ends_with(text[: m.start()], p.behavior_verbs) or _after(text, m.end(), p.advance_not_after)):
                 continue  # 进行了商务谈判: the behavior of that name, no stage change; 到谈判了吗: a question
             cued = bool(_find(p.advance, text[max(0, m.start() - 4) : m.start()]))
-            if (forced or cued or _has(text, p.advance_anywhere)) and (forced or not (
+            # 方案演示搞完了, 谈判阶段开始了: the stage reached, told after its name (not 产品演示做完了: a behavior)
+            told = text[m.end() :].lstrip()
+            reached = any(_after(t, 0, p.advance_after) for t in (told, _skipped(told, p.visit_done_before))) and not any(
+                b.start() <= m.start() and m.end() <= b.end() and b.group() != m.group() for b in _find(self.behavior_names, text))
+            if (forced or cued or reached or _has(text, p.advance_anywhere)) and (forced or not (
                     _before(text, m.start(), p.advance_not) or _planned(text, m.start(), p.plans))):
                 pushed.append((cued, named))
         if pushed:  # 从需求确认推到方案演示: the stage after the cue, else the last one named
             stage = next((named for cued, named in pushed if cued), pushed[-1][1])
-        if stage is None:
-            for event_stage, words in p.stage_events.items():
-                if event_stage in self.vocabulary.stages:
-                    hit = next((m for m in _find(words, text) if not _before(text, m.start(), p.advance_not)
-                                and not _planned(text, m.start(), p.plans)
-                                and not _after(text, m.end(), p.advance_not_after)
-                                and (forced or self._short_event_stated(text, m))), None)
-                    if hit is not None:
-                        stage = event_stage
-                        break
+        if stage is None:  # events: the furthest stage stated wins (合同签了 赢单！ → 赢单)
+            stated = [event_stage for event_stage, words in p.stage_events.items()
+                      if event_stage in self.vocabulary.stages and any(
+                          not _before(text, m.start(), p.advance_not) and not _planned(text, m.start(), p.plans)
+                          and not _after(text, m.end(), p.advance_not_after)
+                          and (forced or self._short_event_stated(text, m)) for m in _find(words, text))]
+            stage = max(stated, key=list(self.vocabulary.stages).index, default=None)
         if stage is None:
             return None
         name, mention, _ = self.customer(text)
@@ -407,26 +446,37 @@ class Recognizer:
 
     def _visit(self, text: str, forced: bool = False) -> Intent | None:
         p = self.phrases
-        cues = [m for m in _find(p.visit, text) if not _after(text, m.end(), p.visit_not_after)]
+        # 签约了 holds 约了: a visit word inside a stage word is no visit
+        staged = [m.span() for m in _find([*self.stage_names, *(w for ws in p.stage_events.values() for w in ws)], text)]
+        cues = [m for m in _find(p.visit, text) if not _after(text, m.end(), p.visit_not_after)
+                and not any(a <= m.start() < b or a < m.end() <= b for a, b in staged)]
         name, mention, span = self.customer(text)
         if span is not None:
             cues += [m for m in _find(p.visit_before_customer, text[: span[0]])
                      if m.end() == span[0] and not _ends_with(text[: m.end()], p.visit_not_before)]
+        # 去西部能源附近爬山, 去北京同创的路上堵车了: near the customer, not a visit — unless someone is to be met there
+        # (在去北京同创的路上 待会跟他们采购碰个面): a visit under way, not yet made
+        on_way = False
         if span is not None and not forced and _after(text, span[1], p.visit_not_near):
-            return None  # 去西部能源附近爬山, 去北京同创的路上: near the customer, not a visit
+            if not _find([*p.visit, *p.visit_meet], text[span[1] :]):
+                return None
+            on_way = True
         if not forced:  # 今天不方便见面, 拜访的时候要注意什么: no visit, or a question about one
             cues = [m for m in cues if not _before(text, m.start(), p.visit_not)
                     and not _has(_clause(text, m.start(), m.end()), p.questions)]
         if forced:
             if mention is None:
                 mention = _first_word(_leftover(text, [m.span() for m in cues]).lstrip("了过完")) or None
-        elif not cues or mention is None or _has(text, p.visit_off):
-            return None  # no visit cue, nobody named, or it did not happen (客户临时取消了)
+        elif not cues or _has(text, p.visit_off):
+            return None  # no visit cue, or it did not happen (客户临时取消了)
         past = [m for m in cues if "约" not in m.group() and not _has(_SEPARATORS.split(text[: m.start()])[-1], p.visit_planned)
                 and ("了" in m.group() or _after(text, m.end(), p.visit_done_after) or _ends_with(m.group(), p.visit_done_after))]
         # 去合肥卓越开会了: a clause that ends in 了 tells a visit that happened, unless a plan word says otherwise.
         ended = any(_clause(text, m.start(), m.end()).endswith("了") for m in cues)
-        done = bool(past) or ((ended or _has(text, p.visit_done_before)) and not _has(text, p.visit_planned))
+        done = not on_way and (bool(past) or ((ended or _has(text, p.visit_done_before)) and not _has(text, p.visit_planned)))
+        if mention is None and not forced and not done:
+            return None  # a plan with nobody named (下周打算去拜访一下客户, 约了牙医) is a note
+        # A visit made with nobody we know named (刚见完老周他们) is asked about: never filed as a note.
         who = name or mention
         return Intent("拜访", who or "", bool(name) and not self._hedged(text), name, mention, done=done)
 
@@ -525,15 +575,22 @@ def _as_typed(intent: Intent, folded: str, original: str) -> Intent:
 
 
 def _bare_names(names: Iterable[str]) -> dict[str, list[str]]:
-    """Each customer's name without region, legal suffix and institution word (苏州瑞康医院 → 瑞康) → its owners."""
+    """Each customer's name without region, legal suffix and institution word (苏州瑞康医院 → 瑞康, 成都蜀锦数据科技
+    → 蜀锦: the brand's first two characters too) → its owners."""
     out: dict[str, list[str]] = {}
     for name in names:
         core = core_name(name)
-        rest = core[region_length(core) :]
-        for form in {rest, brand(rest)}:
+        rest = core[region_length(core) or _prefix_length(core) :]
+        head = rest[:2] if re.fullmatch(r"[\u4e00-\u9fff]{2}", rest[:2]) else ""  # never a Latin fragment (no, ab)
+        for form in {rest, brand(rest), head}:
             if len(form) >= 2 and form != name and form not in REGIONS and word_freq(form) < _BARE_MAX_FREQ:
                 out.setdefault(fold(form), []).append(name)
     return out
+
+
+def _prefix_length(core: str) -> int:
+    """The length of a common leading word (a city outside REGIONS: 兰州, 石家庄) before a brand, else 0."""
+    return next((k for k in (2, 3, 4) if len(core) - k >= _BRAND_MIN and word_freq(core[:k]) >= _BARE_MAX_FREQ), 0)
 
 
 def _amount_span(text: str) -> tuple[int, int]:

@@ -519,6 +519,7 @@ class IntentsFile(_Strict):
 
     whole: dict[str, list[str]] = {}  # command → phrases that, the whole message, mean it
     fillers: list[str] = []
+    whole_not_end: list[str] = []  # a whole message ending so asks about a state (排行榜更新了吗), requests nothing
     help_topics: list[str] = []
     typos: dict[str, list[str]] = {}  # word → slips of the same length (推近 → 推进, 到帐 → 到账)
     plans: list[str] = []  # earlier in the clause: a plan, not a fact (争取, 下个月 …)
@@ -535,6 +536,7 @@ class IntentsFile(_Strict):
     advance: list[str] = []
     advance_not: list[str] = []
     advance_anywhere: list[str] = []
+    advance_after: list[str] = []  # right after a stage name: that stage is reached (方案演示搞完了, 谈判阶段开始了)
     advance_not_after: list[str] = []
     behavior_verbs: list[str] = []
     stages: dict[str, list[str]] = {}  # stage → short names
@@ -549,6 +551,7 @@ class IntentsFile(_Strict):
     visit_planned: list[str] = []
     visit_not: list[str] = []
     visit_not_near: list[str] = []
+    visit_meet: list[str] = []  # later in a message on the way to a customer: someone is met there (a visit)
     visit_not_before: list[str] = []
     visit_off: list[str] = []
     progress: list[str] = []

@@ -281,3 +281,36 @@ def test_dialect_cancel_leaves_the_dialog_and_a_clipped_lead_word_starts_a_lead(
         dialog = dialogs.active(session, "lilei", now=T0)
     assert (dialog.flow, dialog.data["customer"]) == ("leads", "银川贺兰山数科")
     assert stage_changes(engine) == []
+
+
+def test_a_customer_called_by_the_bare_brand_is_found(client, engine, customers):
+    with Session(engine) as session:
+        qianfeng = seed_customer(session, "贵阳黔峰电子有限公司", aliases=["贵阳黔峰"], updated=EARLIER).id
+    assert texts(say(client, "刚见完黔峰的李总")) == ["已记录拜访：贵阳黔峰电子有限公司。"]
+    assert touches(engine) == [("visit", qianfeng)]
+
+
+def test_a_visit_made_with_no_known_customer_is_asked_about_not_filed(client, engine, customers):
+    card = last_card(say(client, "刚从客户那边出来 聊得不错"))
+    assert card["title"] == "看起来是「拜访」，但没看出是哪个客户。请按「拜访 <客户>」发送，或记为备注。"
+    assert labels(card) == ["记为备注"] and touches(engine) == []
+
+
+def test_on_the_way_to_meet_someone_opens_the_checklist_and_a_traffic_jam_is_a_note(client, engine, customers):
+    last_card(say(client, "在去杭州同创的路上 待会跟他们CTO碰个面"))
+    with Session(engine) as session:
+        [checklist] = session.exec(select(Checklist)).all()
+    assert checklist.customer_id == customers[HANGZHOU] and touches(engine) == []
+    assert texts(say(client, "去合肥卓越的路上堵车了")) == [f"已作为备注记入「{ZHUOYUE}」。"]
+
+
+def test_the_end_of_the_deal_named_after_the_signing_wins(client, engine, customers):
+    card = last_card(say(client, "北京同创合同签了 赢单！"))
+    click(client, card, "回款跟进 +5")
+    assert stage_changes(engine) == [(customers[TONGCHUANG], "合同签署", "赢单")]
+
+
+def test_a_hedged_advance_is_asked_about_not_filed_as_a_note(client, engine, customers):
+    card = last_card(say(client, "合肥卓越估计已经到谈判阶段了"))
+    assert (card["title"], labels(card)) == (f"要把{ZHUOYUE}推进到「商务谈判」吗？", ["是", "不是，记为备注"])
+    assert stage_changes(engine) == [] and touches(engine) == []

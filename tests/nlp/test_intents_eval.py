@@ -16,13 +16,12 @@ from rules.loader import load_rules
 from rules.schema import COMMAND_WORDS
 
 DATA = Path(__file__).parent / "data"
-SPLITS = sorted(DATA.glob("intents_*.yaml"))
 ACCURACY = 0.95  # the issue's acceptance figure, per split
-# intents_holdout.yaml is the last independent set, run once blind after the last round (docs/nlp.md, "Free-form
-# chat") and changed nothing since: it did not reach the targets (0.936, 4 visits as notes), so it guards against
-# regressions a little below what it measured instead; every split tuned on must meet the targets.
+# intents_holdout.yaml is the next independent set, dropped in at the end of a round and run once blind (docs/nlp.md,
+# "Free-form chat"); until then there is none and its test skips. Every split tuned on (dev, seen*) is held to the
+# targets; the blind one too, until its one run says what it measured.
 BLIND = "intents_holdout"
-BLIND_FLOOR = {"accuracy": 0.92, "facts_as_notes": 4}
+SPLITS = sorted(p for p in DATA.glob("intents_*.yaml") if p.stem != BLIND)
 FACTS = ("回款", "推进", "拜访")  # a message stating one of these must never be filed as a note
 SLOTS = ("customer", "amount", "stage", "behavior")
 # The labels have no 预测看板: opening the forecast board counts as the forecast intent.
@@ -117,18 +116,25 @@ def test_there_is_a_dev_split() -> None:
     assert DATA / "intents_dev.yaml" in SPLITS
 
 
-@pytest.mark.parametrize("path", SPLITS, ids=[p.stem for p in SPLITS])
-def test_intents_split(path: Path) -> None:
+def held_to_targets(path: Path) -> None:
     result = score(path)
     print("\n" + result.table(path.stem))
     for miss in result.misses:
         print("  miss:", miss)
-    if path.stem == BLIND:
-        assert len(result.facts_as_notes) <= BLIND_FLOOR["facts_as_notes"], result.facts_as_notes
-        assert result.accuracy >= BLIND_FLOOR["accuracy"], f"{path.stem}: intent accuracy {result.accuracy:.3f}"
-        return
     assert not result.facts_as_notes, f"stated facts filed as notes: {result.facts_as_notes}"
     assert result.accuracy >= ACCURACY, f"{path.stem}: intent accuracy {result.accuracy:.3f} < {ACCURACY}"
+
+
+@pytest.mark.parametrize("path", SPLITS, ids=[p.stem for p in SPLITS])
+def test_intents_split(path: Path) -> None:
+    held_to_targets(path)
+
+
+def test_intents_blind_split() -> None:
+    path = DATA / f"{BLIND}.yaml"
+    if not path.exists():
+        pytest.skip(f"no blind set yet: {path.name} is dropped in at the end of a round and run once")
+    held_to_targets(path)
 
 
 def test_a_pasted_document_is_a_note_however_it_starts() -> None:
