@@ -139,6 +139,15 @@ def test_a_word_that_is_another_industrys_name_stays_with_that_industry():
     assert "外贸" not in trade.aliases and own.keywords == [] and "外贸公司" in trade.keywords
 
 
+def test_comments_between_industries_and_after_the_list_are_kept():
+    commented = DEFAULT.replace("  - name: 互联网\n", "# 互联网：只管平台和游戏公司\n  - name: 互联网\n").replace(
+        "  - name: 物流\n", "  - name: 物流  # 含港口\n")
+    text = enable(commented, "saas")
+    assert "# 互联网：只管平台和游戏公司\n  - name: 互联网\n    aliases: []\n" in text
+    assert "  - name: 物流  # 含港口\n" in text
+    assert "\n\n# 需求阶段的说法：" in text and text.index("  - name: SaaS") < text.index("need_stage_phrases:")
+
+
 def test_an_unusual_layout_is_written_out_afresh_and_still_valid():
     flow = yaml.safe_load(DEFAULT)
     text = yaml.safe_dump(flow, allow_unicode=True, sort_keys=False, default_flow_style=True)

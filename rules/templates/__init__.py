@@ -133,6 +133,7 @@ def _without(entry: Entry, words: set[str]) -> Entry:
 
 _SECTION = re.compile(r"industries:\s*(#.*)?\n?")
 _ITEM = re.compile(r"(\s*)-(\s|$)")
+_TOP_KEY = re.compile(r"[^\s#-]")  # a line starting the next top-level key
 
 
 def _edit(text: str, entries: list[Entry], plan: list[Entry | None], appended: Entry | None,
@@ -142,13 +143,10 @@ def _edit(text: str, entries: list[Entry], plan: list[Entry | None], appended: E
     start = next((i for i, line in enumerate(lines) if _SECTION.fullmatch(line)), None)
     if start is None:
         return None
-    last = start
-    for i in range(start + 1, len(lines)):
-        if lines[i].strip() and lines[i][0] not in " \t-":
-            break
-        if lines[i].strip():
-            last = i
-    block = lines[start + 1:last + 1]
+    end = next((i for i in range(start + 1, len(lines)) if _TOP_KEY.match(lines[i])), len(lines))
+    while end > start + 1 and (not lines[end - 1].strip() or lines[end - 1].startswith("#")):
+        end -= 1  # blank lines and column-0 comments at its end introduce the next key
+    block = lines[start + 1:end]
     chunks, preamble, indent = _chunks(block)
     if len(chunks) != len(entries) or any(yaml.safe_load(textwrap.dedent("".join(c))) != [e]
                                           for c, e in zip(chunks, entries, strict=True)):
@@ -168,7 +166,7 @@ def _edit(text: str, entries: list[Entry], plan: list[Entry | None], appended: E
             out += rewritten
     if appended is not None:
         out += _render(appended, indent, template)
-    return "".join(lines[:start + 1] + preamble + out + lines[last + 1:])
+    return "".join(lines[:start + 1] + preamble + out + lines[end:])
 
 
 def _chunks(block: list[str]) -> tuple[list[list[str]], list[str], str]:
