@@ -47,6 +47,9 @@ def test_the_catalogue_covers_the_industries_asked_for_each_with_its_own_evidenc
         assert len(evidence) >= 3 and roles and template.summary, template.name
         assert len({q.key for q in evidence}) == len(evidence) and len({q.key for q in roles}) == len(roles)
         assert all(q.choices for q in roles), template.name  # a role card always has buttons
+        for question in (*evidence, *roles):  # the stored key is what the card shows; a WeCom card carries 6 buttons
+            assert question.key == question.label and len(question.choices) <= 6, (template.name, question.key)
+            assert all(len(choice) <= 10 for choice in question.choices), (template.name, question.key)
 
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda t: t.name)
