@@ -97,6 +97,8 @@ def test_with_every_template_enabled_each_word_in_a_message_names_its_own_indust
     ("新线索 一心堂连锁药店 预算200万", "医药"),
     ("新线索 安克跨境电商 预算200万", "跨境贸易"),
     ("新线索 海底捞火锅 预算200万", "餐饮"),
+    ("新线索 南京江北化工贸易公司 预算200万", "化工"),
+    ("新线索 合肥京东方 预算200万", None),  # a name holding a platform's name (京东) is not e-commerce
 ])
 def test_the_more_specific_word_wins_with_every_template_enabled(message, industry):
     assert parse_lead(message, vocabulary(ALL)).industry == industry
