@@ -14,15 +14,15 @@ from nlp.leads import ParsedLead, Person, parse_lead
 from rules.loader import load_rules
 
 DATA = Path(__file__).parent / "data"
-SPLITS = sorted(p.stem.removeprefix("leads_") for p in DATA.glob("leads_*.yaml"))
-FIELDS = ("customer", "industry", "budget", "decision_makers", "need_stage")
-MIN_FIELD_F1 = 0.95  # issue 14's acceptance, per split
-MIN_NAME_EXACT = 0.95
-# leads_holdout.yaml is the last independent set, run once blind after round four and changed nothing since
-# (docs/nlp.md, "Free-form chat"): it did not reach the targets (field F1 0.923, name exact 0.876), so it guards against
-# regressions a little below what it measured; every split tuned on keeps the issue's targets.
+# leads_holdout.yaml is the next independent set, dropped in by the lead and run once, blind, at the end
+# (docs/nlp.md, "Free-form chat"); every other split has been tuned on.
 BLIND = "holdout"
-BLIND_FLOOR = {"field F1": 0.90, "name exact": 0.85}
+SPLITS = sorted(p.stem.removeprefix("leads_") for p in DATA.glob("leads_*.yaml") if p.stem != f"leads_{BLIND}")
+FIELDS = ("customer", "industry", "budget", "decision_makers", "need_stage")
+TARGETS = {"field F1": 0.95, "name exact": 0.95, "title accuracy": 0.9}  # issue 14's acceptance, per split
+# The fifth set (leads_seen4.yaml) measured 0.923 / 0.876 / 0.898 blind after round four and was tuned on in round
+# five; it is held to a regression floor a little below what it measured after that round (docs/nlp-leads.md).
+FLOORS = {"seen4": {"field F1": 0.95, "name exact": 0.95, "title accuracy": 0.9}}
 MIN_CASES = 120
 VOCABULARY = vocabulary(load_rules().leads)
 
@@ -68,6 +68,14 @@ class Report:
         for tally in self.fields.values():
             total.tp, total.fp, total.fn = total.tp + tally.tp, total.fp + tally.fp, total.fn + tally.fn
         return total
+
+    @property
+    def name_exact(self) -> float:
+        return self.names_exact / self.cases
+
+    @property
+    def title_accuracy(self) -> float:
+        return self.titles_right / self.titles if self.titles else 1.0
 
 
 def _one(value: Any) -> set[Any]:
@@ -129,9 +137,17 @@ def table(split: str, report: Report) -> str:
     rows = [f"leads_{split}: {report.cases} cases", f"{'field':<16}{'P':>7}{'R':>7}{'F1':>7}"]
     for name, tally in [*report.fields.items(), ("overall", report.overall)]:
         rows.append(f"{name:<16}{tally.precision:>7.3f}{tally.recall:>7.3f}{tally.f1:>7.3f}")
-    rows.append(f"customer name exact  {report.names_exact / report.cases:.3f}")
-    rows.append(f"contact title acc.   {report.titles_right / max(report.titles, 1):.3f} ({report.titles} people)")
+    rows.append(f"customer name exact  {report.name_exact:.3f}")
+    rows.append(f"contact title acc.   {report.title_accuracy:.3f} ({report.titles} people)")
     return "\n".join(rows)
+
+
+def _assert_meets(split: str, report: Report, wanted: dict[str, float]) -> None:
+    print("\n" + table(split, report))
+    misses = [m for tally in report.fields.values() for m in tally.misses]
+    assert report.overall.f1 >= wanted["field F1"], "\n".join(misses[:40])
+    assert report.name_exact >= wanted["name exact"], "\n".join(report.fields["customer"].misses[:40])
+    assert report.title_accuracy >= wanted["title accuracy"], "\n".join(report.fields["decision_makers"].misses[:40])
 
 
 def test_dev_split_is_present() -> None:
@@ -148,13 +164,13 @@ def test_split_is_big_enough_and_labelled_in_the_schema(split: str) -> None:
 
 @pytest.mark.parametrize("split", SPLITS)
 def test_lead_fields_meet_the_issue_targets(split: str) -> None:
-    report = evaluate(split)
-    print("\n" + table(split, report))
-    misses = [m for tally in report.fields.values() for m in tally.misses]
-    field_f1, name_exact = ((BLIND_FLOOR["field F1"], BLIND_FLOOR["name exact"]) if split == BLIND
-                            else (MIN_FIELD_F1, MIN_NAME_EXACT))
-    assert report.overall.f1 >= field_f1, "\n".join(misses[:40])
-    assert report.names_exact / report.cases >= name_exact, "\n".join(report.fields["customer"].misses[:40])
+    _assert_meets(split, evaluate(split), FLOORS.get(split, TARGETS))
+
+
+def test_the_blind_split_meets_the_issue_targets() -> None:
+    if not (DATA / f"leads_{BLIND}.yaml").exists():
+        pytest.skip(f"no leads_{BLIND}.yaml: the lead drops the next independent set in at the end")
+    _assert_meets(BLIND, evaluate(BLIND), TARGETS)
 
 
 def test_a_name_with_its_own_title_word_is_right_with_or_without_that_title() -> None:
