@@ -56,19 +56,32 @@ _COMMAND = re.compile(
 # 「刚才聊了个新客户叫…」: the command said inside an opening phrase.
 _INTRO = re.compile(r"^.{0,12}?(?:(?:有|聊了|来了|认识了|接了|碰到|加了|谈了|见了)(?:一?个|一家|家)(?:新的?)?|(?:一?个|一家|家)新的?)"
                     r"(?:客户|线索)\s*(?:叫做|名叫|叫|是)?\s*")
+# Words an organisation's name ends with: a name cut right after one is sure.
+ORG_SUFFIXES = (
+    "股份有限公司", "有限责任公司", "有限公司", "集团", "公司", "医院", "卫生院", "大学", "学院", "中学", "小学", "学校",
+    "银行", "商行", "分行", "支行", "信用社", "证券", "保险", "研究院", "研究所", "中心", "局", "委员会", "办公室", "厂", "超市",
+    "商场", "百货", "供应链", "科技", "网络", "信息", "电子", "软件", "物流", "快递", "速运", "商贸", "实业", "控股", "电力", "能源",
+    "制药", "药业", "机械", "汽车", "电器", "传媒", "教育", "医疗", "股份", "园区", "园", "港", "机场", "酒店", "院", "所",
+)
+_SUFFIX_WORDS = "|".join(sorted(ORG_SUFFIXES, key=len, reverse=True))
+# An opener before the org in a run-on: when, and the verb of meeting it (今天和…喝了茶, 刚才去了, 同事推荐了, 刚从).
+_WHEN = r"那个|嗯|今天|昨天|前天|刚才|刚刚|刚|上午|下午|中午|晚上|上周"
+_MET = r"拜访认识|认识|拜访|去|跑|见|碰到|碰见|遇到|推荐|介绍|聊|约|从|跟|和"
+_EMOJI = r"[\U0001F300-\U0001FAFF\u2190-\u21FF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]"
 # Chatter before the name, after or instead of a command word: 帮我记一下啊, 录一下：, 哈是, 对方是, 👉, new lead:,
 # 有个客户想上系统 叫…, 俺们这片新冒出来一个客户, 名片：.
-_EMOJI = r"[\U0001F300-\U0001FAFF\u2190-\u21FF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]"
 _CHATTER = re.compile(
     r"(?:(?:那个|这个|嗯|哦|对了|跟你说)*(?:帮我|帮忙|麻烦|请|给我)?(?:记录|录入|登记|记|录)(?:一下|下)[啊哈呢呀嘛哦]*"
     r"|(?:帮我|帮忙|麻烦|请|给我)(?:记录|录入|登记)|(?:记录|录入|登记)(?=[\s:：])|new lead|lead(?=[\s:：])|[【\[(（]?名片[】\])）]?"
     r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上)?(?:认识了|见了|拜访了|碰到了|碰见了|约了)(?=[^\s,，。]{2,}?的)"
     r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上|刚)?(?:跑了|去了)一?趟"
-    r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上)(?:认识了|去了|见了|拜访了|碰到了?)(?=\s|[^\s,，。]{2,}?(?:大学|学院|医院|集团|公司|银行))"
-    r"|(?:客户|转发)[^\s:：,，]{0,6}?(?:转过来的?|转发|转|介绍|资料|消息)[)）]?[:：👇]|客户[(（]转[)）][:：]|(?:您好|你好)[,，!！]*"
+    rf"|(?:我|我们|那个|嗯)*(?:{_WHEN})+(?:在[^\s,，。:：]{{1,6}}?上)?(?:同事|朋友|领导|老板|老乡|同学|客户)?(?:{_MET})(?:了|完)?的?\s*(?:个|一个|一家|家)?\s*"
+    rf"(?!(?:新的?|潜在的?)*(?:客户|线索|老板|商机))(?=[^\s,，。:：]{{2,}}?(?:{_SUFFIX_WORDS}|的)|[a-z]|[^\s,，。:：]{{2,12}}(?:[\s,，。]|然后|他们|出来|聊完))"
+    r"|(?:客户|转发)[^\s:：,，]{0,6}?(?:转过来的?|发过来的?|发来的?|转发|转|介绍|资料|消息)[)）]?[:：👇]|客户[(（]转[)）][:：]|(?:您好|你好)[,，!！]*"
+    r"|转[:：]|[【\[(（][^】\])）]{0,6}(?:留言|消息|咨询|转发)[】\])）]"
     r"|(?:我们是|我们这边是|我司是?|我是)|(?:想|要|准备|打算)(?:做|搞|上)\s*[a-z]{2,8}(?=[\s,，。:：])|有(?:个|一个|家|一家)(?:新的?|潜在的?)*(?:机会|客户)(?:[啊哈呀哦]*[~～])?"
     r"|(?:有|认识了?)(?:个|一个|家|一家)(?:做[^\s,，]{1,6}?的)?(?:物流|saas|软件|互联网|科技|制造|医疗|教育|金融|零售|能源)?"
-    r"(?:公司|银行|医院|学校|单位|企业|工厂)(?:叫做|叫)?(?=[\s,，。:：])"
+    r"(?:公司|银行|医院|学校|单位|企业|工厂)(?:叫做|叫)?(?=[\s,，。:：])|(?:有|认识了?)?(?:个|一个|家|一家)(?:做|搞)[^\s,，]{1,6}?的(?=[\s,，])"
     r"|[啊哈呢呀嘛哦嗯吧呗]*(?:麻烦(?:你|您)?了|辛苦(?:了|啦)?|谢谢|多谢|感谢)(?:啦|了|哈|哦)*"
     r"|有(?:个|一个|家|一家)[^\s,，。:：]{1,6}?(?:想|要|准备|打算)[^\s,，。:：]{1,14}(?=[\s,，。:：])"
     r"|(?:想|要|准备|打算)[^\s,，。:：]{1,8}?[\s,，]*(?:叫做|名叫|叫)"
@@ -77,7 +90,7 @@ _CHATTER = re.compile(
     r"[\s:：=＝,，。!！]*"
 )
 # Words before the name that say what kind of customer it is, not its name (潮汕老字号 陈记牛肉丸连锁, 本地连锁 X超市).
-_DESCRIPTOR = re.compile(r"[\u4e00-\u9fff]{0,4}?(?:老字号|龙头|头部企业|头部|知名企业|知名|上市公司|国企|央企|民企|外企|本地|当地|连锁|老牌)"
+_DESCRIPTOR = re.compile(r"[\u4e00-\u9fff]{0,2}?(?:老字号|龙头|头部企业|头部|知名企业|知名|上市公司|国企|央企|民企|外企|本地|当地|连锁|老牌)"
                          r"(?:企业|品牌|连锁)?")
 # Words between the command and the name: 「啊就是今天下午见的」「名字叫」「叫」.
 _NAME_LEAD_IN = re.compile(
@@ -100,23 +113,24 @@ _KEY = re.compile(rf"(?:{'|'.join(_KEYS.values())}|决策)\s*(?:是|为|在|:|�
 _CUSTOMER_KEY = re.compile(r"(?:客户名字|客户名称|客户名|公司名字|公司名称|公司名|单位名称|客户|公司|单位|名称|名字)\s*"
                            r"(?:[:：=＝]|叫做|名叫|是|叫|为|\s)\s*")
 _BREAKS = ",，。;；、\n\r!！?？|/-—~～…"
-# Words an organisation's name ends with: a name cut right after one is sure.
-ORG_SUFFIXES = (
-    "股份有限公司", "有限责任公司", "有限公司", "集团", "公司", "医院", "卫生院", "大学", "学院", "中学", "小学", "学校",
-    "银行", "分行", "支行", "信用社", "证券", "保险", "研究院", "研究所", "中心", "局", "委员会", "办公室", "厂", "超市",
-    "商场", "百货", "供应链", "科技", "网络", "信息", "电子", "软件", "物流", "快递", "速运", "商贸", "实业", "控股", "电力", "能源",
-    "制药", "药业", "机械", "汽车", "电器", "传媒", "教育", "医疗", "股份", "园区", "园", "港", "机场", "酒店", "院", "所",
-)
 _ABBREVIATION = re.compile(r"(?<![a-z])(?:inc|co|ltd|corp|llc|plc|pte|gmbh|intl|bhd|pty|mr|ms|mrs|dr)$")  # TechFlow Inc., Mr. Chan
 SHORT_NAME = 12  # a piece this long between separators is taken whole as the name
 # Where a name without a suffix ends in run-on text: what follows is about the customer, not its name.
 _SOFT_CUTS = re.compile(
-    r"做|搞|是一家|是家|一家|他们|她们|那边|这边|目前|现在|正在|准备|打算|计划|想要|想|需要|要|刚|已经|主要|有个|有一个|"
+    r"然后|出来|聊完|做|搞|是一家|是家|一家|他们|她们|那边|这边|目前|现在|正在|准备|打算|计划|想要|想|需要|要|刚|已经|主要|有个|有一个|"
     r"主营|属于|的项目|项目|这家|说|在"
 )
+# Talk right after an org suffix: the name ended at the suffix (X医院然后信息科说, X集团出来他们想, X银行信息科技部的,
+# X中学智慧校园建设, X医院信息化升级; not X大学信息化办公室, a part of the customer).
+_AFTER_SUFFIX = re.compile(r"然后|出来|聊完|回来|他们|她们|那边|这边|想(?:做|上|搞|了解|要)|要(?:做|上|搞)|有(?:个|一个)?新?(?:需求|项目|机会)|"
+                           r"(?:智慧|信息化|数字化)(?!办公室|中心|部|处|科|办)")
+# A department right after an org suffix, then 的 or a title: X银行信息科技部的, X银行信息科技部总经理何静.
+_DEPARTMENT_AFTER = re.compile(r"(?:信息科技|信息技术|信息|科技|网络|财务|采购|技术|设备|运营|it)(?:部|处|科|中心)")
+# Talk inside a short piece (X超市连锁有个需求): the name ends before it, a guess to confirm.
+_TALK = re.compile(r"有(?:个|一个)?新?(?:需求|项目|机会)|想(?:做|上|搞|了解)|要(?:做|上|搞)|然后")
 _FILLER = re.compile(r"^(?:的|了|啊|呢|哈|吧|哦|嗯|是|有|在|目前|现在|大概|大约|这个|那个|客户|项目|然后|还有|另外|对了|"
                      r"(?:刚|刚刚)?(?:加了?|添加了?)?(?:个|一个)?(?:新)?(?:客户)?的?(?:微信|企微|企业微信|钉钉)(?:好友)?|"
-                     r"先记一下|记一下|先这样|回头再补|后面再补|其他的?再说|"
+                     r"先记一下|记一下|先这样|回头再补|后面再补|其他的?再说|还不知道|不知道|具体|全称|名字|叫啥|叫什么|"
                      r"\s|[~～。.!！?？、,，;；:：\-—()（）\[\]【】]|[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F])*$")
 # Saying who decides, after the people (财务总监老孙是决策人, CTO王明拍板, 最后王总说了算).
 _DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:就|也)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|牵头|定|(?:都|也)(?:要|得|需要)?(?:点头|同意|签字)|decides?(?![a-z]))")
@@ -160,7 +174,12 @@ _LEAD_IN = re.compile(r"(?:想|还没有|还没|没有|没|未|还未|目前|现
 _NOW = re.compile(r"现在|目前|当前|眼下|刚|还在|正在")  # a stage said as where they are now, not a plan
 _NEGATED = re.compile(r"(?:没|未|不|还没|还未|没有|不用|无需|无须)(?:有|在|到|进入|开始)?$")
 # 「X？不对 是Y」: the rep corrects the name; what comes after the correction is the name.
-_CORRECTION = re.compile(r"[?？]\s*(?:不对|不是|不(?=[,，\s])|错了|说错了|打错了)[,，。!！\s]*(?:是|应该是|应该叫|叫)?\s*")
+# 「X 哦不对是Y」「X，不好意思打错了，是Y」「X 更正一下 叫Y」 too.
+_CORRECTION = re.compile(r"[?？]\s*(?:不对|不是|不(?=[,，\s])|错了|说错了|打错了)[,，。!！\s]*(?:是|应该是|应该叫|叫)?\s*"
+                         r"|(?:(?<=[,，。\s])|^)(?:哦|噢|呃|啊)?(?:不好意思)?[,，\s]*(?:不对|打错了|说错了|写错了|更正一下|更正|纠正一下)"
+                         r"[,，。!！\s]*(?:是|应该是|应该叫|叫|改成|改为)\s*")
+# 「X某支行 … 先记X」: the rep does not know the full name yet and says which one to save.
+_PROVISIONAL = re.compile(r"(?:先记|先写|先录|先填|就记|就写)\s*(?P<name>[^\s\d,，。;；!！:：]{2,})(?=[\s,，。;；!！]|$)")
 _CONJUNCTIONS = re.compile(r"[跟与及、/&+]|和(?![姐哥])|还有|以及")  # 和姐 is a name
 
 
@@ -213,9 +232,11 @@ class _Parser:
         for mark in re.finditer(r"(?m)^[ \t]*(?:[-•·*]|\d+[.、)）]|[一二三四五六七八九十][、.])[ \t]*", self.text):
             self.claim(mark.start(), mark.end())
         self._keyed_customer()
+        self._card_lines()
         self._card()
         self._evidence()
         self._budget()
+        self._provisional()
         self._need_stage()
         self._decision_makers()
         self._industry()
@@ -263,7 +284,7 @@ class _Parser:
                          or _LOOSE_NAME.match(rest)
                          or re.match(r"[a-z]", rest)
                          or re.match(r"(?:和|跟|与|及|还有|以及)\s*\S", rest))
-                if not (spaced_person and self.text[j].isspace() and j > i and joins):
+                if not (spaced_person and self.text[j] in " \t\u3000" and j > i and joins):  # a card's lines stay apart
                     break
                 j += gap
                 continue
@@ -282,6 +303,23 @@ class _Parser:
                     self.lead.customer = self.raw[m.end():end].strip()
                     self.claim(m.start(), end)
                     return
+
+    def _card_lines(self) -> None:
+        """A card pasted line by line: the org's line is the customer; a name alone on its line and a title alone
+        on its line are one person, the card's owner (张海涛 / 副行长 / 河北银行保定分行)."""
+        lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", self.text) if m.start() >= self.start and m.group().strip()]
+        if len(lines) < 3:
+            return
+        org = next(((a, b) for a, b in lines if self._org_shaped(self.text[a:b].strip()) and not re.search(r"[:：]", self.text[a:b])), None)
+        names = [(a, b) for a, b in lines if _BARE_NAME.fullmatch(self.text[a:b].strip())]
+        titles = [(a, b) for a, b in lines if self.titles.fullmatch(self.text[a:b].strip())]
+        if org is None or len(names) != 1 or len(titles) != 1:
+            return
+        self._name_from(org[0] + len(self.text[org[0]:org[1]]) - len(self.text[org[0]:org[1]].lstrip()))
+        (na, nb), (ta, tb) = names[0], titles[0]
+        self.lead.decision_makers.append(Person(self.raw[na:nb].strip(), _title_text(self.raw[ta:tb].strip())))
+        self.claim(na, nb)
+        self.claim(ta, tb)
 
     def _card(self) -> None:
         """A pasted business card or `key：value` list: 姓名 and 职务 are one person; phone, mail and address are kept out."""
@@ -495,6 +533,17 @@ class _Parser:
         after = re.match(r"(?:左右|上下|以内|以上|出头|\+|级别|级|的预算|预算|的项目|的单子|的盘子|元|整)*", self.text[end:])
         self.claim(start - (len(before[0]) if before else 0), end + (len(after[0]) if after else 0))
 
+    def _provisional(self) -> None:
+        """X某分厂 … 先记X: the name to save is X; the piece said first is only where it is (no industry from it)."""
+        for m in _PROVISIONAL.finditer(self.text, self.start):
+            first = self.text.find(m["name"], self.start, m.start())
+            if self.claimed(m.start()) or first < 0 or not (first == self.start or self._break(first - 1)):
+                continue
+            self.lead.customer = self.raw[m.start("name"):m.end("name")]
+            self.claim(first, self._free_after(first))
+            self.claim(m.start(), m.end())
+            return
+
     def _need_stage(self) -> None:
         order = list(self.vocab.need_stages)
         found = [f for f in _find_any(self.text, self.vocab.need_stages) if not self.claimed(f[0])]
@@ -548,17 +597,27 @@ class _Parser:
     # --- the customer -----------------------------------------------------------------------------------------
 
     def _name_end(self, start: int, stop: int) -> int:
-        """Where a name starting at `start` ends, at `stop` at the latest: after the last org suffix before a field."""
+        """Where a name starting at `start` ends, at `stop` at the latest: after the first org suffix that talk
+        follows, else after the last org suffix before a field."""
         cut = next((i for i in range(start, stop) if self.claimed(i)), stop)
-        best = None
-        for suffix in ORG_SUFFIXES:
-            for m in re.finditer(re.escape(suffix), self.text[start:cut]):
-                end = start + m.end()
-                if best is None or end > best:
-                    best = end
+        talk = self._talk_after_suffix(start, cut)
+        if talk is not None:
+            return talk
+        best = max((start + m.end() for suffix in ORG_SUFFIXES for m in re.finditer(re.escape(suffix), self.text[start:cut])),
+                   default=None)
         if best is not None and not _tail_is_name(self.text[best:cut]):
             return best
         return cut
+
+    def _talk_after_suffix(self, start: int, stop: int) -> int | None:
+        """The end of the first org suffix in text[start:stop] that talk about the customer follows (X医院然后…)."""
+        ends = sorted({start + m.end() for suffix in ORG_SUFFIXES for m in re.finditer(re.escape(suffix), self.text[start:stop])})
+        for end in ends:
+            dept = _DEPARTMENT_AFTER.match(self.text, end, stop)
+            if _AFTER_SUFFIX.match(self.text, end, stop) or dept and (self.text.startswith("的", dept.end())
+                                                                    or self.titles.match(self.text, dept.end(), stop)):
+                return end
+        return None
 
     def _customer(self) -> None:
         if self.lead.customer:
@@ -568,6 +627,12 @@ class _Parser:
         if pieces and re.search(r"[a-z]", self.text[slice(*pieces[0])]) or any(self._org_shaped(self.text[s:e])
                                                                                 for s, e in pieces[:org]):
             org = 0  # the first piece is an English name or an org itself
+        if pieces and re.search(r"(?:叫做|名叫|叫|名字是|名称是)\s*$", self.text[:pieces[0][0]]):
+            org = 0  # 有个新客户叫小鹿生鲜，社区超市: the name was announced, what follows describes it
+        named = next((n + (self.text[s:e] in ("叫", "叫做", "名叫")) for n, (s, e) in enumerate(pieces)
+                      if re.match(r"叫做|名叫|叫", self.text[s:])), None)
+        if named and not any(self._org_shaped(self.text[s:e]) for s, e in pieces[:named]):
+            org = named  # 认识了个老板 做连锁超市的 叫 X: the piece that says its name
         for n, (start, end) in enumerate(pieces):
             if n < org or n + 1 < len(pieces) and _DESCRIPTOR.fullmatch(self.text[start:end]):
                 continue  # 有个新机会 石家庄以岭药业: chatter before the org-shaped piece
@@ -577,10 +642,11 @@ class _Parser:
 
     def _org_shaped(self, piece: str) -> bool:
         """A piece naming an organisation: it ends in an org suffix, or its part before 的 does (X医院的王主任); not
-        a piece of industry words only (港口物流)."""
+        a piece of industry words only (港口物流), nor one saying what it does (做连锁超市的)."""
         words = {k: [*v, *self.vocab.industry_words.get(k, [])] for k, v in self.vocab.industries.items()}
-        said = sum(e - s for s, e, _ in _find_any(piece, words))
-        return (_has_suffix(piece) or _has_suffix(piece.split("的", 1)[0])) and said < len(piece)
+        said = sum(e - s for s, e, _ in _find_any(piece, words)) + piece.endswith("的")  # 超市的
+        described = re.match(r"是?(?:做|搞)", piece)  # 做连锁超市的: what it does, not its name
+        return (_has_suffix(piece) or _has_suffix(piece.split("的", 1)[0])) and said < len(piece) and not described
 
     def _pieces(self, *, spaced_person: bool = False) -> Iterator[tuple[int, int]]:
         """(start, end) of each run of words no field has claimed, looked for again after each is handled."""
@@ -625,8 +691,17 @@ class _Parser:
                     name_end, sure = soft.start(), False
                 elif end - i > SHORT_NAME or not self._field_cut_is_clear(end):
                     sure = False
+        elif (talk := self._talk_after_suffix(i, end)) is not None:  # 九江银行信息科技部的: the name ended at its suffix
+            name_end = talk
+        elif talk := _TALK.search(self.text, i + 4, end):  # 海口椰城超市连锁有个需求: a guess to confirm
+            name_end, sure = talk.start(), False
         owner = re.fullmatch(r"(.{2,}?)的\s*(.+)", self.text[i:name_end])
-        if owner and _has_suffix(owner[1]) and (self.titles.fullmatch(owner[2]) or _DEPARTMENT.fullmatch(owner[2])):
+        if owner and self.titles.fullmatch(owner[2]):  # 深圳云鲸智能的CTO: the customer, then someone there unnamed
+            self.lead.decision_makers.append(Person(None, _title_text(self.raw[i + owner.start(2):name_end])))
+            self.claim(i + owner.end(1), name_end)
+            name_end = i + owner.end(1)
+            owner = None
+        if owner and _has_suffix(owner[1]) and _DEPARTMENT.fullmatch(owner[2]):
             name_end = i + owner.end(1)  # 湖北宜化集团的采购: the customer, then a department of it
             owner = None
         someone = owner and self._people_in(i + owner.start(2), name_end)
