@@ -80,8 +80,8 @@ _CHATTER = re.compile(
     r"|(?:客户|转发)[^\s:：,，]{0,6}?(?:转过来的?|发过来的?|发来的?|转发|转|介绍|资料|消息)[)）]?[:：👇]|客户[(（]转[)）][:：]|(?:您好|你好)[,，!！]*"
     r"|转[:：]|[【\[(（][^】\])）]{0,6}(?:留言|消息|咨询|转发)[】\])）]"
     r"|(?:我们是|我们这边是|我司是?|我是)|(?:想|要|准备|打算)(?:做|搞|上)\s*[a-z]{2,8}(?=[\s,，。:：])|有(?:个|一个|家|一家)(?:新的?|潜在的?)*(?:机会|客户)(?:[啊哈呀哦]*[~～])?"
-    r"|(?:有|认识了?)(?:个|一个|家|一家)(?:做[^\s,，]{1,6}?的)?(?:物流|saas|软件|互联网|科技|制造|医疗|教育|金融|零售|能源)?"
-    r"(?:公司|银行|医院|学校|单位|企业|工厂)(?:叫做|叫)?(?=[\s,，。:：])|(?:有|认识了?)?(?:个|一个|家|一家)(?:做|搞)[^\s,，]{1,6}?的(?=[\s,，])"
+    r"|(?:有|认识了?)(?:个|一个|家|一家)(?:做(?P<does>[^\s,，]{1,6}?)的)?(?P<kind>物流|saas|软件|互联网|科技|制造|医疗|教育|金融|零售|能源)?"
+    r"(?:公司|银行|医院|学校|单位|企业|工厂)(?:叫做|叫)?(?=[\s,，。:：])|(?:有|认识了?)?(?:个|一个|家|一家)(?:做|搞)(?P<kind2>[^\s,，]{1,6}?)的(?=[\s,，])"
     r"|[啊哈呢呀嘛哦嗯吧呗]*(?:麻烦(?:你|您)?了|辛苦(?:了|啦)?|谢谢|多谢|感谢)(?:啦|了|哈|哦)*"
     r"|有(?:个|一个|家|一家)[^\s,，。:：]{1,6}?(?:想|要|准备|打算)[^\s,，。:：]{1,14}(?=[\s,，。:：])"
     r"|(?:想|要|准备|打算)[^\s,，。:：]{1,8}?[\s,，]*(?:叫做|名叫|叫)"
@@ -211,6 +211,8 @@ class _Parser:
         self.spans: list[tuple[int, int]] = []
         self.lead = ParsedLead()
         self.start = 0  # where the message proper begins, after a command word
+        self.said_in_chatter: list[tuple[int, int]] = []  # spans of chatter that name an industry (做SaaS的)
+        self.industry_said = False  # said as a field, not only implied by a word
 
     def claim(self, start: int, end: int) -> None:
         self.spans.append((start, end))
@@ -225,6 +227,8 @@ class _Parser:
             if not more.group(0):
                 break
             self.start += len(more.group(0)) if more.re is _COMMAND else more.end() - self.start
+            if more.re is _CHATTER:  # 有家SaaS公司叫, 认识了个做跨境电商的: the industry said in passing
+                self.said_in_chatter += [more.span(g) for g in ("does", "kind", "kind2") if more.group(g)]
         if corrected := _CORRECTION.search(self.text, self.start, self.start + 40):
             self.start = corrected.end()
         if self.start:
@@ -245,10 +249,9 @@ class _Parser:
         self._named_people()
         self._keys()  # again: 决策，院长 has its value only now
         self.lead.decision_makers = _join_surnames(self.lead.decision_makers)
-        if self.lead.industry is None and self.lead.customer:  # 协和医院 → 医疗
-            words = {k: [*v, *self.vocab.industry_words.get(k, [])] for k, v in self.vocab.industries.items()}
-            found = _find_any(fold(self.lead.customer), words)
-            self.lead.industry = found[-1][2] if found else None
+        if not self.industry_said and self.lead.customer:  # 协和医院 → 医疗, also when 物流配送系统 is said after it
+            found = _find_any(fold(self.lead.customer), self._all_industry_words())
+            self.lead.industry = found[-1][2] if found else self.lead.industry
         self._unknown()
         return self.lead
 
@@ -556,24 +559,33 @@ class _Parser:
             tail = re.match(r"(?:阶段|中|了|呢|的阶段|流程|环节|的[\u4e00-\u9fffa-z]{0,6}?方案)*", self.text[end:])
             self.claim(head.start() if head and head.end() == start else start, end + (len(tail[0]) if tail else 0))
 
+    def _all_industry_words(self) -> dict[str, list[str]]:
+        return {k: [*v, *self.vocab.industry_words.get(k, [])] for k, v in self.vocab.industries.items()}
+
     def _industry(self) -> None:
+        for start, end in self.said_in_chatter:
+            if found := _find_any(self.text[start:end], self._all_industry_words()):
+                self.lead.industry, self.industry_said = found[-1][2], True
+                return
         explicit = [(s, e, v) for s, e, v in _find_any(self.text, self.vocab.industries) if not self.claimed(s)]
         words = [(s, e, v) for s, e, v in _find_any(self.text, self.vocab.industry_words) if not self.claimed(s)]
         explicit = [x for x in explicit if not any(s <= x[0] and x[1] <= e and e - s > x[1] - x[0] for s, e, _ in words)]
         for start, end, value in sorted(explicit + words):
             standalone = self._standalone(start, end)
             if standalone:
-                self.lead.industry = value
+                self.lead.industry, self.industry_said = value, True
                 self.claim(*standalone)
                 return
         if explicit or words:  # 某某大学附属医院: the last word names what it is
             self.lead.industry = sorted(explicit + words)[-1][2]
 
     def _standalone(self, start: int, end: int) -> tuple[int, int] | None:
-        """The industry said as a field (互联网行业, 做物流的, 行业：医疗, a list item of its own): its whole span."""
+        """The industry said as a field (互联网行业, 做物流的, 行业：医疗, a list item of its own): its whole span; not a
+        plan (想做门店管理, 要做物流配送系统)."""
         head = self.text[self._free_before(start):start]
         tail = self.text[end:self._free_after(end)]
-        lead = re.search(r"(?:是|属于|做|搞|干|从事|主营|行业是?|行业[:：]|所属行业[:：]?)(?:[\u4e00-\u9fff]{0,4}?的|一家|家|做)?$",
+        lead = re.search(r"(?:是|属于|(?<![想要准备打算计划])(?:做|搞|干)|从事|主营|行业是?|行业[:：]|所属行业[:：]?)"
+                         r"(?:[\u4e00-\u9fff]{0,4}?的|一家|家|做)?$",
                          head)
         trail = re.match(r"(?:行业|领域|类|相关|方向)?(?:的|这块|那块|企业|客户|公司|平台|单位)*", tail)
         assert trail is not None
@@ -643,7 +655,7 @@ class _Parser:
     def _org_shaped(self, piece: str) -> bool:
         """A piece naming an organisation: it ends in an org suffix, or its part before 的 does (X医院的王主任); not
         a piece of industry words only (港口物流), nor one saying what it does (做连锁超市的)."""
-        words = {k: [*v, *self.vocab.industry_words.get(k, [])] for k, v in self.vocab.industries.items()}
+        words = self._all_industry_words()
         said = sum(e - s for s, e, _ in _find_any(piece, words)) + piece.endswith("的")  # 超市的
         described = re.match(r"是?(?:做|搞)", piece)  # 做连锁超市的: what it does, not its name
         return (_has_suffix(piece) or _has_suffix(piece.split("的", 1)[0])) and said < len(piece) and not described
