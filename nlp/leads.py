@@ -23,6 +23,7 @@ class Vocabulary:
     budget_bands: dict[str, list[str]]  # band → phrases saying it without an amount (上千万)
     titles: list[str]  # job titles, base forms (总监, 院长, CTO); 财务总监 and 分管院长 are built on them
     evidence: list[str] = field(default_factory=list)  # labels of industry evidence a rep may type (设备型号:X200)
+    band_limits: dict[str, int | None] = field(default_factory=dict)  # band → yuan it stays below (None: no limit)
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,9 @@ _ENGLISH_TITLE = (r"(?:(?:vp|head|director|chief [a-z]+ officer) of [a-z]+|(?:[a
 # The department before a person (科技部刘总, 管委会刘主任).
 _DEPARTMENT = re.compile(r"(?:[\u4e00-\u9fff]{1,5}?(?:部|处|科|中心|办公室|办|委|会|局)|财务|技术|信息|it|采购|运营|市场|销售|行政|"
                          r"人事|设备|数字化|科技|研发|生产|质量|产品|数据|安全|法务|商务)")
+# A range or 多 in an amount (七八十万, 20-30万, 三五百万, 一百多万, 一个多亿): a size, not a figure.
+_APPROXIMATE = re.compile(r"\d\s*[-~～到至]\s*\d|[一二两三四五六七八九]\s*[-~～到至]\s*[一二两三四五六七八九]|"
+                          r"[一二两三四五六七八九][一二三四五六七八九](?=[十百千万亿])|[\d一二两三四五六七八九十百千]个?[多余](?=[个十百千万亿w])")
 _UNKNOWN_BUDGET = re.compile(r"(?:预算|budget)\s*(?:[:：]\s*)?(?:还没定|还没有定|没定|未定|待定|不清楚|不知道|没说|未知|还不确定|不确定|"
                              r"暂无|没有|tbd)")
 # 目前在、现在正在走: the words before a need stage that say only "now".
@@ -495,6 +499,7 @@ class _Parser:
         spaced = re.sub(r"(?<=[万亿wk元])\s", "，", self.text)  # 200万 张处长: 张 is no measure word here
         spaced = re.sub(r"(?<=\d)kw", "千万", spaced)  # 3kw: the same length, so offsets hold
         spaced = re.sub(r"两(?=三[十百千万亿])", "二", spaced)  # 两三千万 is "two or three": nlp.amounts knows 二三
+        spaced = spaced.replace("个多亿", "多个亿")  # 一个多亿: nlp.amounts reads 一多个亿 (same length)
         bands = _find_any(self.text, self.vocab.budget_bands)
         amounts = [a for a in find_amounts(spaced) if not self.claimed(a.start)
                    and not any(s <= a.end - len(a.text.lstrip("预算budget ")) and a.end <= e for s, e, _ in bands)]
@@ -509,7 +514,8 @@ class _Parser:
             rest = next((a for a in amounts if a.start == end and a.value < 100_000_000), None)
             if pick.text.endswith("亿") and rest is not None:  # 1亿2千万: one amount said in two parts
                 value, end = value + rest.value, rest.end
-            self.lead.budget = value
+            band = None if written else self._band_of_approximate(self.text[pick.start:end], value)
+            self.lead.budget, self.lead.budget_band = (None, band) if band else (value, None)
             self.claim(pick.start, end)
             self._claim_around(pick.start, end)
             return
@@ -527,6 +533,13 @@ class _Parser:
                 return
         for unknown in _UNKNOWN_BUDGET.finditer(self.text):  # 预算还没定: said, but nothing to fill
             self.claim(unknown.start(), unknown.end())
+
+    def _band_of_approximate(self, said: str, value: int) -> str | None:
+        """七八十万, 20-30万, 一百多万, 一个多亿 say a size, not an amount: the band of their lower bound. 三十来万 and
+        八十万左右 stay amounts (every labelled set reads them so)."""
+        if not _APPROXIMATE.search(said):
+            return None
+        return next((band for band, below in self.vocab.band_limits.items() if below is None or value < below), None)
 
     def _claim_around(self, start: int, end: int) -> None:
         """预算 before, 左右/级别/的预算 after: words that belong to the budget, not to the name."""
