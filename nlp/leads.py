@@ -73,7 +73,7 @@ _EMOJI = r"[\U0001F300-\U0001FAFF\u2190-\u21FF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]"
 # 有个客户想上系统 叫…, 俺们这片新冒出来一个客户, 名片：.
 _CHATTER = re.compile(
     r"(?:(?:那个|这个|嗯|哦|对了|跟你说)*(?:帮我|帮忙|麻烦|请|给我)?(?:记录|录入|登记|记|录)(?:一下|下)[啊哈呢呀嘛哦]*"
-    r"|(?:帮我|帮忙|麻烦|请|给我)(?:记录|录入|登记)|(?:记录|录入|登记)(?=[\s:：])|new lead|lead(?=[\s:：])|[【\[(（]?名片[】\])）]?"
+    r"|(?:帮我|帮忙|麻烦|请|给我)(?:记录|录入|登记)|(?:记录|录入|登记)(?=[\s:：])|new lead|lead(?=[\s:：])|(?:下面是|这是|以下是)(?:他的|客户的?)?名片(?:信息|如下)?|[【\[(（]?名片[】\])）]?"
     r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上)?(?:认识了|见了|拜访了|碰到了|碰见了|约了)(?=[^\s,，。]{2,}?的)"
     r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上|刚)?(?:跑了|去了)一?趟"
     rf"|(?:我|我们|那个|嗯)*(?:{_WHEN})+(?:在[^\s,，。:：]{{1,6}}?上)?(?:同事|朋友|领导|老板|老乡|同学|客户)?(?:{_MET})(?:了|完)?的?\s*(?:个|一个|一家|家)?\s*"
@@ -99,6 +99,7 @@ _NAME_LEAD_IN = re.compile(
     r"(?:(?:今天|昨天|前天|刚才|刚刚|上午|下午|中午|晚上|上周|周[一二三四五六日]|[\u4e00-\u9fff]{0,4}?会上|早上)"
     r"[\u4e00-\u9fff]{0,6}?(?:见|拜访|认识|聊|碰到|遇到|接触|加|谈)(?:了|过)?的)?"
     r"(?:(?:客户|公司)?(?:名字|名称)(?:是|叫做|叫|为|:|：)?|(?:他们|她们|这家|那家|对方|公司|单位)?(?:叫做|名叫|叫))?\s*")
+_CARD_FIELD = re.compile(r"[^\n|]+")  # a card's line, or a field between ｜
 # Keys of a business card (姓名：钟国平 职务：总经理 电话：…).
 _CARD_KEY = re.compile(r"(?:(?P<name>姓名|联系人姓名|name)|(?P<title>职务|职位|头衔|title)|"
                        r"(?P<other>电话|手机|座机|tel|mobile|phone|邮箱|email|e-mail|地址|address|微信|传真|fax|网址|官网|web))"
@@ -134,7 +135,7 @@ _FILLER = re.compile(r"^(?:的|了|啊|呢|哈|吧|哦|嗯|是|有|在|目前|�
                      r"先记一下|记一下|先这样|回头再补|后面再补|其他的?再说|还不知道|不知道|具体|全称|名字|叫啥|叫什么|"
                      r"\s|[~～。.!！?？、,，;；:：\-—()（）\[\]【】]|[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F])*$")
 # Saying who decides, after the people (财务总监老孙是决策人, CTO王明拍板, 最后王总说了算).
-_DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:就|也)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|牵头|定|(?:都|也)(?:要|得|需要)?(?:点头|同意|签字)|decides?(?![a-z]))")
+_DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:就|也)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|牵头|定|(?:都|也)(?:要|得|需要)?(?:点头|同意|签字)|负责(?![人的])|decides?(?![a-z]))")
 _DECIDES_BEFORE = re.compile(rf"(?:由|是)?(?:{_KEYS['decision']}|决策的是|拍板(?=\s*[:：])|决策(?=\s*[:：]|\s)|(?:负责人|老板|领导|一把手)(?=是|\s*[:：])|负责的是|对接人|联系人|接口人|对接的是|联系的是|管这事的是|管事的是|管这块的是|能拍板的是|最后拍板的是|最终拍板的是|负责拍板的是|说了算的)"
                              r"(?:是|为|有|[两二三四几]\s*[个位]|俩|:|：|=|＝|\s)*")
 _SURNAME = f"(?:{'|'.join(COMPOUND_SURNAMES)}|[{SURNAMES}])"
@@ -148,6 +149,7 @@ _NAME_AFTER_TITLE = (rf"(?:[老小][^\W\da-z_板师公家婆总]|[^\W\da-z_副�
                      r"(?:mr|ms|mrs|dr)\.?\s?[a-z]+|[a-z]+(?: [a-z]+)?)")
 # A name without a Han surname, right next to a title (总经理巴特尔, 信息科主任次仁, 次仁 总经理): 2–3 characters, no verb.
 _GIVEN_NAME = re.compile(r"(?![^\n]*(?:拍板|说了算|决策|同意|点头|签字|负责|审批|都要|都得|牵头|要|在|是))[\u4e00-\u9fff]{2,3}")
+_NOT_A_GIVEN_NAME = re.compile(r"拍板|说了算|决策|同意|点头|签字|负责|审批|牵头|要|在|是|预算|方案|立项|招标|调研|[部处科办局委会]$|中心$")
 _NAME_AT_START = re.compile(rf"[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})")
 _BARE_NAME = re.compile(rf"{_SURNAME}[\u4e00-\u9fff]{{1,2}}(?=[\s,，;；。、]|$)")  # 张三 on its own
 _NAME_AT_END = re.compile(rf"(?:[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS}))$")
@@ -159,8 +161,8 @@ _TITLE_HEADS = (
 )
 # 区域总, 运营总: a department and 总 is a title (not 总监, 总经理, 总工).
 _DEPARTMENT_HEAD = r"(?:区域|大区|片区|运营|中心|销售|技术|财务|生产|市场|业务|分公司|省公司|事业部)总(?![监经裁工部助办a-z])"
-# A decision body: 行长办公会, 主任办公会, 董事长办公会 (no one's name).
-_BODY = r"(?:办公会议?|办公室|党委会)"
+# A decision body: 行长办公会, 主任办公会, 董事长办公会, 总裁办 (no one's name).
+_BODY = r"(?:办公会议?|办公室|党委会|办(?![公主事理法学的室]))"
 # VP of Sales, Country Manager, Operations Director, Head of IT.
 _ENGLISH_TITLE = (r"(?:(?:vp|head|director|chief [a-z]+ officer) of [a-z]+|(?:[a-z]+ )?(?:manager|director|president|"
                   r"officer))(?![a-z])")
@@ -172,6 +174,9 @@ _APPROXIMATE = re.compile(r"\d\s*[-~～到至]\s*\d|[一二两三四五六七八
                           r"[一二两三四五六七八九][一二三四五六七八九](?=[十百千万亿])|[\d一二两三四五六七八九十百千]个?[多余](?=[个十百千万亿w])")
 _UNKNOWN_BUDGET = re.compile(r"(?:预算|budget)\s*(?:[:：]\s*)?(?:还没定|还没有定|没定|未定|待定|不清楚|不知道|没说|未知|还不确定|不确定|"
                              r"暂无|没有|tbd)")
+# 「对接人 销售经理 不是决策人」「王总不拍板」: the people said just before are not decision makers.
+_NOT_DECIDING = re.compile(r"(?:但|可|不过)?(?:他|她|他们|对方)?(?:不是|并不是|并非|不算)(?:最终|主要|关键)?(?:的)?(?:决策人|决策者|拍板的?人?|关键人)"
+                           r"|说了不算|不拍板|不管事|不负责拍板")
 # 目前在、现在正在走: the words before a need stage that say only "now".
 _LEAD_IN = re.compile(r"(?:想|还没有|还没|没有|没|未|还未|目前|现在|当前|正在|还在|已经|以经|已|以|在|再|处于|刚刚|刚|准备|打算|计划|要|快要|快|下周|下个月|年底|马上|是|的|了|"
                       r"开始|进入|需求阶段|阶段|项目|客户|他们|对方|内部|走|做|搞|进行|启动|到了|到|\s|:|：)+")
@@ -290,13 +295,20 @@ class _Parser:
                 joins = (self.titles.match(rest) or rest[:1] in "(（" or _NAME_AT_START.match(rest) or _BARE_NAME.match(rest)
                          or _LOOSE_NAME.match(rest)
                          or re.match(r"[a-z]", rest)
-                         or re.match(r"(?:和|跟|与|及|还有|以及)\s*\S", rest))
+                         or re.match(r"(?:和|跟|与|及|还有|以及)\s*\S", rest)
+                         or self._given_name_after_title(self.text[i:j], rest))
                 if not (spaced_person and self.text[j] in " \t\u3000" and j > i and joins):  # a card's lines stay apart
                     break
                 j += gap
                 continue
             j += 1
         return j
+
+    def _given_name_after_title(self, title: str, rest: str) -> bool:
+        """院长 扎西, 总经理 买买提: a name with no Han surname, alone after a title said alone."""
+        word = re.match(r"[\u4e00-\u9fff]{2,3}(?=[\s,，;；。、]|$)", rest)
+        return bool(word and self.titles.fullmatch(title.strip()) and not _NOT_A_GIVEN_NAME.search(word[0])
+                    and not self.titles.search(word[0]) and not self._industry_word(word[0]))
 
     def _keyed_customer(self) -> None:
         for m in _CUSTOMER_KEY.finditer(self.text):
@@ -312,14 +324,14 @@ class _Parser:
                     return
 
     def _card_lines(self) -> None:
-        """A card pasted line by line: the org's line is the customer; a name alone on its line and a title alone
-        on its line are one person, the card's owner (张海涛 / 副行长 / 河北银行保定分行)."""
-        lines = [(m.start(), m.end()) for m in re.finditer(r"[^\n]+", self.text) if m.start() >= self.start and m.group().strip()]
+        """A card pasted line by line (or with ｜ between fields): the org's line is the customer; a name alone on
+        its line and a title alone on its line are one person, the card's owner (张海涛 / 副行长 / 河北银行保定分行)."""
+        lines = [(m.start(), m.end()) for m in _CARD_FIELD.finditer(self.text, self.start) if m.group().strip()]
         if len(lines) < 3:
             return
         org = next(((a, b) for a, b in lines if self._org_shaped(self.text[a:b].strip()) and not re.search(r"[:：]", self.text[a:b])), None)
         names = [(a, b) for a, b in lines if _BARE_NAME.fullmatch(self.text[a:b].strip())]
-        titles = [(a, b) for a, b in lines if self.titles.fullmatch(self.text[a:b].strip())]
+        titles = [(a, b) for a, b in lines if self.titles.fullmatch(_squash(self.text[a:b].strip()))]
         if org is None or len(names) != 1 or len(titles) != 1:
             return
         self._name_from(org[0] + len(self.text[org[0]:org[1]]) - len(self.text[org[0]:org[1]].lstrip()))
@@ -355,6 +367,7 @@ class _Parser:
         """「李总CIO」「财务总监老孙」「张总（CFO）」「分管院长」「赵行长」「科技部刘主任」 → (name, title)."""
         chunk = re.sub(r"^(?:是|为|由|有|我们|:|：|\s|最后|最终|主要|应该|估计|就|那边|他们|对方|客户|的)+", "", chunk)
         chunk = re.sub(r"(?:是|的|来|\s|了|一起|共同|一块)+$", "", chunk)
+        chunk = re.sub(r"(?<=..)(?:说|讲|表示)$", "", chunk)  # 老板韦总说(预算…): what he said is another field
         chunk = re.sub(r"(?<=[\u4e00-\u9fffa-z])(?:管钱|管事|管预算|管采购|管这块|管这事)(?=\s|$)", "", chunk)  # 老板娘管钱 俞总
         owner = chunk.rsplit("的", 1)
         if len(owner) == 2 and (person := self._person(owner[1])) and person.name:  # 港务局的李局长: the 的 says where from
@@ -403,10 +416,10 @@ class _Parser:
             near = _NAME_AT_END.search(before)
             if whole or near:
                 return Person(before if whole else near.group(0) if near else None, title)
-            before = re.sub(r"^(?:集团|公司|总部|客户|对方|他们|那边|这边)+", "", before)
+            before = re.sub(r"^(?:集团|公司|总部|客户|对方|他们|那边|这边|负责人|联系人|对接人|请?联系(?:我们|我)?|找)+", "", before)
             if re.fullmatch(r"[\u4e00-\u9fff]{1,6}", before):  # 物流总监刘总, 电商VP, 加盟商联盟负责人: a department the rules do not list
                 return Person(named_after, before + title)
-            return Person(None, title)
+            return Person(None if before else named_after, title)  # 请联系我 总经理 邓海: only noise before the title
         return Person(named_after, title)
 
     def _industry_word(self, word: str, *, aliases: bool = False) -> bool:
@@ -417,6 +430,10 @@ class _Parser:
 
     def _decision_makers(self) -> None:
         people: list[Person] = []
+        for negated in _NOT_DECIDING.finditer(self.text, self.start):
+            sentence = max(self.start, *(self.text.rfind(c, 0, negated.start()) + 1 for c in ",，。;；\n!！"))
+            cue = [m for m in _DECIDES_BEFORE.finditer(self.text, sentence, negated.start()) if m.group(0).strip()]
+            self.claim(cue[-1].start() if cue else self._free_before(negated.start()), negated.end())
         for m in _DECIDES_BEFORE.finditer(self.text):
             if self.claimed(m.start()):
                 continue
