@@ -727,7 +727,7 @@ class _Parser:
             suffix_end = self._name_end(i, end)
             if suffix_end < end and not _FILLER.match(self.text[suffix_end:end]):
                 name_end = suffix_end
-            elif not _has_suffix(piece):
+            elif not _has_suffix(self.text[i:end]):
                 soft = next(_SOFT_CUTS.finditer(self.text, i + 2, end), None)
                 if soft is not None:
                     name_end, sure = soft.start(), False

@@ -152,3 +152,58 @@ def test_people_said_with_叫_姓_as_contacts_or_in_a_list_keep_their_titles(tex
 def test_an_explicit_figure_after_a_range_is_the_budget_and_comparing_vendors_is_evaluating():
     lead = parse("新线索 厦门国际银行 预算七八十万 先写75万 想对比几家的方案")
     assert (lead.customer, lead.budget, lead.need_stage, lead.unknown) == ("厦门国际银行", 750_000, "方案评估", [])
+
+
+@pytest.mark.parametrize(("text", "customer", "sure"), [
+    ("今天和温州鹿城农商银行的郑行长吃了个饭 预算六十万", "温州鹿城农商银行", True),
+    ("嗯刚才去了台州路桥汽配城然后他们说要上进销存", "台州路桥汽配城", False),  # no suffix: asked to confirm
+    ("我刚从连云港港口集团出来他们想做堆场系统", "连云港港口集团", True),
+    ("客户发来的：你好我是赣州银行信息科技部的 想了解风控", "赣州银行", True),
+    ("录个线索湖州第一中学智慧校园预算四十万", "湖州第一中学", True),
+    ("绍兴柯桥轻纺城连锁有个新需求 预算二十万", "绍兴柯桥轻纺城连锁", False),
+    ("今天认识了个客户 华为某研究所 先记华为 预算五百万", "华为", True),
+    ("新线索 宁波舟山港物流 哦不对是宁波舟山港集团 预算三千万", "宁波舟山港集团", True),
+    ("有个新客户叫一点点奶茶，社区门店，店长小何", "一点点奶茶", True),
+    ("名片\n李明\n采购经理\n苏州工业园区物流有限公司\n手机 13900000000", "苏州工业园区物流有限公司", True),
+])
+def test_the_name_after_an_opener_ends_where_talk_starts_and_a_placeholder_or_correction_is_not_saved(text, customer, sure):
+    lead = parse(text)
+    assert (lead.customer, lead.customer_sure) == (customer, sure)
+
+
+@pytest.mark.parametrize(("said", "budget", "band"), [
+    ("预算七八十万", None, "百万以下"), ("预算20-30万", None, "百万以下"), ("预算三五百万", None, "百万级"),
+    ("预算一百多万", None, "百万级"), ("预算一个多亿", None, "亿级"), ("预算三十来万", 300_000, None),
+    ("预算八十万左右", 800_000, None), ("预算一个亿左右", 100_000_000, None),
+])
+def test_a_range_or_多_is_a_band_while_来_and_左右_keep_the_amount(said, budget, band):
+    lead = parse(f"新线索 某某科技 {said}")
+    assert (lead.budget, lead.budget_band) == (budget, band)
+
+
+@pytest.mark.parametrize(("text", "industry"), [
+    ("新线索 泉州晋江鞋业", "制造业"),
+    ("新线索 大连北方口腔", "医疗"),
+    ("新线索 杭州某某平台 做互联网金融的", "金融"),
+    ("帮忙记下 广州某某电商 电商 预算五十万", "互联网"),
+    ("今天认识了成都第七中学的信息主任，他们要做物流配送系统", "教育"),
+    ("有家SaaS公司叫 TalkFlow 预算20万", "互联网"),
+])
+def test_the_industry_from_type_words_and_not_from_what_they_plan(text, industry):
+    assert parse(text).industry == industry
+
+
+@pytest.mark.parametrize(("text", "people"), [
+    ("新线索 南宁华南物流 老板蒙总说预算几十万", [Person("蒙总", "老板")]),
+    ("新线索 福州大学 副校长林建平负责", [Person("林建平", "副校长")]),
+    ("新线索 合肥物流园 负责人物流园主任许强", [Person("许强", "物流园主任")]),
+    ("转：我们是漳州某某纸业，请联系我 采购经理 黄磊", [Person("黄磊", "采购经理")]),
+    ("新线索 宁波港 决策人 总裁办", [Person(None, "总裁办")]),
+    ("新线索 桂林某某酒店 联系人 前台主管 不是决策人", []),
+    ("新线索 三亚某某酒店 对接的是销售经理小吴 但他不拍板", []),
+    ("新线索 日喀则人民医院 院长 次旦", [Person("次旦", "院长")]),
+    ("今天在展会上认识了深圳大疆创新的CTO", [Person(None, "CTO")]),
+    ("名片：王芳｜信息技术部总经理｜广发银行佛山分行｜电话0757-1234567", [Person("王芳", "信息技术部总经理")]),
+])
+def test_people_said_with_a_verb_noise_a_negation_or_on_a_card(text, people):
+    assert parse(text).decision_makers == people
