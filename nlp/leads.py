@@ -60,7 +60,7 @@ _INTRO = re.compile(r"^.{0,12}?(?:(?:有|聊了|来了|认识了|接了|碰到|�
 # Words an organisation's name ends with: a name cut right after one is sure.
 ORG_SUFFIXES = (
     "股份有限公司", "有限责任公司", "有限公司", "集团", "公司", "医院", "卫生院", "大学", "学院", "中学", "小学", "学校",
-    "银行", "商行", "分行", "支行", "信用社", "证券", "保险", "研究院", "研究所", "中心", "局", "委员会", "办公室", "厂", "超市",
+    "银行", "商行", "总行", "分行", "支行", "信用社", "证券", "保险", "研究院", "研究所", "中心", "局", "委员会", "办公室", "厂", "超市",
     "商场", "百货", "供应链", "科技", "网络", "信息", "电子", "软件", "物流", "快递", "速运", "商贸", "实业", "控股", "电力", "能源",
     "制药", "药业", "机械", "汽车", "电器", "传媒", "教育", "医疗", "股份", "园区", "园", "港", "机场", "酒店", "院", "所",
 )
@@ -76,7 +76,7 @@ _CHATTER = re.compile(
     r"|(?:帮我|帮忙|麻烦|请|给我)(?:记录|录入|登记)|(?:记录|录入|登记)(?=[\s:：])|new lead|lead(?=[\s:：])|(?:下面是|这是|以下是)?(?:他的|客户的?)?[【\[(（]?名片(?:信息|如下)?[】\])）]?"
     r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上)?(?:认识了|见了|拜访了|碰到了|碰见了|约了)(?=[^\s,，。]{2,}?的)"
     r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上|刚)?(?:跑了|去了)一?趟"
-    rf"|(?:我|我们|那个|嗯)*(?:{_WHEN})+(?:在[^\s,，。:：]{{1,6}}?上)?(?:同事|朋友|领导|老板|老乡|同学|客户)?(?:{_MET})(?:了|完)?的?\s*(?:个|一个|一家|家)?\s*"
+    rf"|(?:我|我们|那个|嗯)*(?:{_WHEN})+(?:在[^\s,，。:：]{{1,6}}?[上里])?(?:同事|朋友|领导|老板|老乡|同学|客户)?(?:{_MET})(?:了|完)?(?:一?趟)?的?\s*(?:个|一个|一家|家)?\s*"
     rf"(?!(?:新的?|潜在的?)*(?:客户|线索|老板|商机))(?=[^\s,，。:：]{{2,}}?(?:{_SUFFIX_WORDS}|的)|[a-z]|[^\s,，。:：]{{2,12}}(?:[\s,，。]|然后|他们|出来|聊完))"
     r"|(?:客户|转发)[^\s:：,，]{0,6}?(?:转过来的?|发过来的?|发来的?|转发|转|介绍|资料|消息)[)）]?[:：👇]|客户[(（]转[)）][:：]|(?:您好|你好)[,，!！]*"
     r"|转[:：]|[【\[(（][^】\])）]{0,6}(?:留言|消息|咨询|转发)[】\])）]"
@@ -126,7 +126,9 @@ _SOFT_CUTS = re.compile(
 # X中学智慧校园建设, X医院信息化升级; not X大学信息化办公室, a part of the customer).
 _AFTER_SUFFIX = re.compile(r"然后|出来|聊完|回来|他们|她们|那边|这边|想(?:做|上|搞|了解|要)|要(?:做|上|搞)|有(?:个|一个)?新?(?:需求|项目|机会)|"
                            r"(?:智慧|信息化|数字化)(?!办公室|中心|部|处|科|办)")
-# A department right after an org suffix, then 的 or a title: X银行信息科技部的, X银行信息科技部总经理何静.
+# A department right after an org suffix, then 的, a verb or a title: X银行信息科技部的, X银行信息科技部总经理何静,
+# X银行总行信息科技部见了….
+_TALK_AFTER_DEPARTMENT = re.compile(r"的|见|说|在|要|想|他们|那边|跟|和")
 _DEPARTMENT_AFTER = re.compile(r"(?:信息科技|信息技术|信息|科技|网络|财务|采购|技术|设备|运营|it)(?:部|处|科|中心)")
 # Talk inside a short piece (X超市连锁有个需求): the name ends before it, a guess to confirm.
 _TALK = re.compile(r"有(?:个|一个)?新?(?:需求|项目|机会)|想(?:做|上|搞|了解)|要(?:做|上|搞)|然后")
@@ -184,7 +186,7 @@ _NOW = re.compile(r"现在|目前|当前|眼下|刚|还在|正在")  # a stage s
 _NEGATED = re.compile(r"(?:没|未|不|还没|还未|没有|不用|无需|无须)(?:有|在|到|进入|开始)?$")
 # 「X？不对 是Y」: the rep corrects the name; what comes after the correction is the name.
 # 「X 哦不对是Y」「X，不好意思打错了，是Y」「X 更正一下 叫Y」 too.
-_CORRECTION = re.compile(r"[?？]\s*(?:不对|不是|不(?=[,，\s])|错了|说错了|打错了)[,，。!！\s]*(?:是|应该是|应该叫|叫)?\s*"
+_CORRECTION = re.compile(r"[?？]\s*(?:哦|噢|呃|啊)?(?:不对|不是|不(?=[,，\s])|错了|说错了|打错了)[,，。!！\s]*(?:是|应该是|应该叫|叫)?\s*"
                          r"|(?:(?<=[,，。\s])|^)(?:哦|噢|呃|啊)?(?:不好意思)?[,，\s]*(?:不对|打错了|说错了|写错了|更正一下|更正|纠正一下)"
                          r"[,，。!！\s]*(?:是|应该是|应该叫|叫|改成|改为)\s*")
 # 「X某支行 … 先记X」: the rep does not know the full name yet and says which one to save.
@@ -656,7 +658,7 @@ class _Parser:
         ends = sorted({start + m.end() for suffix in ORG_SUFFIXES for m in re.finditer(re.escape(suffix), self.text[start:stop])})
         for end in ends:
             dept = _DEPARTMENT_AFTER.match(self.text, end, stop)
-            if _AFTER_SUFFIX.match(self.text, end, stop) or dept and (self.text.startswith("的", dept.end())
+            if _AFTER_SUFFIX.match(self.text, end, stop) or dept and (_TALK_AFTER_DEPARTMENT.match(self.text, dept.end(), stop)
                                                                     or self.titles.match(self.text, dept.end(), stop)):
                 return end
         return None
@@ -721,6 +723,11 @@ class _Parser:
             self.lead.decision_makers += someone
             self.claim(i + owner.end(1), end)
             end = i + owner.end(1)
+        elif owner and self.titles.fullmatch(owner[2]) and self._free_after(i, spaced_person=True) == end:
+            # 深圳云鲸智能的CTO: the customer, then someone there unnamed (not 的信息中心副主任 王主任: named next)
+            self.lead.decision_makers.append(Person(None, _title_text(self.raw[i + owner.start(2):end])))
+            self.claim(i + owner.end(1), end)
+            end = i + owner.end(1)
         ran_on = end < len(self.text) and self.claimed(end)
         name_end, sure = end, True
         if ran_on or end - i > SHORT_NAME:
@@ -738,11 +745,6 @@ class _Parser:
         elif talk := _TALK.search(self.text, i + 4, end):  # 海口椰城超市连锁有个需求: a guess to confirm
             name_end, sure = talk.start(), False
         owner = re.fullmatch(r"(.{2,}?)的\s*(.+)", self.text[i:name_end])
-        if owner and self.titles.fullmatch(owner[2]):  # 深圳云鲸智能的CTO: the customer, then someone there unnamed
-            self.lead.decision_makers.append(Person(None, _title_text(self.raw[i + owner.start(2):name_end])))
-            self.claim(i + owner.end(1), name_end)
-            name_end = i + owner.end(1)
-            owner = None
         if owner and _has_suffix(owner[1]) and _DEPARTMENT.fullmatch(owner[2]):
             name_end = i + owner.end(1)  # 湖北宜化集团的采购: the customer, then a department of it
             owner = None
