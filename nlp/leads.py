@@ -203,12 +203,27 @@ def _title_pattern(titles: list[str]) -> re.Pattern[str]:
 def _find_any(text: str, words: dict[str, list[str]]) -> list[tuple[int, int, str]]:
     """(start, end, value) of each phrase found, longest phrase first at a place, not overlapping."""
     found: list[tuple[int, int, str]] = []
-    pairs = sorted(((fold(w), v) for v, ws in words.items() for w in ws if w), key=lambda p: len(p[0]), reverse=True)
-    for word, value in pairs:
-        for m in re.finditer(re.escape(word), text):
-            if not any(s < m.end() and m.start() < e for s, e, _ in found):
-                found.append((m.start(), m.end(), value))
+    for word, value in _longest_first(words):
+        at = text.find(word)
+        while at >= 0:
+            if not any(s < at + len(word) and at < e for s, e, _ in found):
+                found.append((at, at + len(word), value))
+            at = text.find(word, at + 1)
     return sorted(found)
+
+
+_SORTED: dict[int, tuple[dict[str, list[str]], list[tuple[str, str]]]] = {}  # a vocabulary's phrases, folded and sorted
+
+
+def _longest_first(words: dict[str, list[str]]) -> list[tuple[str, str]]:
+    """(folded phrase, value), longest first; kept for the dictionaries in use, since one message looks them up often."""
+    kept = _SORTED.get(id(words))
+    if kept is None or kept[0] is not words:
+        if len(_SORTED) > 64:
+            _SORTED.clear()
+        kept = _SORTED[id(words)] = (words, sorted(((fold(w), v) for v, ws in words.items() for w in ws if w),
+                                                   key=lambda p: len(p[0]), reverse=True))
+    return kept[1]
 
 
 class _Parser:
@@ -224,6 +239,7 @@ class _Parser:
         self.start = 0  # where the message proper begins, after a command word
         self.said_in_chatter: list[tuple[int, int]] = []  # spans of chatter that name an industry (做SaaS的)
         self.industry_said = False  # said as a field, not only implied by a word
+        self.all_industry_words = {k: [*v, *vocab.industry_words.get(k, [])] for k, v in vocab.industries.items()}
 
     def claim(self, start: int, end: int) -> None:
         self.spans.append((start, end))
@@ -261,7 +277,7 @@ class _Parser:
         self._keys()  # again: 决策，院长 has its value only now
         self.lead.decision_makers = _join_surnames(self.lead.decision_makers)
         if not self.industry_said and self.lead.customer:  # 协和医院 → 医疗, also when 物流配送系统 is said after it
-            found = _find_any(fold(self.lead.customer), self._all_industry_words())
+            found = _find_any(fold(self.lead.customer), self.all_industry_words)
             self.lead.industry = found[-1][2] if found else self.lead.industry
         self._unknown()
         return self.lead
@@ -591,12 +607,9 @@ class _Parser:
             tail = re.match(r"(?:阶段|中|了|呢|的阶段|流程|环节|的[\u4e00-\u9fffa-z]{0,6}?方案)*", self.text[end:])
             self.claim(head.start() if head and head.end() == start else start, end + (len(tail[0]) if tail else 0))
 
-    def _all_industry_words(self) -> dict[str, list[str]]:
-        return {k: [*v, *self.vocab.industry_words.get(k, [])] for k, v in self.vocab.industries.items()}
-
     def _industry(self) -> None:
         for start, end in self.said_in_chatter:
-            if found := _find_any(self.text[start:end], self._all_industry_words()):
+            if found := _find_any(self.text[start:end], self.all_industry_words):
                 self.lead.industry, self.industry_said = found[-1][2], True
                 return
         explicit = [(s, e, v) for s, e, v in _find_any(self.text, self.vocab.industries) if not self.claimed(s)]
@@ -687,7 +700,7 @@ class _Parser:
     def _org_shaped(self, piece: str) -> bool:
         """A piece naming an organisation: it ends in an org suffix, or its part before 的 does (X医院的王主任); not
         a piece of industry words only (港口物流), nor one saying what it does (做连锁超市的)."""
-        words = self._all_industry_words()
+        words = self.all_industry_words
         said = sum(e - s for s, e, _ in _find_any(piece, words)) + piece.endswith("的")  # 超市的
         described = re.match(r"是?(?:做|搞)", piece)  # 做连锁超市的: what it does, not its name
         return (_has_suffix(piece) or _has_suffix(piece.split("的", 1)[0])) and said < len(piece) and not described
