@@ -73,10 +73,10 @@ _EMOJI = r"[\U0001F300-\U0001FAFF\u2190-\u21FF\u2600-\u27BF\u2B00-\u2BFF\uFE0F]"
 # 有个客户想上系统 叫…, 俺们这片新冒出来一个客户, 名片：.
 _CHATTER = re.compile(
     r"(?:(?:那个|这个|嗯|哦|对了|跟你说)*(?:帮我|帮忙|麻烦|请|给我)?(?:记录|录入|登记|记|录)(?:一下|下)[啊哈呢呀嘛哦]*"
-    r"|(?:帮我|帮忙|麻烦|请|给我)(?:记录|录入|登记)|(?:记录|录入|登记)(?=[\s:：])|new lead|lead(?=[\s:：])|(?:下面是|这是|以下是)?(?:他的|客户的?)?[【\[(（]?名片(?:信息|如下)?[】\])）]?"
+    r"|(?:帮我|帮忙|麻烦|请|给我)(?:记录|录入|登记)|(?:帮我|帮忙|麻烦)?(?:新建|建|录|加|记)(?:一个|一条|个)(?=[\s:：,，])|(?:记录|录入|登记)(?=[\s:：])|new lead|lead(?=[\s:：])|(?:下面是|这是|以下是)?(?:他的|客户的?)?[【\[(（]?名片(?:信息|如下)?[】\])）]?"
     r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上)?(?:认识了|见了|拜访了|碰到了|碰见了|约了)(?=[^\s,，。]{2,}?的)"
     r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上|刚)?(?:跑了|去了)一?趟"
-    rf"|(?:我|我们|那个|嗯)*(?:{_WHEN})+(?:在[^\s,，。:：]{{1,6}}?[上里])?(?:同事|朋友|领导|老板|老乡|同学|客户)?(?:{_MET})(?:了|完)?(?:一?趟)?的?\s*(?:个|一个|一家|家)?\s*"
+    rf"|(?:(?:我|我们|那个|嗯)\s*)*(?:(?:{_WHEN})\s*)+(?:在[^\s,，。:：]{{1,6}}?[上里])?(?:同事|朋友|领导|老板|老乡|同学|客户)?(?:{_MET})(?:了|完)?(?:一?趟)?的?\s*(?:个|一个|一家|家)?\s*"
     rf"(?!(?:新的?|潜在的?)*(?:客户|线索|老板|商机))(?=[^\s,，。:：]{{2,}}?(?:{_SUFFIX_WORDS}|的)|[a-z]|[^\s,，。:：]{{2,12}}(?:[\s,，。]|然后|他们|出来|聊完))"
     r"|(?:客户|转发)[^\s:：,，]{0,6}?(?:转过来的?|发过来的?|发来的?|转发|转|介绍|资料|消息)[)）]?[:：👇]|客户[(（]转[)）][:：]|(?:您好|你好)[,，!！]*"
     r"|转[:：]|[【\[(（][^】\])）]{0,6}(?:留言|消息|咨询|转发)[】\])）]"
@@ -118,6 +118,10 @@ _BREAKS = ",，。;；、\n\r!！?？|/-—~～…"
 _ABBREVIATION = re.compile(r"(?<![a-z])(?:inc|co|ltd|corp|llc|plc|pte|gmbh|intl|bhd|pty|mr|ms|mrs|dr)$")  # TechFlow Inc., Mr. Chan
 SHORT_NAME = 12  # a piece this long between separators is taken whole as the name
 # Where a name without a suffix ends in run-on text: what follows is about the customer, not its name.
+# Meeting someone, said after them (X的信息中心主任聊完): not part of who they are.
+_MEETING_TAIL = re.compile(r"(?:聊完|聊了|谈完|谈了|见了面?|碰了面|吃了饭|吃饭|喝了茶|喝茶)(?:了|过)?$")
+# A branch written after its bank or company with a space (建设银行 杭州分行).
+_BRANCH = re.compile(r"\s+([\u4e00-\u9fff]{1,8}?(?:分行|支行|分公司|营业部|分院|分校|校区))(?=[\s,，。;；]|$)")
 _SOFT_CUTS = re.compile(
     r"然后|出来|聊完|做|搞|是一家|是家|一家|他们|她们|那边|这边|目前|现在|正在|准备|打算|计划|想要|想|需要|要|刚|已经|主要|有个|有一个|"
     r"主营|属于|的项目|项目|这家|说|在"
@@ -150,7 +154,7 @@ _NAME_AFTER_TITLE = (rf"(?:[老小][^\W\da-z_板师公家婆总]|[^\W\da-z_副�
                      rf"[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})|[\u4e00-\u9fff][哥姐]|{_SURNAME}[\u4e00-\u9fff]{{1,2}}|"
                      r"(?:mr|ms|mrs|dr)\.?\s?[a-z]+|[a-z]+(?: [a-z]+)?)")
 # A name without a Han surname, right next to a title (总经理巴特尔, 信息科主任次仁, 次仁 总经理): 2–3 characters, no verb.
-_GIVEN_NAME = re.compile(r"(?![^\n]*(?:拍板|说了算|决策|同意|点头|签字|负责|审批|都要|都得|牵头|要|在|是))[\u4e00-\u9fff]{2,3}")
+_GIVEN_NAME = re.compile(r"(?![^\n]*(?:拍板|说了算|决策|同意|点头|签字|负责|审批|都要|都得|牵头|要|在|是|聊|谈完|见了|吃了|喝了))[\u4e00-\u9fff]{2,3}")
 _NOT_A_GIVEN_NAME = re.compile(r"拍板|说了算|决策|同意|点头|签字|负责|审批|牵头|要|在|是|预算|方案|立项|招标|调研|[部处科办局委会]$|中心$")
 _NAME_AT_START = re.compile(rf"[老小]{_SURNAME}|{_SURNAME}(?:{_HONORIFICS})")
 _BARE_NAME = re.compile(rf"{_SURNAME}[\u4e00-\u9fff]{{1,2}}(?=[\s,，;；。、]|$)")  # 张三 on its own
@@ -172,7 +176,7 @@ _ENGLISH_TITLE = (r"(?:(?:vp|head|director|chief [a-z]+ officer) of [a-z]+|(?:[a
 _DEPARTMENT = re.compile(r"(?:[\u4e00-\u9fff]{1,5}?(?:部|处|科|中心|办公室|办|委|会|局)|财务|技术|信息|it|采购|运营|市场|销售|行政|"
                          r"人事|设备|数字化|科技|研发|生产|质量|产品|数据|安全|法务|商务)")
 # A range or 多 in an amount (七八十万, 20-30万, 三五百万, 一百多万, 一个多亿): a size, not a figure.
-_APPROXIMATE = re.compile(r"\d\s*[-~～到至]\s*\d|[一二两三四五六七八九]\s*[-~～到至]\s*[一二两三四五六七八九]|"
+_APPROXIMATE = re.compile(r"[\d一二两三四五六七八九十百千万亿wk]\s*[-~～到至]\s*[\d一二两三四五六七八九]|"
                           r"[一二两三四五六七八九][一二三四五六七八九](?=[十百千万亿])|[\d一二两三四五六七八九十百千]个?[多余](?=[个十百千万亿w])")
 _UNKNOWN_BUDGET = re.compile(r"(?:预算|budget)\s*(?:[:：]\s*)?(?:还没定|还没有定|没定|未定|待定|不清楚|不知道|没说|未知|还不确定|不确定|"
                              r"暂无|没有|tbd)")
@@ -275,7 +279,7 @@ class _Parser:
         self._customer()
         self._named_people()
         self._keys()  # again: 决策，院长 has its value only now
-        self.lead.decision_makers = _join_surnames(self.lead.decision_makers)
+        self.lead.decision_makers = _said_once(_join_surnames(self.lead.decision_makers))
         if not self.industry_said and self.lead.customer:  # 协和医院 → 医疗, also when 物流配送系统 is said after it
             found = _find_any(fold(self.lead.customer), self.all_industry_words)
             self.lead.industry = found[-1][2] if found else self.lead.industry
@@ -337,9 +341,16 @@ class _Parser:
                     self.claim(m.start(), m.end())
                     return
                 if end - m.end() >= 2:
-                    self.lead.customer = self.raw[m.end():end].strip()
+                    self.lead.customer, end = self._with_branch(self.raw[m.end():end].strip(), end)
                     self.claim(m.start(), end)
                     return
+
+    def _with_branch(self, name: str, end: int) -> tuple[str, int]:
+        """建设银行 杭州分行: a branch written after its bank or company with a space is part of the name."""
+        branch = _BRANCH.match(self.text, end)
+        if branch and _has_suffix(name) and not self.claimed(branch.start(1)):
+            return name + self.raw[branch.start(1):branch.end()], branch.end()
+        return name, end
 
     def _card_lines(self) -> None:
         """A card pasted line by line (or with ｜ between fields): the org's line is the customer; a name alone on
@@ -389,6 +400,9 @@ class _Parser:
         chunk = re.sub(r"(?<=[\u4e00-\u9fffa-z])(?:管钱|管事|管预算|管采购|管这块|管这事)(?=\s|$)", "", chunk)  # 老板娘管钱 俞总
         owner = chunk.rsplit("的", 1)
         if len(owner) == 2 and (person := self._person(owner[1])) and person.name:  # 港务局的李局长: the 的 says where from
+            dept = re.fullmatch(r"[\u4e00-\u9fffa-z]{1,6}?(?:部|处|科|室|中心)", owner[0].strip())
+            if dept and person.title and person.name.endswith(person.title):  # 信息处的王处长: the department's head
+                return Person(person.name, dept[0] + person.title)
             return person
         bracket = re.fullmatch(r"(?P<name>[^(（]+?)\s*[(（](?P<title>[^)）]{1,12})[)）]", chunk)
         if bracket:  # 王经理（采购）: the bracket says the title
@@ -581,7 +595,7 @@ class _Parser:
         before = re.search(r"(?:先写|先填|先记|就写|就填|就按|先按|预算|budget|投入|大概|大约|差不多|预计|金额|项目)(?:是|为|在|有|约|大概|大约|小|大|近|将近|接近|不到|"
                            r"估计|初步|:|：|\s)*$",
                            self.text[max(self.start, start - 10):start])
-        after = re.match(r"(?:左右|上下|以内|以上|出头|\+|级别|级|的预算|预算|的项目|的单子|的盘子|元|整)*", self.text[end:])
+        after = re.match(r"(?:左右|上下|以内|以上|出头|之间|\+|级别|级|的预算|预算|的项目|的单子|的盘子|元|整)*", self.text[end:])
         self.claim(start - (len(before[0]) if before else 0), end + (len(after[0]) if after else 0))
 
     def _provisional(self) -> None:
@@ -736,9 +750,11 @@ class _Parser:
             self.lead.decision_makers += someone
             self.claim(i + owner.end(1), end)
             end = i + owner.end(1)
-        elif owner and self.titles.fullmatch(owner[2]) and self._free_after(i, spaced_person=True) == end:
-            # 深圳云鲸智能的CTO: the customer, then someone there unnamed (not 的信息中心副主任 王主任: named next)
-            self.lead.decision_makers.append(Person(None, _title_text(self.raw[i + owner.start(2):end])))
+        elif (owner and (title := self.titles.fullmatch(_MEETING_TAIL.sub("", owner[2])))
+              and self._free_after(i, spaced_person=True) == end):
+            # 深圳云鲸智能的CTO (聊完): the customer, then someone there unnamed (not 的信息中心副主任 王主任: named next)
+            start = i + owner.start(2)
+            self.lead.decision_makers.append(Person(None, _title_text(self.raw[start:start + title.end()])))
             self.claim(i + owner.end(1), end)
             end = i + owner.end(1)
         ran_on = end < len(self.text) and self.claimed(end)
@@ -779,6 +795,8 @@ class _Parser:
         english = re.match(r"([a-zA-Z][\w .&'-]*?)\s*[(（][^)）]*(?:[)）]|$)", name)
         if english:  # Lazada（来赞达）: the English name, the bracket only says it in Chinese
             name = english[1]
+        name = re.sub(r"(?<=[\u4e00-\u9fff])\s*[(（][a-zA-Z][a-zA-Z .&'-]*[)）]$", "", name)  # 海尔集团（Haier）
+        name, name_end = self._with_branch(name, name_end)
         if len(name) >= 2:
             self.lead.customer, self.lead.customer_sure = name, sure
             self.claim(i, name_end)
@@ -825,6 +843,28 @@ def _join_surnames(people: list[Person]) -> list[Person]:
         else:
             joined[same] = Person(joined[same].name, said.title)
     return joined
+
+
+def _surname(name: str | None) -> str | None:
+    """老蔡, 小蔡, 蔡部长, 蔡总 → 蔡: the surname of a name said with 老/小 or an honorific."""
+    if not name:
+        return None
+    if familiar := re.fullmatch(rf"[老小]({_SURNAME})", name):
+        return familiar[1]
+    said = re.fullmatch(rf"({_SURNAME})(?:{_HONORIFICS})", name)
+    return said[1] if said else None
+
+
+def _said_once(people: list[Person]) -> list[Person]:
+    """采购部长老蔡 … 蔡部长说了算: one person said twice; the one with the fuller title stays."""
+    kept = list(people)
+    for one in people:
+        other = next((p for p in kept if p is not one and _surname(p.name) and _surname(p.name) == _surname(one.name)
+                      and p.title and (one.title is None or one.name.endswith(one.title)) and p.title.endswith(one.title or "")
+                      and p.title != one.title), None)
+        if other is not None and one in kept:
+            kept.remove(one)
+    return kept
 
 
 def _squash(text: str) -> str:

@@ -207,3 +207,22 @@ def test_the_industry_from_type_words_and_not_from_what_they_plan(text, industry
 ])
 def test_people_said_with_a_verb_noise_a_negation_or_on_a_card(text, people):
     assert parse(text).decision_makers == people
+
+
+def test_one_person_said_twice_a_department_before_的_and_a_meeting_after_the_title():
+    lead = parse("跟你说个事 今天碰到了徐州重型机械集团的设备部长老葛 他们要上EAM 葛部长说了算")
+    assert (lead.customer, lead.decision_makers) == ("徐州重型机械集团", [Person("老葛", "设备部长")])
+    lead = parse("那个 今天下午去了趟 无锡人民医院 他们信息处的钱处长说今年有预算")
+    assert (lead.customer, lead.decision_makers) == ("无锡人民医院", [Person("钱处长", "信息处处长")])
+    lead = parse("我刚和苏州大学附属第一医院的信息中心主任聊完，他们要做互联网医院")
+    assert (lead.customer, lead.decision_makers) == ("苏州大学附属第一医院", [Person(None, "信息中心主任")])
+
+
+@pytest.mark.parametrize(("text", "customer", "band"), [
+    ("客户 农业银行 宁波分行 预算三百万", "农业银行宁波分行", None),
+    ("新客户 格力集团（Gree） 预算两千万", "格力集团", None),
+    ("帮我建一个 湖南长沙水业 预算在一千万到一千五百万之间", "湖南长沙水业", "千万级"),
+])
+def test_a_branch_after_a_space_joins_the_name_and_an_english_bracket_after_a_chinese_name_is_dropped(text, customer, band):
+    lead = parse(text)
+    assert (lead.customer, lead.budget_band, lead.unknown) == (customer, band, [])
