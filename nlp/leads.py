@@ -138,7 +138,7 @@ _DEPARTMENT_AFTER = re.compile(r"(?:信息科技|信息技术|信息|科技|网�
 _TALK = re.compile(r"有(?:个|一个)?新?(?:需求|项目|机会)|想(?:做|上|搞|了解)|要(?:做|上|搞)|然后")
 _FILLER = re.compile(r"^(?:的|了|啊|呢|哈|吧|哦|嗯|是|有|在|目前|现在|大概|大约|这个|那个|客户|项目|然后|还有|另外|对了|"
                      r"(?:刚|刚刚)?(?:加了?|添加了?)?(?:个|一个)?(?:新)?(?:客户)?的?(?:微信|企微|企业微信|钉钉)(?:好友)?|"
-                     r"先记一下|记一下|先这样|回头再补|后面再补|其他的?再说|还不知道|不知道|具体|全称|名字|叫啥|叫什么|"
+                     r"先记一下|记一下|先这样|回头再补|后面再补|其他的?再说|还不知道|不知道|具体|全称|名字|叫啥|叫什么|叫做|叫|"
                      r"\s|[~～。.!！?？、,，;；:：\-—()（）\[\]【】]|[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F])*$")
 # Saying who decides, after the people (财务总监老孙是决策人, CTO王明拍板, 最后王总说了算).
 _DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:就|也)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|牵头|定|(?:都|也)(?:要|得|需要)?(?:点头|同意|签字)|负责(?![人的])|decides?(?![a-z]))")
@@ -184,7 +184,7 @@ _UNKNOWN_BUDGET = re.compile(r"(?:预算|budget)\s*(?:[:：]\s*)?(?:还没定|�
 _NOT_DECIDING = re.compile(r"(?:但|可|不过)?(?:他|她|他们|对方)?(?:不是|并不是|并非|不算)(?:最终|主要|关键)?(?:的)?(?:决策人|决策者|拍板的?人?|关键人)"
                            r"|说了不算|不拍板|不管事|不负责拍板")
 # 目前在、现在正在走: the words before a need stage that say only "now".
-_LEAD_IN = re.compile(r"(?:想|还没有|还没|没有|没|未|还未|目前|现在|当前|正在|还在|已经|以经|已|以|在|再|处于|刚刚|刚|准备|打算|计划|要|快要|快|下周|下个月|年底|马上|是|的|了|"
+_LEAD_IN = re.compile(r"(?:想|还没有|还没|没有|没|未|还未|目前|现在|当前|正在|还在|还|已经|以经|已|以|在|再|处于|刚刚|刚|准备|打算|计划|要|快要|快|下周|下个月|年底|马上|是|的|了|"
                       r"开始|进入|需求阶段|阶段|项目|客户|他们|对方|内部|走|做|搞|进行|启动|到了|到|\s|:|：)+")
 _NOW = re.compile(r"现在|目前|当前|眼下|刚|还在|正在")  # a stage said as where they are now, not a plan
 _NEGATED = re.compile(r"(?:没|未|不|还没|还未|没有|不用|无需|无须)(?:有|在|到|进入|开始)?$")
@@ -318,7 +318,8 @@ class _Parser:
                          or _LOOSE_NAME.match(rest)
                          or re.match(r"[a-z]", rest)
                          or re.match(r"(?:和|跟|与|及|还有|以及)\s*\S", rest)
-                         or self._given_name_after_title(self.text[i:j], rest))
+                         or self._given_name_after_title(self.text[i:j], rest)
+                         or re.match(rf"是\s*(?:{_NAME_AFTER_TITLE})(?![\u4e00-\u9fff])", rest) and self.titles.search(self.text, i, j))
                 if not (spaced_person and self.text[j] in " \t\u3000" and j > i and joins):  # a card's lines stay apart
                     break
                 j += gap
@@ -403,6 +404,9 @@ class _Parser:
             dept = re.fullmatch(r"[\u4e00-\u9fffa-z]{1,6}?(?:部|处|科|室|中心)", owner[0].strip())
             if dept and person.title and person.name.endswith(person.title):  # 信息处的王处长: the department's head
                 return Person(person.name, dept[0] + person.title)
+            titles = owner[0].strip().split("兼")
+            if all(self.titles.fullmatch(t) for t in titles) and (person.title is None or person.name.endswith(person.title)):
+                return Person(person.name, _title_text(owner[0]))  # 副总经理兼CIO的张总: the title, then whose
             return person
         bracket = re.fullmatch(r"(?P<name>[^(（]+?)\s*[(（](?P<title>[^)）]{1,12})[)）]", chunk)
         if bracket:  # 王经理（采购）: the bracket says the title
@@ -424,7 +428,7 @@ class _Parser:
             return Person(bare, None) if _NAME.match(bare) and not self._industry_word(bare) else None
         title = _title_text(title_m.group(0))
         before = _squash(chunk[: title_m.start()])
-        after = re.sub(r"^(?:叫做|名叫|叫)", "", _squash(chunk[title_m.end():]))  # CTO叫Kevin, 老板叫韩立民
+        after = re.sub(r"^(?:叫做|名叫|叫|是)", "", _squash(chunk[title_m.end():]))  # CTO叫Kevin, 老板叫韩立民, CIO 是王总
         if _GIVEN_NAME.fullmatch(before) and not after and re.search(r"\s$", chunk[: title_m.start() + 1]):  # 次仁 总经理
             return Person(before, title)
         if re.fullmatch(_SURNAME, before):  # 赵行长: the surname and the title are the name
@@ -592,7 +596,7 @@ class _Parser:
 
     def _claim_around(self, start: int, end: int) -> None:
         """预算 before, 左右/级别/的预算 after: words that belong to the budget, not to the name."""
-        before = re.search(r"(?:先写|先填|先记|就写|就填|就按|先按|预算|budget|投入|大概|大约|差不多|预计|金额|项目)(?:是|为|在|有|约|大概|大约|小|大|近|将近|接近|不到|"
+        before = re.search(r"(?:先写|先填|先记|就写|就填|就按|先按|预算|budget|投入|大概|大约|差不多|预计|金额|项目)(?:是|为|在|有|约|大概|大约|小|大|近|将近|接近|不到|好|"
                            r"估计|初步|:|：|\s)*$",
                            self.text[max(self.start, start - 10):start])
         after = re.match(r"(?:左右|上下|以内|以上|出头|之间|\+|级别|级|的预算|预算|的项目|的单子|的盘子|元|整)*", self.text[end:])

@@ -226,3 +226,10 @@ def test_one_person_said_twice_a_department_before_的_and_a_meeting_after_the_t
 def test_a_branch_after_a_space_joins_the_name_and_an_english_bracket_after_a_chinese_name_is_dropped(text, customer, band):
     lead = parse(text)
     assert (lead.customer, lead.budget_band, lead.unknown) == (customer, band, [])
+
+
+def test_a_title_then_是_or_的_and_the_name_and_only_a_few_words_around_a_band_or_stage():
+    lead = parse("今天拜访了一家物流公司 叫 德邦快递 他们的CTO 是陈总 预算好几百万 还在了解")
+    assert (lead.customer, lead.decision_makers, lead.budget_band, lead.need_stage, lead.unknown) == (
+        "德邦快递", [Person("陈总", "CTO")], "百万级", "需求调研", [])
+    assert parse("新线索 郑州某某重工 拍板的是副总经理兼CFO的刘总").decision_makers == [Person("刘总", "副总经理兼CFO")]
