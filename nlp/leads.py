@@ -76,7 +76,7 @@ _CHATTER = re.compile(
     r"|(?:帮我|帮忙|麻烦|请|给我)(?:记录|录入|登记)|(?:帮我|帮忙|麻烦)?(?:新建|建|录|加|记)(?:一个|一条|个)(?=[\s:：,，])|(?:记录|录入|登记)(?=[\s:：])|new lead|lead(?=[\s:：])|(?:下面是|这是|以下是)?(?:他的|客户的?)?[【\[(（]?名片(?:信息|如下)?[】\])）]?"
     r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上)?(?:认识了|见了|拜访了|碰到了|碰见了|约了)(?=[^\s,，。]{2,}?的)"
     r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上|刚)?(?:跑了|去了)一?趟"
-    rf"|(?:(?:我|我们|那个|嗯)\s*)*(?:(?:{_WHEN})\s*)+(?:在[^\s,，。:：]{{1,6}}?[上里])?(?:同事|朋友|领导|老板|老乡|同学|客户)?(?:{_MET})(?:了|完)?(?:一?趟)?的?\s*(?:个|一个|一家|家)?\s*"
+    rf"|(?:(?:我|我们|那个|嗯)\s*)*(?:(?:{_WHEN})\s*)+(?:在[^\s,，。:：]{{1,6}}?[上里])?(?:同事|朋友|领导|老板|老乡|同学|客户)?(?:(?:{_MET})(?:了|完)?(?:一?趟)?)+的?\s*(?:个|一个|一家|家)?\s*"
     rf"(?!(?:新的?|潜在的?)*(?:客户|线索|老板|商机))(?=[^\s,，。:：]{{2,}}?(?:{_SUFFIX_WORDS}|的)|[a-z]|[^\s,，。:：]{{2,12}}(?:[\s,，。]|然后|他们|出来|聊完))"
     r"|(?:客户|转发)[^\s:：,，]{0,6}?(?:转过来的?|发过来的?|发来的?|转发|转|介绍|资料|消息)[)）]?[:：👇]|客户[(（]转[)）][:：]|(?:您好|你好)[,，!！]*"
     r"|转[:：]|[【\[(（][^】\])）]{0,6}(?:留言|消息|咨询|转发)[】\])）]"
@@ -86,7 +86,7 @@ _CHATTER = re.compile(
     r"|[啊哈呢呀嘛哦嗯吧呗]*(?:麻烦(?:你|您)?了|辛苦(?:了|啦)?|谢谢|多谢|感谢)(?:啦|了|哈|哦)*"
     r"|有(?:个|一个|家|一家)[^\s,，。:：]{1,6}?(?:想|要|准备|打算)[^\s,，。:：]{1,14}(?=[\s,，。:：])"
     r"|(?:想|要|准备|打算)[^\s,，。:：]{1,8}?[\s,，]*(?:叫做|名叫|叫)"
-    r"|[^\s,，。:：]{0,12}?(?:一个|一家|一位|了个|了家|说个|来个|出个|有个|有家|新的|的新)(?:新的?|潜在的?)*(?:客户|线索|老板|商机)(?=[啊哈呢呀哦]*(?:[\s,，。:：!！]|$))"
+    r"|[^\s,，。:：]{0,12}?(?:一个|一家|一位|了个|了家|说个|来个|出个|有个|有家|新的|的新|的那个|的这个)(?:新的?|潜在的?)*(?:客户|线索|老板|商机)(?=[啊哈呢呀哦]*(?:[\s,，。:：!！]|$))"
     rf"|{_EMOJI}|[啊哈呢呀嘛哦嗯]*(?:(?:对方|客户|他们|这家|那家)?(?:就是|是))|[啊哈呢呀嘛哦嗯]+(?=[\s:：,，。!！]))"
     r"[\s:：=＝,，。!！]*"
 )
@@ -425,6 +425,8 @@ class _Parser:
             dept = _DEPARTMENT.match(bare)
             if dept and _NAME.match(bare[dept.end():]):  # 科技部刘总
                 return Person(bare[dept.end():], dept.group(0))
+            if re.fullmatch(r"[^\W\da-z_副正总老小][总董]", bare):  # 宗总: any one character before 总 is a surname
+                return Person(bare, None)
             return Person(bare, None) if _NAME.match(bare) and not self._industry_word(bare) else None
         title = _title_text(title_m.group(0))
         before = _squash(chunk[: title_m.start()])
@@ -656,9 +658,10 @@ class _Parser:
         stop = end + len(trail[0])
         if stop == self._free_after(end) and (begin == self._free_before(start) or lead):
             return begin, stop
-        if lead or trail[0].startswith(("行业", "领域")) or (head and _has_suffix(head) and stop < len(self.text)
-                                                                     and self.claimed(stop)):
-            return begin, stop  # 济南市中心医院医疗预算…: an industry said right after the name
+        after_name = head and _has_suffix(head) and (stop < len(self.text) and self.claimed(stop)
+                                                     or head.endswith((")", "）")) and stop == self._free_after(end))
+        if lead or trail[0].startswith(("行业", "领域")) or after_name:
+            return begin, stop  # 济南市中心医院医疗预算…, X有限公司（X港）物流，: an industry said right after the name
         return None
 
     def _keys(self) -> None:
@@ -745,6 +748,10 @@ class _Parser:
         if lead_in and lead_in.end() > i and end - lead_in.end() >= 2:
             self.claim(i, lead_in.end())
             i = lead_in.end()
+        header = re.match(r"[^:：]{1,30}[:：]\s*", self.text[i:end])
+        if header and end - i - header.end() >= 2:  # 刚跟…通了电话：X, 商机：X: what comes before the colon is no name
+            self.claim(i, i + header.end())
+            i += header.end()
         piece = self.text[i:end]
         if _FILLER.match(piece) or len(piece.strip()) < 2:
             return
@@ -787,7 +794,7 @@ class _Parser:
             self.claim(i + owner.end(1), name_end)
             name_end = i + owner.end(1)
         name = self.raw[i:name_end].strip().strip("【】[]「」《》\"“”'")
-        name = re.sub(r"(?:的|了|啊|呢|吧|哈)+$", "", name) if len(name) > 3 else name  # not 美的
+        name = re.sub(r"(?:的|了|啊|呢|吧|(?<!哈)哈)+$", "", name) if len(name) > 3 else name  # not 美的, not 娃哈哈
         name = re.sub(r"(?<=..)(?:这个|那个|这家|那家)(?:客户|公司|单位)?$", "", name)  # 北京同创这个客户
         dept = re.fullmatch(r"(.{2,}?)(?:采购|信息|财务|技术|设备|运营|市场|行政|人事|科技|信息技术|it)(?:部|处|科)", name)
         if dept and _has_suffix(dept[1]):  # 北京美廉美超市采购部: the customer, not its department

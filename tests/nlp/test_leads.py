@@ -233,3 +233,14 @@ def test_a_title_then_是_or_的_and_the_name_and_only_a_few_words_around_a_band
     assert (lead.customer, lead.decision_makers, lead.budget_band, lead.need_stage, lead.unknown) == (
         "德邦快递", [Person("陈总", "CTO")], "百万级", "需求调研", [])
     assert parse("新线索 郑州某某重工 拍板的是副总经理兼CFO的刘总").decision_makers == [Person("刘总", "副总经理兼CFO")]
+
+
+@pytest.mark.parametrize(("text", "customer", "people"), [
+    ("刚跟朋友介绍的一家公司通了电话：泉州建发物流，预算八十万", "泉州建发物流", []),
+    ("商机：四川郎酒 预算：3000w 拍板：董事长", "四川郎酒", [Person(None, "董事长")]),
+    ("这周见了两次的那个客户 杭州娃哈哈 预算300万 宗总说了算", "杭州娃哈哈", [Person("宗总", None)]),
+    ("今天上午去拜访了合肥京东方光电，他们生产副总周总说今年要上MES", "合肥京东方光电", [Person("周总", "生产副总")]),
+])
+def test_a_header_before_a_colon_or_a_visit_said_before_the_name_is_not_the_name(text, customer, people):
+    lead = parse(text)
+    assert (lead.customer, lead.decision_makers) == (customer, people)
