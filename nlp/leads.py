@@ -60,7 +60,7 @@ _INTRO = re.compile(r"^.{0,12}?(?:(?:有|聊了|来了|认识了|接了|碰到|�
 # Words an organisation's name ends with: a name cut right after one is sure.
 ORG_SUFFIXES = (
     "股份有限公司", "有限责任公司", "有限公司", "集团", "公司", "医院", "卫生院", "大学", "学院", "中学", "小学", "学校",
-    "银行", "商行", "总行", "分行", "支行", "信用社", "证券", "保险", "研究院", "研究所", "中心", "局", "委员会", "办公室", "厂", "超市",
+    "银行", "商行", "总行", "分行", "支行", "信用社", "证券", "保险", "研究院", "研究所", "中心", "总部", "局", "委员会", "办公室", "厂", "超市",
     "商场", "百货", "供应链", "科技", "网络", "信息", "电子", "软件", "物流", "快递", "速运", "商贸", "实业", "控股", "电力", "能源",
     "制药", "药业", "机械", "汽车", "电器", "传媒", "教育", "医疗", "股份", "园区", "园", "港", "机场", "酒店", "院", "所",
 )
@@ -76,7 +76,7 @@ _CHATTER = re.compile(
     r"|(?:帮我|帮忙|麻烦|请|给我)(?:记录|录入|登记)|(?:帮我|帮忙|麻烦)?(?:新建|建|录|加|记)(?:一个|一条|个)(?=[\s:：,，])|(?:记录|录入|登记)(?=[\s:：])|new lead|lead(?=[\s:：])|(?:下面是|这是|以下是)?(?:他的|客户的?)?[【\[(（]?名片(?:信息|如下)?[】\])）]?"
     r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上)?(?:认识了|见了|拜访了|碰到了|碰见了|约了)(?=[^\s,，。]{2,}?的)"
     r"|(?:今天|昨天|刚才|刚刚|上午|下午|晚上|刚)?(?:跑了|去了)一?趟"
-    rf"|(?:(?:我|我们|那个|嗯)\s*)*(?:(?:{_WHEN})\s*)+(?:在[^\s,，。:：]{{1,6}}?[上里])?(?:同事|朋友|领导|老板|老乡|同学|客户)?(?:(?:{_MET})(?:了|完)?(?:一?趟)?)+的?\s*(?:个|一个|一家|家)?\s*"
+    rf"|(?:(?:我|我们|那个|嗯|跟你说|我跟你说)[啊哈]?\s*)*(?:(?:{_WHEN})\s*)+(?:在[^\s,，。:：]{{1,6}}?(?:上|里|那边|这边|那儿))?(?:同事|朋友|领导|老板|老乡|同学|客户)?(?:(?:{_MET})(?:了|完)?(?:一?趟)?)+的?\s*(?:个|一个|一家|家)?\s*"
     rf"(?!(?:新的?|潜在的?)*(?:客户|线索|老板|商机))(?=[^\s,，。:：]{{2,}}?(?:{_SUFFIX_WORDS}|的)|[a-z]|[^\s,，。:：]{{2,12}}(?:[\s,，。]|然后|他们|出来|聊完))"
     r"|(?:客户|转发)[^\s:：,，]{0,6}?(?:转过来的?|发过来的?|发来的?|转发|转|介绍|资料|消息)[)）]?[:：👇]|客户[(（]转[)）][:：]|(?:您好|你好)[,，!！]*"
     r"|转[:：]|[【\[(（][^】\])）]{0,6}(?:留言|消息|咨询|转发)[】\])）]"
@@ -408,6 +408,7 @@ class _Parser:
             if all(self.titles.fullmatch(t) for t in titles) and (person.title is None or person.name.endswith(person.title)):
                 return Person(person.name, _title_text(owner[0]))  # 副总经理兼CIO的张总: the title, then whose
             return person
+        chunk = re.sub(r"\s*[(（](?:女|男|女士|先生)[)）]$", "", chunk)  # 王丽（女）: not a title
         bracket = re.fullmatch(r"(?P<name>[^(（]+?)\s*[(（](?P<title>[^)）]{1,12})[)）]", chunk)
         if bracket:  # 王经理（采购）: the bracket says the title
             name = _squash(bracket["name"])
@@ -422,9 +423,10 @@ class _Parser:
             title_m = m  # the last title, so 李总CIO gives CIO, not a prefix
         if title_m is None:
             bare = _squash(chunk)
-            dept = _DEPARTMENT.match(bare)
-            if dept and _NAME.match(bare[dept.end():]):  # 科技部刘总
-                return Person(bare[dept.end():], dept.group(0))
+            cut = next((k for k in range(len(bare) - 2, 0, -1)
+                        if _DEPARTMENT.fullmatch(bare[:k]) and _NAME.match(bare[k:])), None)
+            if cut:  # 科技部刘总, 总行科技部 李总
+                return Person(bare[cut:], bare[:cut])
             if re.fullmatch(r"[^\W\da-z_副正总老小][总董]", bare):  # 宗总: any one character before 总 is a surname
                 return Person(bare, None)
             return Person(bare, None) if _NAME.match(bare) and not self._industry_word(bare) else None
@@ -537,7 +539,8 @@ class _Parser:
         if any(b and k + 1 < len(bare) and not bare[k + 1] for k, b in enumerate(bare)):  # 行长 张行长: one person said twice
             return [(folded, original)]
         # 店长联盟负责人何总: one title with a title inside; a name without a surname only before a space (院长刘建军 信息科主任拉毛)
-        unnamed = [not b and not getattr(self._person(part, given=k + 1 == len(parts) or part[-1:].isspace()), "name", None)
+        spaced = [k + 1 == len(parts) or part[-1:].isspace() or parts[k + 1][0][:1].isspace() for k, (part, _) in enumerate(parts)]
+        unnamed = [not b and not getattr(self._person(part, given=spaced[k]), "name", None)
                    for k, ((part, _), b) in enumerate(zip(parts, bare, strict=True))]
         return [(folded, original)] if any(unnamed) else parts
 

@@ -244,3 +244,11 @@ def test_a_title_then_是_or_的_and_the_name_and_only_a_few_words_around_a_band
 def test_a_header_before_a_colon_or_a_visit_said_before_the_name_is_not_the_name(text, customer, people):
     lead = parse(text)
     assert (lead.customer, lead.decision_makers) == (customer, people)
+
+
+def test_people_title_first_with_a_name_outside_the_surname_list_a_gender_bracket_and_a_long_department():
+    lead = parse("今天在客户那边碰到的 温州某某电气 决策人 总经理南国栋 技术副总 朱总")
+    assert (lead.customer, lead.decision_makers) == ("温州某某电气", [Person("南国栋", "总经理"), Person("朱总", "技术副总")])
+    assert parse("录入：上海某某物流有限公司；决策人：COO王丽（女）").decision_makers == [Person("王丽", "COO")]
+    assert parse("新线索 深圳某某银行 决策人：CIO 张总，总行科技部 李总").decision_makers == [
+        Person("张总", "CIO"), Person("李总", "总行科技部")]
