@@ -99,11 +99,12 @@ _NAME_LEAD_IN = re.compile(
     r"(?:(?:今天|昨天|前天|刚才|刚刚|上午|下午|中午|晚上|上周|周[一二三四五六日]|[\u4e00-\u9fff]{0,4}?会上|早上)"
     r"[\u4e00-\u9fff]{0,6}?(?:见|拜访|认识|聊|碰到|遇到|接触|加|谈)(?:了|过)?的)?"
     r"(?:(?:客户|公司)?(?:名字|名称)(?:是|叫做|叫|为|:|：)?|(?:他们|她们|这家|那家|对方|公司|单位)?(?:叫做|名叫|叫))?\s*")
-_CARD_FIELD = re.compile(r"[^\n|]+")  # a card's line, or a field between ｜
+_CARD_FIELD = re.compile(r"[^\n|/]+")  # a card's line, or a field between ｜ or /
 # Keys of a business card (姓名：钟国平 职务：总经理 电话：…).
 _CARD_KEY = re.compile(r"(?:(?P<name>姓名|联系人姓名|name)|(?P<title>职务|职位|头衔|title)|"
                        r"(?P<other>电话|手机|座机|tel|mobile|phone|邮箱|email|e-mail|地址|address|微信|传真|fax|网址|官网|web))"
-                       r"\s*[:：=＝]\s*")
+                       r"(?:\s*[:：=＝]\s*|\s+(?=[\d+(]))")
+_PHONE = re.compile(r"(?<![\d.])(?:\+?86[-\s]?)?(?:1[3-9]\d{9}|1[3-9]\d[x*]{4}\d{4}|0\d{2,3}-?\d{7,8}(?:\s\d{4})?)(?![\d.])")  # 13800000000
 # Field keys a rep writes before a value (预算：80万, 决策人 赵行长).
 _KEYS = {
     "industry": r"所属行业|客户行业|行业",
@@ -138,7 +139,7 @@ _DEPARTMENT_AFTER = re.compile(r"(?:信息科技|信息技术|信息|科技|网�
 _TALK = re.compile(r"有(?:个|一个)?新?(?:需求|项目|机会)|想(?:做|上|搞|了解)|要(?:做|上|搞)|然后")
 _FILLER = re.compile(r"^(?:的|了|啊|呢|哈|吧|哦|嗯|是|有|在|目前|现在|大概|大约|这个|那个|客户|项目|然后|还有|另外|对了|"
                      r"(?:刚|刚刚)?(?:加了?|添加了?)?(?:个|一个)?(?:新)?(?:客户)?的?(?:微信|企微|企业微信|钉钉)(?:好友)?|"
-                     r"先记一下|记一下|先这样|回头再补|后面再补|其他的?再说|还不知道|不知道|具体|全称|名字|叫啥|叫什么|叫做|叫|"
+                     r"先记一下|记一下|先这样|回头再补|后面再补|其他的?再说|还不知道|不知道|具体|全称|名字|叫啥|叫什么|叫做|叫|他们|"
                      r"\s|[~～。.!！?？、,，;；:：\-—()（）\[\]【】]|[\U0001F300-\U0001FAFF\u2600-\u27BF\uFE0F])*$")
 # Saying who decides, after the people (财务总监老孙是决策人, CTO王明拍板, 最后王总说了算).
 _DECIDES_AFTER = re.compile(r"\s*(?:一起|共同|一块)?(?:就|也)?(?:是|为|算)?(?:最终|主要|关键)?(?:决策人|决策者|关键人|拍板人|拍板的|负责拍板|来拍板|拍板|说了算|定夺|决策|做决定|牵头|定|(?:都|也)(?:要|得|需要)?(?:点头|同意|签字)|负责(?![人的])|decides?(?![a-z]))")
@@ -180,9 +181,9 @@ _APPROXIMATE = re.compile(r"[\d一二两三四五六七八九十百千万亿wk]\
                           r"[一二两三四五六七八九][一二三四五六七八九](?=[十百千万亿])|[\d一二两三四五六七八九十百千]个?[多余](?=[个十百千万亿w])")
 _UNKNOWN_BUDGET = re.compile(r"(?:预算|budget)\s*(?:[:：]\s*)?(?:还没定|还没有定|没定|未定|待定|不清楚|不知道|没说|未知|还不确定|不确定|"
                              r"暂无|没有|tbd)")
-# 「对接人 销售经理 不是决策人」「王总不拍板」: the people said just before are not decision makers.
+# 「对接人 销售经理 不是决策人」「王总不拍板」「客户经理小黄介绍的」: the people said just before are not decision makers.
 _NOT_DECIDING = re.compile(r"(?:但|可|不过)?(?:他|她|他们|对方)?(?:不是|并不是|并非|不算)(?:最终|主要|关键)?(?:的)?(?:决策人|决策者|拍板的?人?|关键人)"
-                           r"|说了不算|不拍板|不管事|不负责拍板")
+                           r"|说了不算|不拍板|不管事|不负责拍板|介绍的|推荐的|介绍过来的")  # 客户经理小黄介绍的: who referred it
 # 目前在、现在正在走: the words before a need stage that say only "now".
 _LEAD_IN = re.compile(r"(?:想|还没有|还没|没有|没|未|还未|目前|现在|当前|正在|还在|还|已经|以经|已|以|在|再|处于|刚刚|刚|准备|打算|计划|要|快要|快|下周|下个月|年底|马上|是|的|了|"
                       r"开始|进入|需求阶段|阶段|项目|客户|他们|对方|内部|走|做|搞|进行|启动|到了|到|\s|:|：)+")
@@ -371,7 +372,8 @@ class _Parser:
         self.claim(ta, tb)
 
     def _card(self) -> None:
-        """A pasted business card or `key：value` list: 姓名 and 职务 are one person; phone, mail and address are kept out."""
+        """A pasted business card or `key：value` list: 姓名 and 职务 are one person; phone (keyed or not), mail and
+        address are kept out."""
         found: dict[str, str] = {}
         for m in _CARD_KEY.finditer(self.text):
             if self.claimed(m.start()) or not (m.start() == 0 or self._break(m.start() - 1) or self.text[m.start() - 1] in ":：="):
@@ -384,6 +386,9 @@ class _Parser:
             self.claim(m.start(), end)
         if found.get("name") or found.get("title"):
             self.lead.decision_makers.append(Person(found.get("name") or None, found.get("title") or None))
+        for phone in _PHONE.finditer(self.text, self.start):  # a number on a card without its key
+            if not self.claimed(phone.start()):
+                self.claim(phone.start(), phone.end())
 
     def _evidence(self) -> None:
         for label in sorted(self.vocab.evidence, key=len, reverse=True):

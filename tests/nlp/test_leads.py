@@ -252,3 +252,14 @@ def test_people_title_first_with_a_name_outside_the_surname_list_a_gender_bracke
     assert parse("录入：上海某某物流有限公司；决策人：COO王丽（女）").decision_makers == [Person("王丽", "COO")]
     assert parse("新线索 深圳某某银行 决策人：CIO 张总，总行科技部 李总").decision_makers == [
         Person("张总", "CIO"), Person("李总", "总行科技部")]
+
+
+def test_a_card_split_by_slashes_phones_without_a_key_and_a_referrer_who_is_no_decision_maker():
+    lead = parse("名片：林思远 / 浙江省人民医院 / 信息中心副主任 / 0571-87783777")
+    assert (lead.customer, lead.decision_makers, lead.unknown) == (
+        "浙江省人民医院", [Person("林思远", "信息中心副主任")], [])
+    lead = parse("这是客户名片\n华润置地（深圳）有限公司\nIT经理 张三\n电话 0755-12345678\n手机 13800000000")
+    assert (lead.customer, lead.decision_makers, lead.budget, lead.unknown) == (
+        "华润置地（深圳）有限公司", [Person("张三", "IT经理")], None, [])
+    lead = parse("兴业银行厦门分行 客户经理小黄介绍的 预算三十万")
+    assert (lead.customer, lead.decision_makers, lead.budget) == ("兴业银行厦门分行", [], 300_000)
