@@ -263,3 +263,14 @@ def test_a_card_split_by_slashes_phones_without_a_key_and_a_referrer_who_is_no_d
         "华润置地（深圳）有限公司", [Person("张三", "IT经理")], None, [])
     lead = parse("兴业银行厦门分行 客户经理小黄介绍的 预算三十万")
     assert (lead.customer, lead.decision_makers, lead.budget) == ("兴业银行厦门分行", [], 300_000)
+
+
+@pytest.mark.parametrize(("text", "customer", "industry"), [
+    ("昨晚饭局上认识的 佛山某某调味食品 预算两百万", "佛山某某调味食品", "制造业"),
+    ("徐工集团的一个子公司 徐工某某 预算500万", "徐工某某", None),
+    ("有个做光伏的客户 西安某某绿能 预算大几千万", "西安某某绿能", "能源"),
+    ("刚刚电话沟通了 浙江某某研究院 他们在调研", "浙江某某研究院", None),
+])
+def test_more_openers_and_descriptors_before_the_name(text, customer, industry):
+    lead = parse(text)
+    assert (lead.customer, lead.industry) == (customer, industry)
