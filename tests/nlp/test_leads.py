@@ -270,6 +270,9 @@ def test_a_card_split_by_slashes_phones_without_a_key_and_a_referrer_who_is_no_d
     ("徐工集团的一个子公司 徐工某某 预算500万", "徐工某某", None),
     ("有个做光伏的客户 西安某某绿能 预算大几千万", "西安某某绿能", "能源"),
     ("刚刚电话沟通了 浙江某某研究院 他们在调研", "浙江某某研究院", None),
+    ("展会上认识的 上海某某医疗 预算八百万", "上海某某医疗", "医疗"),
+    ("老板让我跟进的 合肥某某讯飞 预算五百万", "合肥某某讯飞", None),
+    ("上次拜访过的 江苏某某医药 预算三百万", "江苏某某医药", "医疗"),
 ])
 def test_more_openers_and_descriptors_before_the_name(text, customer, industry):
     lead = parse(text)
