@@ -658,12 +658,14 @@ class _Parser:
 
     def _standalone(self, start: int, end: int) -> tuple[int, int] | None:
         """The industry said as a field (互联网行业, 做物流的, 行业：医疗, a list item of its own): its whole span; not a
-        plan (想做门店管理, 要做物流配送系统)."""
+        plan or a project (想做门店管理, 要做物流配送系统, 在做物流配送系统)."""
         head = self.text[self._free_before(start):start]
         tail = self.text[end:self._free_after(end)]
-        lead = re.search(r"(?:是|属于|(?<![想要准备打算计划])(?:做|搞|干)|从事|主营|行业是?|行业[:：]|所属行业[:：]?)"
+        lead = re.search(r"(?:是|属于|(?<![想要准备打算计划在])(?:做|搞|干)|从事|主营|行业是?|行业[:：]|所属行业[:：]?)"
                          r"(?:[\u4e00-\u9fff]{0,4}?的|一家|家|做)?$",
                          head)
+        if lead is None and tail.startswith("的"):  # 做家电制造的, 在做物流的: what they do, then the industry word
+            lead = re.search(r"(?<![想要准备打算计划])(?:做|搞)[\u4e00-\u9fff]{0,4}$", head)
         trail = re.match(r"(?:行业|领域|类|相关|方向)?(?:的|这块|那块|企业|客户|公司|平台|单位)*", tail)
         assert trail is not None
         begin = start - (len(lead[0]) if lead else 0)

@@ -277,3 +277,12 @@ def test_a_card_split_by_slashes_phones_without_a_key_and_a_referrer_who_is_no_d
 def test_more_openers_and_descriptors_before_the_name(text, customer, industry):
     lead = parse(text)
     assert (lead.customer, lead.industry) == (customer, industry)
+
+
+@pytest.mark.parametrize(("text", "industry"), [
+    ("新线索 无锡某某电器 做家电制造的 预算五十万", "制造业"),
+    ("新线索 南京某某 他们在做物流的", "物流"),
+    ("新线索 江苏某某医院 在做物流配送系统", "医疗"),
+])
+def test_what_they_do_said_with_的_is_the_industry_and_a_project_is_not(text, industry):
+    assert parse(text).industry == industry
