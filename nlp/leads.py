@@ -113,7 +113,7 @@ _PHONE = re.compile(r"(?<![\d.])(?:\+?86[-\s]?)?(?:1[3-9]\d{9}|1[3-9]\d[x*]{4}\d
 _KEYS = {
     "industry": r"所属行业|客户行业|行业",
     "budget": r"预算区间|预算金额|预算|budget",
-    "decision": r"关键决策人|主要决策人|决策人|决策者|决策链|关键人|拍板人|拍板的是|拍板的|说了算的是|最终决策人|decision makers?|dm",
+    "decision": r"关键决策人|主要决策人|决策人|决策者|决策链|关键人|拍板人|拍板的人|拍板的是|拍板的|说了算的是|最终决策人|decision makers?|dm",
     "need_stage": r"需求阶段|项目阶段|当前阶段|阶段|进度|状态",
 }
 _KEY = re.compile(rf"(?:{'|'.join(_KEYS.values())}|决策)\s*(?:是|为|在|:|：|=|＝|\s|,|，)+")
@@ -417,6 +417,9 @@ class _Parser:
             if all(self.titles.fullmatch(t) for t in titles) and (person.title is None or person.name.endswith(person.title)):
                 return Person(person.name, _title_text(owner[0]))  # 副总经理兼CIO的张总: the title, then whose
             return person
+        if len(owner) == 2 and re.fullmatch(r"[\u4e00-\u9fffa-z]{1,6}?(?:部|处|科|室|中心)", owner[0].strip()) \
+                and self.titles.fullmatch(owner[1].strip()):  # 数字化部的部长: the department's title, no name
+            return Person(None, _title_text(owner[0].strip() + owner[1].strip()))
         chunk = re.sub(r"\s*[(（](?:女|男|女士|先生)[)）]$", "", chunk)  # 王丽（女）: not a title
         bracket = re.fullmatch(r"(?P<name>[^(（]+?)\s*[(（](?P<title>[^)）]{1,12})[)）]", chunk)
         if bracket:  # 王经理（采购）: the bracket says the title
@@ -835,7 +838,10 @@ class _Parser:
         for start, end in self._pieces(spaced_person=True):
             raw = self.raw[start:end]
             titles = [t for t in re.split(rf"\s+|{_CONJUNCTIONS.pattern}", raw.strip()) if t]
+            joined = [_squash(t) for t in _CONJUNCTIONS.split(raw.strip()) if t.strip()]  # 信息中心 主任 和 设备处 处长
             alone = all(self.titles.fullmatch(fold(t)) for t in titles)  # 院长, 局长 副局长, 分行行长和科技部主任
+            if not alone and all(self.titles.fullmatch(fold(t)) for t in joined):
+                titles, alone = joined, True
             people = [Person(None, _title_text(t)) for t in titles] if alone else self._people_in(start, end, strict=True)
             if people and not alone:  # 总经理宁总 财务总监许总 设备部长: a bare title among named people is one more
                 people += [p for p in self._people_in(start, end) if p.name is None and p.title]

@@ -286,3 +286,11 @@ def test_more_openers_and_descriptors_before_the_name(text, customer, industry):
 ])
 def test_what_they_do_said_with_的_is_the_industry_and_a_project_is_not(text, industry):
     assert parse(text).industry == industry
+
+
+def test_departments_and_titles_written_apart_are_one_title_each():
+    lead = parse("新线索 四川某某医院 预算一千万 信息中心 主任 和 设备处 处长 在评审方案")
+    assert (lead.decision_makers, lead.need_stage, lead.unknown) == (
+        [Person(None, "信息中心主任"), Person(None, "设备处处长")], "方案评估", [])
+    assert parse("新线索 某某医院 院长 信息中心主任 招标").decision_makers == [Person(None, "院长"), Person(None, "信息中心主任")]
+    assert parse("新线索 重庆某某汽车 拍板的人是数字化部的部长").decision_makers == [Person(None, "数字化部部长")]
