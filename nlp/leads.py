@@ -111,14 +111,14 @@ _CARD_KEY = re.compile(r"(?:(?P<name>姓名|联系人姓名|name)|(?P<title>职�
 _PHONE = re.compile(r"(?<![\d.])(?:\+?86[-\s]?)?(?:1[3-9]\d{9}|1[3-9]\d[x*]{4}\d{4}|0\d{2,3}-?\d{7,8}(?:\s\d{4})?)(?![\d.])")  # 13800000000
 # Field keys a rep writes before a value (预算：80万, 决策人 赵行长).
 _KEYS = {
-    "industry": r"所属行业|客户行业|行业",
+    "industry": r"所属行业|客户行业|行业|industry",
     "budget": r"预算区间|预算金额|预算|budget",
     "decision": r"关键决策人|主要决策人|决策人|决策者|决策链|关键人|拍板人|拍板的人|拍板的是|拍板的|说了算的是|最终决策人|decision makers?|dm",
-    "need_stage": r"需求阶段|项目阶段|当前阶段|阶段|进度|状态",
+    "need_stage": r"需求阶段|项目阶段|当前阶段|阶段|进度|状态|stage|status",
 }
 _KEY = re.compile(rf"(?:{'|'.join(_KEYS.values())}|决策)\s*(?:是|为|在|:|：|=|＝|\s|,|，)+")
 _CUSTOMER_KEY = re.compile(r"(?:客户名字|客户名称|客户名|公司名字|公司名称|公司名|单位名称|客户|公司|单位|名称|名字)\s*"
-                           r"(?:[:：=＝]|叫做|名叫|是|叫|为|\s)\s*")
+                           r"(?:[:：=＝]|叫做|名叫|是|叫|为|\s)\s*|(?:customer|client|company)(?: name)?\s*[:：=＝]\s*")
 _BREAKS = ",，。;；、\n\r!！?？|/-—~～…"
 _ABBREVIATION = re.compile(r"(?<![a-z])(?:inc|co|ltd|corp|llc|plc|pte|gmbh|intl|bhd|pty|mr|ms|mrs|dr)$")  # TechFlow Inc., Mr. Chan
 SHORT_NAME = 12  # a piece this long between separators is taken whole as the name
@@ -468,7 +468,7 @@ class _Parser:
             near = _NAME_AT_END.search(before)
             if whole or near:
                 return Person(before if whole else near.group(0) if near else None, title)
-            before = re.sub(r"^(?:集团|公司|总部|客户|对方|他们|那边|这边|负责人|联系人|对接人|请?联系(?:我们|我)?|找)+", "", before)
+            before = re.sub(r"^(?:集团|公司|总部|客户|对方|他们|那边|这边|负责人|联系人|对接人|请?联系(?:我们|我)?|找|拍板|决策)+", "", before)
             if re.fullmatch(r"[\u4e00-\u9fff]{1,6}", before):  # 物流总监刘总, 电商VP, 加盟商联盟负责人: a department the rules do not list
                 return Person(named_after, before + title)
             return Person(None if before else named_after, title)  # 请联系我 总经理 邓海: only noise before the title

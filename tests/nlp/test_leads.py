@@ -294,3 +294,10 @@ def test_departments_and_titles_written_apart_are_one_title_each():
         [Person(None, "信息中心主任"), Person(None, "设备处处长")], "方案评估", [])
     assert parse("新线索 某某医院 院长 信息中心主任 招标").decision_makers == [Person(None, "院长"), Person(None, "信息中心主任")]
     assert parse("新线索 重庆某某汽车 拍板的人是数字化部的部长").decision_makers == [Person(None, "数字化部部长")]
+
+
+def test_english_keys_and_a_cue_word_before_a_title_in_a_list():
+    lead = parse("customer: Acme Foods, industry: 制造业, budget: 5M, DM: CIO Arthur Hu, stage: POC")
+    assert (lead.customer, lead.industry, lead.budget, lead.decision_makers, lead.need_stage) == (
+        "Acme Foods", "制造业", 5_000_000, [Person("Arthur Hu", "CIO")], "方案评估")
+    assert parse("• 客户 厦门某某集团\n• 拍板 董事长许总").decision_makers == [Person("许总", "董事长")]
