@@ -700,6 +700,9 @@ class _Parser:
             return talk
         best = max((start + m.end() for suffix in ORG_SUFFIXES for m in re.finditer(re.escape(suffix), self.text[start:cut])),
                    default=None)
+        close = re.match(r"[^(（)）]*[)）]", self.text[best:cut]) if best is not None else None
+        if close and len(re.findall(r"[(（]", self.text[start:best])) > len(re.findall(r"[)）]", self.text[start:best])):
+            best += close.end()  # X控股有限公司（招商港口）: a suffix inside the bracket does not end the name
         if best is not None and not _tail_is_name(self.text[best:cut]):
             return best
         return cut

@@ -301,3 +301,7 @@ def test_english_keys_and_a_cue_word_before_a_title_in_a_list():
     assert (lead.customer, lead.industry, lead.budget, lead.decision_makers, lead.need_stage) == (
         "Acme Foods", "制造业", 5_000_000, [Person("Arthur Hu", "CIO")], "方案评估")
     assert parse("• 客户 厦门某某集团\n• 拍板 董事长许总").decision_makers == [Person("许总", "董事长")]
+
+
+def test_a_suffix_inside_a_bracket_after_the_name_does_not_cut_it():
+    assert parse("新线索 某某港口控股有限公司（某某港口） 物流 预算3000万").customer == "某某港口控股有限公司（某某港口）"
