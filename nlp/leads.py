@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from nlp.amounts import find_amounts
+from nlp.amounts import find_amounts, parse_amount
 from nlp.contacts import COMPOUND_SURNAMES, SURNAMES
 from nlp.segment import fold
 
@@ -183,6 +183,7 @@ _DEPARTMENT = re.compile(r"(?:[\u4e00-\u9fff]{1,5}?(?:部|处|科|中心|办公�
 # A range or 多 in an amount (七八十万, 20-30万, 三五百万, 一百多万, 一个多亿): a size, not a figure.
 _APPROXIMATE = re.compile(r"[\d一二两三四五六七八九十百千万亿wk]\s*[-~～到至]\s*[\d一二两三四五六七八九]|"
                           r"[一二两三四五六七八九][一二三四五六七八九](?=[十百千万亿])|[\d一二两三四五六七八九十百千]个?[多余](?=[个十百千万亿w])")
+_HAN_RANGE = re.compile(r"(?P<low>[一二两三四五六七八九十百千]+)\s*(?:到|至|-|~|～)\s*[一二两三四五六七八九十百千]+(?P<unit>万|亿)")
 _UNKNOWN_BUDGET = re.compile(r"(?:预算|budget)\s*(?:[:：]\s*)?(?:还没定|还没有定|没定|未定|待定|不清楚|不知道|没说|未知|还不确定|不确定|"
                              r"暂无|没有|tbd)")
 # 「对接人 销售经理 不是决策人」「王总不拍板」「客户经理小黄介绍的」: the people said just before are not decision makers.
@@ -570,6 +571,7 @@ class _Parser:
         spaced = re.sub(r"(?<=\d)kw", "千万", spaced)  # 3kw: the same length, so offsets hold
         spaced = re.sub(r"两(?=三[十百千万亿])", "二", spaced)  # 两三千万 is "two or three": nlp.amounts knows 二三
         spaced = spaced.replace("个多亿", "多个亿")  # 一个多亿: nlp.amounts reads 一多个亿 (same length)
+        spaced = re.sub(r"(?<=元)人民币", "，，，", spaced)  # 150万元人民币: nlp.amounts takes 人 for a head count
         bands = _find_any(self.text, self.vocab.budget_bands)
         amounts = [a for a in find_amounts(spaced) if not self.claimed(a.start)
                    and not any(s <= a.end - len(a.text.lstrip("预算budget ")) and a.end <= e for s, e, _ in bands)]
@@ -584,6 +586,9 @@ class _Parser:
             rest = next((a for a in amounts if a.start == end and a.value < 100_000_000), None)
             if pick.text.endswith("亿") and rest is not None:  # 1亿2千万: one amount said in two parts
                 value, end = value + rest.value, rest.end
+            han_range = _HAN_RANGE.search(pick.text)
+            if han_range and value < 10_000:  # 两百到三百万: nlp.amounts gives the unit to the upper end only
+                value = parse_amount(han_range["low"] + han_range["unit"]) or value
             band = None if written else self._band_of_approximate(self.text[pick.start:end], value)
             self.lead.budget, self.lead.budget_band = (None, band) if band else (value, None)
             self.claim(pick.start, end)
@@ -616,7 +621,7 @@ class _Parser:
         before = re.search(r"(?:先写|先填|先记|就写|就填|就按|先按|预算|budget|投入|大概|大约|差不多|预计|金额|项目)(?:是|为|在|有|约|大概|大约|小|大|近|将近|接近|不到|好|"
                            r"估计|初步|:|：|\s)*$",
                            self.text[max(self.start, start - 10):start])
-        after = re.match(r"(?:左右|上下|以内|以上|出头|之间|\+|级别|级|的预算|预算|的项目|的单子|的盘子|元|整)*", self.text[end:])
+        after = re.match(r"(?:左右|上下|以内|以上|出头|之间|\+|级别|级|的预算|预算|的项目|的单子|的盘子|元|整|人民币)*", self.text[end:])
         self.claim(start - (len(before[0]) if before else 0), end + (len(after[0]) if after else 0))
 
     def _provisional(self) -> None:

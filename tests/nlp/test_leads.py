@@ -175,6 +175,7 @@ def test_the_name_after_an_opener_ends_where_talk_starts_and_a_placeholder_or_co
     ("预算七八十万", None, "百万以下"), ("预算20-30万", None, "百万以下"), ("预算三五百万", None, "百万级"),
     ("预算一百多万", None, "百万级"), ("预算一个多亿", None, "亿级"), ("预算三十来万", 300_000, None),
     ("预算八十万左右", 800_000, None), ("预算一个亿左右", 100_000_000, None),
+    ("预算两百到三百万", None, "百万级"), ("预算七位数", None, "百万级"), ("预算：150万元人民币", 1_500_000, None),
 ])
 def test_a_range_or_多_is_a_band_while_来_and_左右_keep_the_amount(said, budget, band):
     lead = parse(f"新线索 某某科技 {said}")
