@@ -306,3 +306,8 @@ def test_english_keys_and_a_cue_word_before_a_title_in_a_list():
 
 def test_a_suffix_inside_a_bracket_after_the_name_does_not_cut_it():
     assert parse("新线索 某某港口控股有限公司（某某港口） 物流 预算3000万").customer == "某某港口控股有限公司（某某港口）"
+
+
+def test_chatter_with_spaces_before_the_command_words():
+    lead = parse("那个 帮我记一下 今天见的宁波某某研究院 他们研发副院长 胡院长 拍板")
+    assert (lead.customer, lead.decision_makers, lead.unknown) == ("宁波某某研究院", [Person("胡院长", "研发副院长")], [])
