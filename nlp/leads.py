@@ -49,10 +49,10 @@ class ParsedLead:
 _LEAD_WORD = r"(?:线索|线所|线锁|线sou|客户|商机)"
 _NEW = r"(?:新|xin)"
 _COMMAND = re.compile(
-    rf"^\s*(?:那个|这个|嗯|哦|对了|今天|刚刚|刚才|又)*\s*(?:帮我|帮忙|麻烦|请)?\s*(?:(?:今天|刚刚|刚才)?(?:又)?有(?:个|一个|家|一家)(?:{_NEW}的?)?{_LEAD_WORD}(?:叫做|叫|是)?"
+    rf"^\s*[【\[]?\s*(?:那个|这个|嗯|哦|对了|今天|刚刚|刚才|又)*\s*(?:帮我|帮忙|麻烦|请)?\s*(?:(?:今天|刚刚|刚才)?(?:又)?有(?:个|一个|家|一家)(?:{_NEW}的?)?{_LEAD_WORD}(?:叫做|叫|是)?"
     rf"|(?:新建|新增|建|录入|录|加|添加|记|登记|开|来|报)?(?:一?个|一条|条|一下)?(?:{_NEW}的?){_LEAD_WORD}(?:叫做|叫|是)?"
     rf"|(?:新建|新增|建|录入|录|加|添加|记|登记|开|报)(?:一?个|一条|条|一下)?{_LEAD_WORD}(?:叫做|叫|是)?"
-    r"|线索)(?:来了|来啦)?(?:(?:啊|哈|呢|呀|嘛|哦)(?=就是|[\s,，。!！~]))?\s*(?:一下)?[\s:：,，。.;；!！\-—~]*"
+    r"|线索)(?:来了|来啦)?[】\]]?(?:(?:啊|哈|呢|呀|嘛|哦)(?=就是|[\s,，。!！~]))?\s*(?:一下)?[\s:：,，。.;；!！\-—~]*"
 )
 # 「刚才聊了个新客户叫…」: the command said inside an opening phrase.
 _INTRO = re.compile(r"^.{0,12}?(?:(?:有|聊了|来了|认识了|接了|碰到|加了|谈了|见了)(?:一?个|一家|家)(?:新的?)?|(?:一?个|一家|家)新的?)"
@@ -119,7 +119,7 @@ _KEYS = {
 _KEY = re.compile(rf"(?:{'|'.join(_KEYS.values())}|决策)\s*(?:是|为|在|:|：|=|＝|\s|,|，)+")
 _CUSTOMER_KEY = re.compile(r"(?:客户名字|客户名称|客户名|公司名字|公司名称|公司名|单位名称|客户|公司|单位|名称|名字)\s*"
                            r"(?:[:：=＝]|叫做|名叫|是|叫|为|\s)\s*|(?:customer|client|company)(?: name)?\s*[:：=＝]\s*")
-_BREAKS = ",，。;；、\n\r!！?？|/-—~～…"
+_BREAKS = ",，。;；、\n\r!！?？|/-—~～…="
 _ABBREVIATION = re.compile(r"(?<![a-z])(?:inc|co|ltd|corp|llc|plc|pte|gmbh|intl|bhd|pty|mr|ms|mrs|dr)$")  # TechFlow Inc., Mr. Chan
 SHORT_NAME = 12  # a piece this long between separators is taken whole as the name
 # Where a name without a suffix ends in run-on text: what follows is about the customer, not its name.

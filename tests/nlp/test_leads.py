@@ -311,3 +311,10 @@ def test_a_suffix_inside_a_bracket_after_the_name_does_not_cut_it():
 def test_chatter_with_spaces_before_the_command_words():
     lead = parse("那个 帮我记一下 今天见的宁波某某研究院 他们研发副院长 胡院长 拍板")
     assert (lead.customer, lead.decision_makers, lead.unknown) == ("宁波某某研究院", [Person("胡院长", "研发副院长")], [])
+
+
+@pytest.mark.parametrize("text", ["【新线索】武汉某某集团｜预算150万｜CIO 谭总", "新线索 武汉某某集团 = 预算150万 = CIO 谭总"])
+def test_a_bracketed_command_and_equals_signs_between_fields(text):
+    lead = parse(text)
+    assert (lead.customer, lead.budget, lead.decision_makers, lead.unknown) == (
+        "武汉某某集团", 1_500_000, [Person("谭总", "CIO")], [])
