@@ -86,6 +86,7 @@ _CHATTER = re.compile(
     r"|(?:有|认识了?)(?:个|一个|家|一家)(?:做(?P<does>[^\s,，]{1,6}?)的)?(?P<kind>物流|saas|软件|互联网|科技|制造|医疗|教育|金融|零售|能源)?"
     r"(?:公司|银行|医院|学校|单位|企业|工厂|客户)(?:叫做|叫)?(?=[\s,，。:：])|(?:有|认识了?)?(?:个|一个|家|一家)(?:做|搞)(?P<kind2>[^\s,，]{1,6}?)的(?=[\s,，])"
     r"|[^\s,，。:：]{1,10}?(?:跟进|拜访|认识|见|聊|对接|介绍|推荐|联系)(?:过|了)?的(?=[\s,，])"
+    r"|(?:那个)?叫什么来着[,，\s]*(?:对|哦)?[,，\s]*"
     r"|[啊哈呢呀嘛哦嗯吧呗]*(?:麻烦(?:你|您)?了|辛苦(?:了|啦)?|谢谢|多谢|感谢)(?:啦|了|哈|哦)*"
     r"|有(?:个|一个|家|一家)[^\s,，。:：]{1,6}?(?:想|要|准备|打算)[^\s,，。:：]{1,14}(?=[\s,，。:：])"
     r"|(?:想|要|准备|打算)[^\s,，。:：]{1,8}?[\s,，]*(?:叫做|名叫|叫)"
@@ -183,6 +184,7 @@ _DEPARTMENT = re.compile(r"(?:[\u4e00-\u9fff]{1,5}?(?:部|处|科|中心|办公�
 # A range or 多 in an amount (七八十万, 20-30万, 三五百万, 一百多万, 一个多亿): a size, not a figure.
 _APPROXIMATE = re.compile(r"[\d一二两三四五六七八九十百千万亿wk]\s*[-~～到至]\s*[\d一二两三四五六七八九]|"
                           r"[一二两三四五六七八九][一二三四五六七八九](?=[十百千万亿])|[\d一二两三四五六七八九十百千]个?[多余](?=[个十百千万亿w])")
+_CORRECTED_AMOUNT = re.compile(r"[\s,，]*(?:哦|噢)?(?:不对|不是|说错了|错了|打错了)[\s,，]*(?:是|应该是)?\s*")
 _HAN_RANGE = re.compile(r"(?P<low>[一二两三四五六七八九十百千]+)\s*(?:到|至|-|~|～)\s*[一二两三四五六七八九十百千]+(?P<unit>万|亿)")
 _UNKNOWN_BUDGET = re.compile(r"(?:预算|budget)\s*(?:[:：]\s*)?(?:还没定|还没有定|没定|未定|待定|不清楚|不知道|没说|未知|还不确定|不确定|"
                              r"暂无|没有|tbd)")
@@ -192,6 +194,7 @@ _NOT_DECIDING = re.compile(r"(?:但|可|不过)?(?:他|她|他们|对方)?(?:不
 # 目前在、现在正在走: the words before a need stage that say only "now".
 _LEAD_IN = re.compile(r"(?:想|还没有|还没|没有|没|未|还未|目前|现在|当前|正在|还在|还|已经|以经|已|以|在|再|处于|刚刚|刚|准备|打算|计划|要|快要|快|下周|下个月|年底|马上|是|的|了|"
                       r"开始|进入|需求阶段|阶段|项目|客户|他们|对方|内部|走|做|搞|进行|启动|到了|到|\s|:|：)+")
+_LEAD_IN_AT_END = re.compile(rf"(?:{_LEAD_IN.pattern})$")  # 说了算目前刚立项: only 目前刚, the words right before
 _NOW = re.compile(r"现在|目前|当前|眼下|刚|还在|正在")  # a stage said as where they are now, not a plan
 _NEGATED = re.compile(r"(?:没|未|不|还没|还未|没有|不用|无需|无须)(?:有|在|到|进入|开始)?$")
 # 「X？不对 是Y」: the rep corrects the name; what comes after the correction is the name.
@@ -577,6 +580,8 @@ class _Parser:
                    and not any(s <= a.end - len(a.text.lstrip("预算budget ")) and a.end <= e for s, e, _ in bands)]
         cued = [a for a in amounts if re.match(r"预算|budget", a.text)]
         written = [a for a in amounts if re.search(r"(?:先写|先填|先记|就写|就填|就按|先按)\s*$", self.text[max(0, a.start - 3):a.start])]
+        written += [b for a, b in zip(amounts, amounts[1:], strict=False)  # 两个亿不对是一个亿: the corrected figure
+                    if _CORRECTED_AMOUNT.fullmatch(self.text, a.end, b.start)]
         pick = (written or cued or amounts or [None])[0]
         for other in amounts if written else []:  # 七八十万 … 先写75万: the figure to save wins, the range is said too
             self.claim(other.start, other.end)
@@ -621,7 +626,8 @@ class _Parser:
         before = re.search(r"(?:先写|先填|先记|就写|就填|就按|先按|预算|budget|投入|大概|大约|差不多|预计|金额|项目)(?:是|为|在|有|约|大概|大约|小|大|近|将近|接近|不到|好|"
                            r"估计|初步|:|：|\s)*$",
                            self.text[max(self.start, start - 10):start])
-        after = re.match(r"(?:左右|上下|以内|以上|出头|之间|\+|级别|级|的预算|预算|的项目|的单子|的盘子|元|整|人民币)*", self.text[end:])
+        after = re.match(r"(?:左右|上下|以内|以上|出头|之间|\+|级别|级|的预算|预算|的项目|的单子|的盘子|元|整|人民币|吧|啊|呢)*"
+                         r"(?:[\s,，]*(?:哦|噢)?(?:不对|不是|说错了|错了|打错了)[\s,，]*(?:是|应该是)?)?", self.text[end:])
         self.claim(start - (len(before[0]) if before else 0), end + (len(after[0]) if after else 0))
 
     def _provisional(self) -> None:
@@ -643,7 +649,7 @@ class _Parser:
         if said:  # 已经立项准备招标了: the furthest stage said; 刚开始调研，明年立项: the one said as now
             self.lead.need_stage = max(now or said, key=lambda s: order.index(s[2]))[2]
         for start, end, _ in found:
-            head = _LEAD_IN.search(self.text, self._free_before(start), start)
+            head = _LEAD_IN_AT_END.search(self.text, self._free_before(start), start)
             tail = re.match(r"(?:阶段|中|了|呢|的阶段|流程|环节|的[\u4e00-\u9fffa-z]{0,6}?方案)*", self.text[end:])
             self.claim(head.start() if head and head.end() == start else start, end + (len(tail[0]) if tail else 0))
 

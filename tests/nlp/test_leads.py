@@ -318,3 +318,12 @@ def test_a_bracketed_command_and_equals_signs_between_fields(text):
     lead = parse(text)
     assert (lead.customer, lead.budget, lead.decision_makers, lead.unknown) == (
         "武汉某某集团", 1_500_000, [Person("谭总", "CIO")], [])
+
+
+def test_a_corrected_budget_a_forgotten_name_and_words_right_before_a_stage_in_a_run_on():
+    lead = parse("新线索湖南某某钢铁集团预算大概两个亿不对是一个亿CIO李总在看方案")
+    assert (lead.budget, lead.decision_makers, lead.need_stage) == (100_000_000, [Person("李总", "CIO")], "方案评估")
+    lead = parse("新线索那个叫什么来着对苏州某某纺织业预算一百五十万")
+    assert (lead.customer, lead.budget) == ("苏州某某纺织业", 1_500_000)
+    lead = parse("今天下午拜访了南京某某股份有限公司预算四五百万吧物流总监张总说了算目前刚立项")
+    assert (lead.decision_makers, lead.need_stage, lead.unknown) == ([Person("张总", "物流总监")], "立项审批", [])
