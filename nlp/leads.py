@@ -208,9 +208,9 @@ _CONJUNCTIONS = re.compile(r"[跟与及、/&+]|和(?![姐哥])|还有|以及")  
 
 
 def _title_pattern(titles: list[str]) -> re.Pattern[str]:
-    words = sorted({fold(t) for t in titles}, key=len, reverse=True)
-    return re.compile(rf"{_ENGLISH_TITLE}|{_TITLE_HEADS}(?:{_DEPARTMENT_HEAD}|(?:{'|'.join(map(re.escape, words))})(?:(?<=[a-z])(?![a-z])|(?<![a-z]))"
-                      rf"{_BODY}?)")
+    words = "|".join(map(re.escape, sorted({fold(t) for t in titles}, key=len, reverse=True)))
+    return re.compile(rf"{_ENGLISH_TITLE}|{_TITLE_HEADS}(?:{_DEPARTMENT_HEAD}|(?:{words})(?:(?<=[a-z])(?![a-z])|(?<![a-z]))"
+                      rf"(?:兼(?:{words})(?:(?<=[a-z])(?![a-z])|(?<![a-z])))?{_BODY}?)")  # 董事长兼总经理: one title
 
 
 def _find_any(text: str, words: dict[str, list[str]]) -> list[tuple[int, int, str]]:

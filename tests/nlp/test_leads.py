@@ -327,3 +327,11 @@ def test_a_corrected_budget_a_forgotten_name_and_words_right_before_a_stage_in_a
     assert (lead.customer, lead.budget) == ("苏州某某纺织业", 1_500_000)
     lead = parse("今天下午拜访了南京某某股份有限公司预算四五百万吧物流总监张总说了算目前刚立项")
     assert (lead.decision_makers, lead.need_stage, lead.unknown) == ([Person("张总", "物流总监")], "立项审批", [])
+
+
+@pytest.mark.parametrize(("text", "person"), [
+    ("新线索 某某集团 董事长兼总经理 郭总", Person("郭总", "董事长兼总经理")),
+    ("新线索 某某钢铁 CIO兼副总李总", Person("李总", "CIO兼副总")),
+])
+def test_two_titles_joined_by_兼_are_one_title(text, person):
+    assert parse(text).decision_makers == [person]
