@@ -189,6 +189,8 @@ def test_a_range_or_多_is_a_band_while_来_and_左右_keep_the_amount(said, bud
     ("帮忙记下 广州某某电商 电商 预算五十万", "互联网"),
     ("今天认识了成都第七中学的信息主任，他们要做物流配送系统", "教育"),
     ("有家SaaS公司叫 TalkFlow 预算20万", "互联网"),
+    ("新线索 浙江省某某发展管理局", "政府"),
+    ("新线索 某某人寿", "金融"),
 ])
 def test_the_industry_from_type_words_and_not_from_what_they_plan(text, industry):
     assert parse(text).industry == industry
