@@ -75,6 +75,7 @@ def vocabulary(rules: LeadsFile) -> Vocabulary:
         budget_bands={b.name: [b.name, *b.phrases] for b in rules.budget_bands},
         titles=rules.titles,
         evidence=sorted({q.label for i in rules.industries for q in i.evidence}),
+        band_limits={b.name: b.below for b in rules.budget_bands},
     )
 
 

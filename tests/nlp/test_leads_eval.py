@@ -14,15 +14,15 @@ from nlp.leads import ParsedLead, Person, parse_lead
 from rules.loader import load_rules
 
 DATA = Path(__file__).parent / "data"
-SPLITS = sorted(p.stem.removeprefix("leads_") for p in DATA.glob("leads_*.yaml"))
-FIELDS = ("customer", "industry", "budget", "decision_makers", "need_stage")
-MIN_FIELD_F1 = 0.95  # issue 14's acceptance, per split
-MIN_NAME_EXACT = 0.95
-# leads_holdout.yaml is the last independent set, run once blind after round four and changed nothing since
-# (docs/nlp.md, "Free-form chat"): it did not reach the targets (field F1 0.923, name exact 0.876), so it guards against
-# regressions a little below what it measured; every split tuned on keeps the issue's targets.
+# leads_holdout.yaml is the next independent set, dropped in by the lead and run once, blind, at the end
+# (docs/nlp.md, "Free-form chat"); every other split has been tuned on.
 BLIND = "holdout"
-BLIND_FLOOR = {"field F1": 0.90, "name exact": 0.85}
+SPLITS = sorted(p.stem.removeprefix("leads_") for p in DATA.glob("leads_*.yaml") if p.stem != f"leads_{BLIND}")
+FIELDS = ("customer", "industry", "budget", "decision_makers", "need_stage")
+TARGETS = {"field F1": 0.95, "name exact": 0.95, "title accuracy": 0.9}  # issue 14's acceptance, per split
+# The fifth set (leads_seen4.yaml) measured 0.923 / 0.876 / 0.898 blind after round four and was tuned on in round
+# five (0.998 / 1.000 / 0.991 after it); it is held to a regression floor a little below that (docs/nlp-leads.md).
+FLOORS = {"seen4": {"field F1": 0.98, "name exact": 0.98, "title accuracy": 0.97}}
 MIN_CASES = 120
 VOCABULARY = vocabulary(load_rules().leads)
 
@@ -69,6 +69,14 @@ class Report:
             total.tp, total.fp, total.fn = total.tp + tally.tp, total.fp + tally.fp, total.fn + tally.fn
         return total
 
+    @property
+    def name_exact(self) -> float:
+        return self.names_exact / self.cases
+
+    @property
+    def title_accuracy(self) -> float:
+        return self.titles_right / self.titles if self.titles else 1.0
+
 
 def _one(value: Any) -> set[Any]:
     return set() if value in (None, "") else {value}
@@ -77,6 +85,15 @@ def _one(value: Any) -> set[Any]:
 def _person(name: str | None, title: str | None) -> tuple[str | None, str | None]:
     """赵行长 with title 行长 or with none is one answer: the name already says the title (docs/nlp-leads.md)."""
     return (name, None) if name and title and name.endswith(title) else (name, title)
+
+
+def _as_labelled(found: tuple[str | None, str | None], labelled: set[tuple[str | None, str | None]]) -> tuple[str | None, str | None]:
+    """信息中心陈主任 labelled (陈主任, None) is right as (陈主任, 信息中心主任): the name says the title and the label
+    left the department out (docs/nlp-leads.md, round five). A labelled title must still match as stated."""
+    name, title = found
+    if name and title and (name, None) in labelled and len(name) > 2 and title.endswith(name[1:]):
+        return name, None
+    return found
 
 
 def _predicted(got: ParsedLead) -> dict[str, set[Any]]:
@@ -99,7 +116,7 @@ def _expected(case: dict[str, Any]) -> dict[str, set[Any]]:
 def _titles_right(got: ParsedLead, case: dict[str, Any]) -> tuple[int, int]:
     """Each labelled person found by name (or, when unnamed, by title) with the title as labelled."""
     people = [_person(p.get("name"), p.get("title")) for p in case.get("decision_makers") or []]
-    found = [_person(p.name, p.title) for p in got.decision_makers]
+    found = [_as_labelled(_person(p.name, p.title), set(people)) for p in got.decision_makers]
     right = 0
     for name, title in people:
         same = [p for p in found if (p[0] == name if name else p[1] == title)]
@@ -116,6 +133,7 @@ def evaluate(split: str) -> Report:
     for case in load(split):
         got = parse_lead(case["text"], VOCABULARY)
         predicted, expected = _predicted(got), _expected(case)
+        predicted["decision_makers"] = {_as_labelled(p, expected["decision_makers"]) for p in predicted["decision_makers"]}
         for name in FIELDS:
             report.fields[name].add(predicted[name], expected[name], case["text"])
         report.cases += 1
@@ -129,17 +147,24 @@ def table(split: str, report: Report) -> str:
     rows = [f"leads_{split}: {report.cases} cases", f"{'field':<16}{'P':>7}{'R':>7}{'F1':>7}"]
     for name, tally in [*report.fields.items(), ("overall", report.overall)]:
         rows.append(f"{name:<16}{tally.precision:>7.3f}{tally.recall:>7.3f}{tally.f1:>7.3f}")
-    rows.append(f"customer name exact  {report.names_exact / report.cases:.3f}")
-    rows.append(f"contact title acc.   {report.titles_right / max(report.titles, 1):.3f} ({report.titles} people)")
+    rows.append(f"customer name exact  {report.name_exact:.3f}")
+    rows.append(f"contact title acc.   {report.title_accuracy:.3f} ({report.titles} people)")
     return "\n".join(rows)
+
+
+def _assert_meets(split: str, report: Report, wanted: dict[str, float]) -> None:
+    print("\n" + table(split, report))
+    misses = [m for tally in report.fields.values() for m in tally.misses]
+    assert report.overall.f1 >= wanted["field F1"], "\n".join(misses[:40])
+    assert report.name_exact >= wanted["name exact"], "\n".join(report.fields["customer"].misses[:40])
+    assert report.title_accuracy >= wanted["title accuracy"], "\n".join(report.fields["decision_makers"].misses[:40])
 
 
 def test_dev_split_is_present() -> None:
     assert "dev" in SPLITS
 
 
-@pytest.mark.parametrize("split", SPLITS)
-def test_split_is_big_enough_and_labelled_in_the_schema(split: str) -> None:
+def _assert_labelled(split: str) -> None:
     cases = load(split)
     assert len(cases) >= MIN_CASES
     allowed = {"text", "customer", "industry", "budget", "budget_band", "decision_makers", "need_stage"}
@@ -147,14 +172,20 @@ def test_split_is_big_enough_and_labelled_in_the_schema(split: str) -> None:
 
 
 @pytest.mark.parametrize("split", SPLITS)
+def test_split_is_big_enough_and_labelled_in_the_schema(split: str) -> None:
+    _assert_labelled(split)
+
+
+@pytest.mark.parametrize("split", SPLITS)
 def test_lead_fields_meet_the_issue_targets(split: str) -> None:
-    report = evaluate(split)
-    print("\n" + table(split, report))
-    misses = [m for tally in report.fields.values() for m in tally.misses]
-    field_f1, name_exact = ((BLIND_FLOOR["field F1"], BLIND_FLOOR["name exact"]) if split == BLIND
-                            else (MIN_FIELD_F1, MIN_NAME_EXACT))
-    assert report.overall.f1 >= field_f1, "\n".join(misses[:40])
-    assert report.names_exact / report.cases >= name_exact, "\n".join(report.fields["customer"].misses[:40])
+    _assert_meets(split, evaluate(split), FLOORS.get(split, TARGETS))
+
+
+def test_the_blind_split_meets_the_issue_targets() -> None:
+    if not (DATA / f"leads_{BLIND}.yaml").exists():
+        pytest.skip(f"no leads_{BLIND}.yaml: the lead drops the next independent set in at the end")
+    _assert_labelled(BLIND)
+    _assert_meets(BLIND, evaluate(BLIND), TARGETS)
 
 
 def test_a_name_with_its_own_title_word_is_right_with_or_without_that_title() -> None:
@@ -162,3 +193,10 @@ def test_a_name_with_its_own_title_word_is_right_with_or_without_that_title() ->
     case = {"decision_makers": [{"name": "赵行长", "title": None}, {"name": "冯行长", "title": "分行行长"}]}
     assert _predicted(got)["decision_makers"] & _expected(case)["decision_makers"] == {("赵行长", None)}
     assert _titles_right(got, case) == (2, 1)  # the stated 分行行长 must still match
+
+
+def test_a_department_before_a_name_with_its_title_word_is_right_when_the_label_left_it_out() -> None:
+    labelled = {("陈主任", None), ("冯行长", "分行行长")}
+    assert _as_labelled(("陈主任", "信息中心主任"), labelled) == ("陈主任", None)
+    assert _as_labelled(("冯行长", "行长"), labelled) == ("冯行长", "行长")  # a stated title is not forgiven
+    assert _as_labelled(("陈主任", "CIO"), labelled) == ("陈主任", "CIO")  # another title is another reading
