@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import and_, case, func, insert, or_, select, true, update
 from sqlmodel import Session
 
 from store.models import Customer, FeedbackHit, HealthSnapshot, Opportunity, Touch
@@ -68,6 +68,45 @@ def evidence(session: Session, *, since: datetime, at: datetime,
                      negative=feedback[row[2]]["negative"], positive=feedback[row[2]]["positive"])
             for row in rows
         ]
+
+
+@dataclass(frozen=True)
+class Clock:
+    """What decides when an opportunity's score can next change with nothing new happening."""
+
+    opportunity_id: int
+    open: bool
+    stage: str
+    last_update_at: datetime
+    evidence_moves_at: datetime | None  # the next instant a touch or feedback hit enters or leaves the window
+
+
+def clocks(session: Session, *, opportunity_ids: list[int], at: datetime, window: timedelta) -> list[Clock]:
+    """These opportunities' stage clocks and the next instant their customer's counted evidence moves."""
+    rows = session.execute(
+        select(Opportunity.id, Opportunity.customer_id, Opportunity.status, Opportunity.stage,
+               Opportunity.last_update_at).where(Opportunity.id.in_(opportunity_ids))).all()
+    moves: dict[int, datetime] = {}
+    customer_ids = {row[1] for row in rows}
+    counted = or_(Touch.valid.is_(True), Touch.kind.in_(FILE_KINDS))
+    for model, only in ((Touch, counted), (FeedbackHit, true())):
+        for customer_id, leaves, enters in session.execute(
+                select(model.customer_id, func.min(case((model.at <= at, model.at), else_=None)),
+                       func.min(case((model.at > at, model.at), else_=None)))
+                .where(model.customer_id.in_(customer_ids), model.at > at - window, only)
+                .group_by(model.customer_id)):
+            instants = [moment for moment in (moves.get(customer_id), _aware(enters),
+                                               None if leaves is None else _aware(leaves) + window) if moment]
+            moves[customer_id] = min(instants)
+    return [Clock(opportunity_id=row[0], open=row[2] == "open", stage=row[3], last_update_at=row[4],
+                  evidence_moves_at=moves.get(row[1])) for row in rows]
+
+
+def reschedule(session: Session, instants: dict[int, datetime | None]) -> None:
+    """Stores each opportunity's next rescore instant (None: nothing left to change its score) in one statement."""
+    if instants:
+        session.execute(update(Opportunity).execution_options(synchronize_session=False),
+                        [{"id": opp_id, "health_rescore_at": moment} for opp_id, moment in instants.items()])
 
 
 def _aware(value: Any) -> datetime | None:
