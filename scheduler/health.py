@@ -18,7 +18,7 @@ from rules.loader import RuleSet
 from scheduler.health_score import scored
 from scheduler.notify import Push, deliver
 from store import alerts
-from store.health import Clock, Evidence, clocks, evidence, reschedule, save_scores
+from store.health import Evidence, evidence, evidence_moves, save_scores
 from store.models import Alert, Opportunity, Outbox
 
 BATCH = 2000
@@ -56,8 +56,8 @@ def assess(items: list[Evidence], at: datetime, rules: RuleSet) -> list[tuple[Ev
 def run(session: Session, at: datetime, rules: RuleSet, tz: ZoneInfo) -> int:
     """The tick: rescores only opportunities whose rescore instant has passed (inputs changed, or time moved their
     score), in batches; after a bulk import that is every row once, with progress in the log."""
-    due = session.execute(select(Opportunity.id, Opportunity.customer_id)
-                          .where(Opportunity.health_rescore_at <= at).order_by(Opportunity.id)).all()
+    due = sorted(session.execute(select(Opportunity.id, Opportunity.customer_id)  # an index range, not a scan by id
+                                 .where(Opportunity.health_rescore_at <= at)).all())
     pushes: list[Push] = []
     for start in range(0, len(due), BATCH):
         batch = due[start:start + BATCH]
@@ -85,51 +85,46 @@ def recompute(session: Session, opportunity_id: int, at: datetime, rules: RuleSe
 
 def _rescore(session: Session, at: datetime, rules: RuleSet, ids: list[int], customer_ids: set[int],
              drops_only: bool = False) -> list[Push]:
-    """These opportunities (of these customers): stores moved scores and each one's next rescore instant, closes
-    recovered alerts, warns newly low (with `drops_only`, only those whose stored score was at or above the line)."""
+    """These opportunities (of these customers): stores each open one's score and next rescore instant (a snapshot
+    when the score moved), closes recovered alerts, warns newly low (with `drops_only`, only those whose stored
+    score was at or above the line; the others stay due for the tick)."""
     warned = exists().where(Alert.opportunity_id == Opportunity.id, Alert.kind == "health_low",
                             Alert.resolved_at.is_(None))
     stmt, parts = scored(rules.health, rules.stages, at, Opportunity.id, Opportunity.health, warned.label("warned"),
+                         Opportunity.customer_id, Opportunity.stage, Opportunity.last_update_at,
                          customer_ids=customer_ids)
-    rows = stmt.where(Opportunity.status == "open", Opportunity.id.in_(ids)).subquery()
-    score = sum(rows.c[name] for name in parts)
-    # Only rows whose score moved or that newly fall below the line come back to Python.
-    moved = (rows.c.health.is_(None)) | (rows.c.health != score)
-    newly = (score < rules.health.threshold) & ~rows.c.warned
-    query = select(rows.c.id, rows.c.health, rows.c.warned, *(rows.c[n] for n in parts)).where(moved | newly)
-    changed: list[tuple[int, int, dict[str, int]]] = []
+    window = timedelta(days=rules.health.window_days)
+    moves = evidence_moves(session, customer_ids=customer_ids, at=at, window=window)
+    scores: dict[int, tuple[int | None, datetime | None]] = dict.fromkeys(ids, (None, None))  # closed: never again
+    snapshots: list[tuple[int, int, dict[str, int]]] = []
     newly_low: list[int] = []
-    untold: set[int] = set()
-    for opportunity_id, stored, already_warned, *points in session.execute(query.order_by(rows.c.id)):
+    for opp_id, stored, already_warned, customer_id, stage, last_update, *points in session.execute(
+            stmt.where(Opportunity.status == "open", Opportunity.id.in_(ids)).order_by(Opportunity.id)):
         total = sum(points)
         if total != stored:
-            changed.append((opportunity_id, total, dict(zip(parts, points, strict=True))))
-        was_above = stored is not None and stored >= rules.health.threshold
+            snapshots.append((opp_id, total, dict(zip(parts, points, strict=True))))
+        due = _next(rules, at, stage, last_update, moves.get(customer_id))
         if total < rules.health.threshold and not already_warned:
-            if was_above or not drops_only:
-                newly_low.append(opportunity_id)
+            if drops_only and (stored is None or stored < rules.health.threshold):
+                due = at
             else:
-                untold.add(opportunity_id)
-    save_scores(session, changed, at=at)
+                newly_low.append(opp_id)
+        scores[opp_id] = (total, due)
+    save_scores(session, scores, snapshots, at=at)
     _close_recovered(session, at, rules.health.threshold, ids)
-    reschedule(session, {clock.opportunity_id: at if clock.opportunity_id in untold else _next(clock, at, rules)
-                         for clock in clocks(session, opportunity_ids=ids, at=at,
-                                             window=timedelta(days=rules.health.window_days))})
     pushes: list[Push] = []
-    since = at - timedelta(days=rules.health.window_days)
-    for batch in evidence(session, since=since, at=at, opportunity_ids=newly_low):
+    for batch in evidence(session, since=at - window, at=at, opportunity_ids=newly_low):
         pushes += _warn(session, [(i, r) for i, r in assess(batch, at, rules) if i.owner_id], at, rules)
     return pushes
 
 
-def _next(clock: Clock, at: datetime, rules: RuleSet) -> datetime | None:
+def _next(rules: RuleSet, at: datetime, stage: str, last_update: datetime,
+          evidence_moves_at: datetime | None) -> datetime | None:
     """The first instant after `at` its score can change with nothing new happening; None once it cannot."""
-    if not clock.open:
-        return None
-    day = scoring.next_dwell_change(rules.stages.stage(clock.stage), idle_days(clock.last_update_at, at),
+    day = scoring.next_dwell_change(rules.stages.stage(stage), idle_days(last_update, at),
                                     rules.health.components.dwell.max)
-    dwell = None if day is None else clock.last_update_at + timedelta(days=day)
-    return min((moment for moment in (dwell, clock.evidence_moves_at) if moment), default=None)
+    dwell = None if day is None else last_update + timedelta(days=day)
+    return min((moment for moment in (dwell, evidence_moves_at) if moment), default=None)
 
 
 def _warn(session: Session, scored_items: list[tuple[Evidence, scoring.Health]], at: datetime,
