@@ -8,7 +8,7 @@ import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, select, update
+from sqlalchemy import and_, bindparam, exists, select, update
 from sqlmodel import Session
 
 from bot.cards import Button, Card
@@ -58,10 +58,11 @@ def run(session: Session, at: datetime, rules: RuleSet, tz: ZoneInfo) -> int:
     score), in batches; after a bulk import that is every row once, with progress in the log."""
     due = sorted(session.execute(select(Opportunity.id, Opportunity.customer_id)  # an index range, not a scan by id
                                  .where(Opportunity.health_rescore_at <= at)).all())
+    rescoring = _Rescoring(at, rules)
     pushes: list[Push] = []
     for start in range(0, len(due), BATCH):
         batch = due[start:start + BATCH]
-        pushes += _rescore(session, at, rules, [row[0] for row in batch], {row[1] for row in batch})
+        pushes += rescoring.run(session, [row[0] for row in batch], {row[1] for row in batch})
         if len(due) > BATCH:
             log.info("health: %d of %d due opportunities rescored", start + len(batch), len(due))
     return deliver(session, pushes, at=at, tz=tz, notify=rules.notify, digest_title=TEXT["digest"])
@@ -79,52 +80,62 @@ def recompute(session: Session, opportunity_id: int, at: datetime, rules: RuleSe
         return 0
     ids = list(session.execute(select(Opportunity.id).where(
         Opportunity.customer_id == customer_id, Opportunity.status == "open").order_by(Opportunity.id)).scalars())
-    pushes = _rescore(session, at, rules, ids, {customer_id}, drops_only=True)
+    pushes = _Rescoring(at, rules, drops_only=True).run(session, ids, {customer_id})
     return deliver(session, pushes, at=at, tz=tz, notify=rules.notify, digest_title=TEXT["digest"])
 
 
-def _rescore(session: Session, at: datetime, rules: RuleSet, ids: list[int], customer_ids: set[int],
-             drops_only: bool = False) -> list[Push]:
-    """These opportunities (of these customers): stores each open one's score and next rescore instant (a snapshot
-    when the score moved), closes recovered alerts, warns newly low (with `drops_only`, only those whose stored
-    score was at or above the line; the others stay due for the tick)."""
-    warned = exists().where(Alert.opportunity_id == Opportunity.id, Alert.kind == "health_low",
-                            Alert.resolved_at.is_(None))
-    stmt, parts = scored(rules.health, rules.stages, at, Opportunity.id, Opportunity.health, warned.label("warned"),
-                         Opportunity.customer_id, Opportunity.stage, Opportunity.last_update_at,
-                         customer_ids=customer_ids)
-    window = timedelta(days=rules.health.window_days)
-    moves = evidence_moves(session, customer_ids=customer_ids, at=at, window=window)
-    scores: dict[int, tuple[int | None, datetime | None]] = dict.fromkeys(ids, (None, None))  # closed: never again
-    snapshots: list[tuple[int, int, dict[str, int]]] = []
-    newly_low: list[int] = []
-    for opp_id, stored, already_warned, customer_id, stage, last_update, *points in session.execute(
-            stmt.where(Opportunity.status == "open", Opportunity.id.in_(ids)).order_by(Opportunity.id)):
-        total = sum(points)
-        if total != stored:
-            snapshots.append((opp_id, total, dict(zip(parts, points, strict=True))))
-        due = _next(rules, at, stage, last_update, moves.get(customer_id))
-        if total < rules.health.threshold and not already_warned:
-            if drops_only and (stored is None or stored < rules.health.threshold):
-                due = at
-            else:
-                newly_low.append(opp_id)
-        scores[opp_id] = (total, due)
-    save_scores(session, scores, snapshots, at=at)
-    _close_recovered(session, at, rules.health.threshold, ids)
-    pushes: list[Push] = []
-    for batch in evidence(session, since=at - window, at=at, opportunity_ids=newly_low):
-        pushes += _warn(session, [(i, r) for i, r in assess(batch, at, rules) if i.owner_id], at, rules)
-    return pushes
+class _Rescoring:
+    """One tick's (or one recompute's) scoring statement, built once and run per batch of opportunities."""
 
+    def __init__(self, at: datetime, rules: RuleSet, drops_only: bool = False) -> None:
+        self.at, self.rules, self.drops_only = at, rules, drops_only
+        self.window = timedelta(days=rules.health.window_days)
+        warned = exists().where(Alert.opportunity_id == Opportunity.id, Alert.kind == "health_low",
+                                Alert.resolved_at.is_(None))
+        stmt, self.parts = scored(rules.health, rules.stages, at, Opportunity.id, Opportunity.health,
+                                  warned.label("warned"), Opportunity.customer_id, Opportunity.stage,
+                                  Opportunity.last_update_at, customer_ids=bindparam("customers", expanding=True))
+        self.query = stmt.where(Opportunity.status == "open", Opportunity.id.in_(bindparam("ids", expanding=True)))
+        self._dwell_days: dict[tuple[str, int], int | None] = {}
 
-def _next(rules: RuleSet, at: datetime, stage: str, last_update: datetime,
-          evidence_moves_at: datetime | None) -> datetime | None:
-    """The first instant after `at` its score can change with nothing new happening; None once it cannot."""
-    day = scoring.next_dwell_change(rules.stages.stage(stage), idle_days(last_update, at),
-                                    rules.health.components.dwell.max)
-    dwell = None if day is None else last_update + timedelta(days=day)
-    return min((moment for moment in (dwell, evidence_moves_at) if moment), default=None)
+    def run(self, session: Session, ids: list[int], customer_ids: set[int]) -> list[Push]:
+        """These opportunities (of these customers): stores each open one's score and next rescore instant (a
+        snapshot when the score moved), closes recovered alerts, warns newly low (with `drops_only`, only those
+        whose stored score was at or above the line; the others stay due for the tick)."""
+        at, threshold = self.at, self.rules.health.threshold
+        moves = evidence_moves(session, customer_ids=customer_ids, at=at, window=self.window)
+        scores: dict[int, tuple[int | None, datetime | None]] = dict.fromkeys(ids, (None, None))  # closed: done
+        snapshots: list[tuple[int, int, dict[str, int]]] = []
+        newly_low: list[int] = []
+        for opp_id, stored, already_warned, customer_id, stage, last_update, *points in session.execute(
+                self.query.order_by(Opportunity.id), {"ids": ids, "customers": list(customer_ids)}):
+            total = sum(points)
+            if total != stored:
+                snapshots.append((opp_id, total, dict(zip(self.parts, points, strict=True))))
+            due = self._next(stage, last_update, moves.get(customer_id))
+            if total < threshold and not already_warned:
+                if self.drops_only and (stored is None or stored < threshold):
+                    due = at
+                else:
+                    newly_low.append(opp_id)
+            scores[opp_id] = (total, due)
+        save_scores(session, scores, snapshots, at=at)
+        _close_recovered(session, at, threshold, ids)
+        pushes: list[Push] = []
+        for batch in evidence(session, since=at - self.window, at=at, opportunity_ids=newly_low):
+            pushes += _warn(session, [(i, r) for i, r in assess(batch, at, self.rules) if i.owner_id], at,
+                            self.rules)
+        return pushes
+
+    def _next(self, stage: str, last_update: datetime, evidence_moves_at: datetime | None) -> datetime | None:
+        """The first instant after `at` its score can change with nothing new happening; None once it cannot."""
+        idle = idle_days(last_update, self.at)
+        if (stage, idle) not in self._dwell_days:
+            self._dwell_days[stage, idle] = scoring.next_dwell_change(
+                self.rules.stages.stage(stage), idle, self.rules.health.components.dwell.max)
+        day = self._dwell_days[stage, idle]
+        dwell = None if day is None else last_update + timedelta(days=day)
+        return min((moment for moment in (dwell, evidence_moves_at) if moment), default=None)
 
 
 def _warn(session: Session, scored_items: list[tuple[Evidence, scoring.Health]], at: datetime,

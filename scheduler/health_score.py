@@ -9,7 +9,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
+from sqlalchemy import BindParameter, ColumnElement, Select, and_, case, func, literal, select
 
 from rules.health import dwell_points
 from rules.schema import HealthFile, StagesFile
@@ -40,10 +40,11 @@ def _dwell(stages: StagesFile, at: datetime, maximum: int) -> ColumnElement[int]
 
 
 def scored(rules: HealthFile, stages: StagesFile, at: datetime, *columns: Any,
-           customer_ids: Collection[int] | None = None) -> tuple[Select[Any], list[str]]:
+           customer_ids: Collection[int] | BindParameter[Any] | None = None) -> tuple[Select[Any], list[str]]:
     """SELECT columns + one column per component (names returned), per-customer counts aggregated once.
 
-    `customer_ids` narrows the counts to those customers, so rescoring a few opportunities reads only their evidence.
+    `customer_ids` (or an expanding parameter bound at execution) narrows the counts to those customers, so
+    rescoring a few opportunities reads only their evidence.
     """
     since = at - timedelta(days=rules.window_days)
     c = rules.components
