@@ -58,7 +58,9 @@ def run(session: Session, at: datetime, rules: RuleSet, tz: ZoneInfo) -> int:
     score), in batches; after a bulk import that is every row once, with progress in the log."""
     due = sorted(session.execute(select(Opportunity.id, Opportunity.customer_id)  # an index range, not a scan by id
                                  .where(Opportunity.health_rescore_at <= at)).all())
-    rescoring = _Rescoring(at, rules)
+    if not due:
+        return 0
+    rescoring = _Rescoring(at, rules)  # building the scoring statement costs more than finding nothing due
     pushes: list[Push] = []
     for start in range(0, len(due), BATCH):
         batch = due[start:start + BATCH]
