@@ -10,6 +10,7 @@ sees the same state. Prints seconds, the ratio to the count, and peak Python mem
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import random
 import time
@@ -25,7 +26,7 @@ from sqlmodel import Session
 
 from rules.lights import cutoffs
 from rules.loader import load_rules
-from scheduler.health_score import scored
+from scheduler import health
 from scheduler.registry import JOBS
 from store import migrate
 from store.db import make_engine
@@ -117,17 +118,36 @@ def count_payments(session: Session) -> int:
         PaymentMilestone.received_amount < PaymentMilestone.amount, PaymentMilestone.due_on <= due_by)).scalar_one()
 
 
-def count_health(session: Session) -> int:
-    """Open opportunities scoring below the threshold: the same scoring expression, counted."""
-    rules = load_rules()
-    stmt, _ = scored(rules.health, rules.stages, AT, Opportunity.id)
-    parts = stmt.selected_columns[1:]
-    counted = stmt.with_only_columns(func.count()).where(Opportunity.status == "open",
-                                                          sum(parts) < rules.health.threshold)
-    return session.execute(counted).scalar_one()
+def count_due_health(session: Session, at: datetime) -> int:
+    """Opportunities whose health rescore instant has passed: what the health tick at `at` reads."""
+    return session.execute(select(func.count()).select_from(Opportunity)
+                           .where(Opportunity.health_rescore_at <= at)).scalar_one()
 
 
-BASELINES = {"stage_lights": count_stage_lights, "payments": count_payments, "health": count_health}
+def bench_health(engine, args: argparse.Namespace, rules) -> None:
+    """First tick after the bulk load (every row due), then ticks against a count of the due rows: settled (the
+    same instant again: nothing due) and the next day (rows whose evidence or stage clock moved overnight)."""
+    def tick(at: datetime):
+        return lambda session: health.run(session, at, rules, TZ)
+
+    base_s, base_n, _ = timed(engine, lambda s: count_due_health(s, AT), args.repeats)
+    first_s, pushes, peak = timed(engine, tick(AT), args.repeats)
+    print(f"{args.db} health        n={args.n:>9,}  count due {base_s * 1000:8.1f} ms ({base_n:,} rows)  "
+          f"first tick {first_s:6.1f} s ({pushes:,} pushes)  peak {peak:6.1f} MiB")
+    logging.basicConfig(level=logging.INFO, format="  %(message)s")  # the batch job's progress, committed once
+    with Session(engine) as session:
+        health.run(session, AT, rules, TZ)
+        session.commit()
+    logging.getLogger().setLevel(logging.WARNING)
+    analyze(engine)
+    for label, at in (("settled", AT), ("next day", AT + timedelta(days=1))):
+        base_s, base_n, _ = timed(engine, lambda s, at=at: count_due_health(s, at), args.repeats)
+        tick_s, pushes, peak = timed(engine, tick(at), args.repeats)
+        print(f"{args.db} health {label:8s} n={args.n:>9,}  count due {base_s * 1000:8.1f} ms ({base_n:,} rows)  "
+              f"tick {tick_s * 1000:8.1f} ms ({pushes:,} pushes) {tick_s / base_s:6.2f}x  peak {peak:6.1f} MiB")
+
+
+BASELINES = {"stage_lights": count_stage_lights, "payments": count_payments}
 
 
 def timed(engine, fn, repeats: int) -> tuple[float, int, float]:
@@ -168,6 +188,9 @@ def main() -> None:
         print(f"{args.db}: generated {args.n:,} opportunities in {time.perf_counter() - started:.1f} s")
         rules = load_rules()
         for name in args.sweeps.split(","):
+            if name == "health":
+                bench_health(engine, args, rules)
+                continue
             job = JOBS[name]
             base_s, base_n, _ = timed(engine, BASELINES[name], args.repeats)
             first_s, pushes, peak = timed(engine, lambda s, job=job: job.run(s, AT, rules, TZ), args.repeats)

@@ -14,7 +14,7 @@ from nlp.customers import CustomerMention, find_customers, match_in_index
 from nlp.dates import find_dates
 from nlp.feedback import NEGATOR, first_per_category
 from nlp.lexicon import Lexicon, LexiconIndex
-from nlp.segment import fold, keywords
+from nlp.segment import Hit, fold, keywords
 from nlp.todos import find_todos
 
 # Longer input is cut here: a day's notes fit many times over, and every step stays bounded
@@ -126,15 +126,16 @@ class Extractor:
         todos = find_todos(text, folded, dates, today, [(a.start, a.end) for a in amounts] + [(f.start, f.end) for f in feedback])
         spans = [*mentions, *contacts, *amounts, *dates, *index.competitors.find(folded), *feedback]
         masked = _mask(folded, [(s.start, s.end) for s in spans])
+        vocabulary_hits = index.vocabulary.find(folded)
         vocabulary: dict[str, int] = {}
-        for hit in index.vocabulary.find(folded):
+        for hit in vocabulary_hits:
             vocabulary.setdefault(hit.values[0], hit.start)
         said = [(a.start, a.end) for a in amounts] + [(f.start, f.end) for f in feedback]
         return Extraction(
             customers=_unique([Customer(str(m.match.best), text[m.start : m.end]) for m in resolved], key=lambda c: c.name),
             contacts=[Contact(c.name, *_contact_customer(c, resolved, index)) for c in contacts],
             keywords=_keywords(text, folded, masked, vocabulary),
-            demands=_demands(folded, index, said),
+            demands=_demands(folded, vocabulary_hits, said),
             feedback=[Feedback(h.keyword, h.polarity, text[h.start : h.end]) for h in first_per_category(feedback)],
             todos=_unique(
                 [Todo(t.text, t.due, _customer_at(t.start, t.end, resolved)) for t in todos if t.text], key=lambda t: t.text
@@ -176,21 +177,23 @@ def _contact_customer(
 def _keywords(text: str, folded: str, masked: str, vocabulary: dict[str, int]) -> list[str]:
     """Vocabulary hits (word → first position), then up to TAG_LIMIT TF-IDF nouns from the rest, in order of appearance."""
     found = dict(vocabulary)
-    tags = 0
+    taken = [fold(w) for w in found]  # what is found, folded once rather than for every candidate
     for word in keywords(masked, 4 * TAG_LIMIT):
+        if len(taken) - len(vocabulary) == TAG_LIMIT:
+            break
         at = folded.find(word)
-        if tags == TAG_LIMIT or at < 0 or not _telling(word) or any(word in fold(w) or fold(w) in word for w in found):
+        if at < 0 or not _telling(word) or any(word in w or w in word for w in taken):
             continue
         found[text[at : at + len(word)]] = at
-        tags += 1
+        taken.append(fold(text[at : at + len(word)]))
     return sorted(found, key=found.__getitem__)[:MAX_KEYWORDS]
 
 
-def _demands(folded: str, index: LexiconIndex, said: list[tuple[int, int]]) -> list[str]:
-    """The vocabulary's words as the customer's demands: not inside an amount or a feedback phrase (预算80万,
-    报价更低) and not negated (不用走审批)."""
+def _demands(folded: str, hits: list[Hit[str]], said: list[tuple[int, int]]) -> list[str]:
+    """The vocabulary's words (their hits in the text) as the customer's demands: not inside an amount or a
+    feedback phrase (预算80万, 报价更低) and not negated (不用走审批)."""
     found: list[str] = []
-    for hit in index.vocabulary.find(folded):
+    for hit in hits:
         before = folded[max(0, hit.start - NEGATION_LOOKBACK) : hit.start]
         if not _inside(hit.start, said) and not NEGATOR.search(before) and hit.values[0] not in found:
             found.append(hit.values[0])

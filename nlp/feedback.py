@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import add
 
 from nlp.segment import cut, fold
 
@@ -99,6 +100,7 @@ class _Pair:
     right: re.Pattern[str] | None
     keyword: str
     polarity: str
+    firsts: frozenset[str]  # the first characters of both sides' forms: a text lacking them all rules the pair out
 
 
 # 好 that starts another word is no praise (挺好看, 很好玩, 好几次).
@@ -119,20 +121,22 @@ class FeedbackMatcher:
 
     def __init__(self, negative: Mapping[str, Iterable[str]], positive: Mapping[str, Iterable[str]]) -> None:
         self._rules: list[tuple[re.Pattern[str], str, str]] = []
-        # Rules by the first character of their first word's forms: a message's few distinct characters select the
-        # few rules worth a regex scan out of hundreds of phrases.
-        self._by_char: dict[str, list[int]] = {}
+        # Rules by the first two characters of their first word's forms (the character of a one-character form): a
+        # message's few distinct characters and character pairs select the few rules worth a regex scan out of
+        # hundreds of phrases.
+        self._by_prefix: dict[str, list[int]] = {}
         self._pairs: list[_Pair] = []
         for polarity, categories in (("negative", negative), ("positive", positive)):
             for category, phrases in categories.items():
                 for phrase in dict.fromkeys([category, *phrases]):
                     if "+" in phrase:
                         left, right = phrase.split("+", 1)
-                        self._pairs.append(_Pair(_side(left), _side(right), category, polarity))
+                        self._pairs.append(_Pair(_side(left), _side(right), category, polarity,
+                                                 _firsts(left) | _firsts(right)))
                         continue
                     first = _words(phrase)[0]
-                    for char in {form[0] for form in WORD_VARIANTS.get(first, (first,))}:
-                        self._by_char.setdefault(char, []).append(len(self._rules))
+                    for prefix in {form[:2] for form in WORD_VARIANTS.get(first, (first,))}:
+                        self._by_prefix.setdefault(prefix, []).append(len(self._rules))
                     self._rules.append((re.compile(_pattern(phrase)), category, polarity))
 
     def find(self, text: str, rivals: Sequence[tuple[int, int]] = ()) -> list[FeedbackHit]:
@@ -144,8 +148,10 @@ class FeedbackMatcher:
         overlapping hits the longest wins (不满意 over 满意). `rivals` are the spans of competitor names."""
         hits: list[FeedbackHit] = []
         chosen: set[int] = set()
-        for char in set(text) & self._by_char.keys():
-            chosen.update(self._by_char[char])
+        chars = set(text)
+        prefixes = set(map(add, text, text[1:]))  # every character pair
+        for prefix in (chars | prefixes) & self._by_prefix.keys():
+            chosen.update(self._by_prefix[prefix])
         candidates = sorted(chosen)
         for pattern, keyword, polarity in (self._rules[i] for i in candidates):
             for m in pattern.finditer(text):
@@ -161,16 +167,18 @@ class FeedbackMatcher:
         for hit in hits:
             if all(hit.end <= k.start or hit.start >= k.end for k in kept):
                 kept.append(hit)
-        kept += self._pair_hits(text, kept, rivals)
+        kept += self._pair_hits(text, kept, rivals, chars)
         if any(k.keyword == "竞品更便宜" for k in kept):
             kept = [k for k in kept if not (k.keyword == "再考虑" and COMPARISON.match(k.words))]
         return sorted(kept, key=lambda h: h.start)
 
-    def _pair_hits(self, text: str, kept: list[FeedbackHit], rivals: Sequence[tuple[int, int]]) -> list[FeedbackHit]:
+    def _pair_hits(self, text: str, kept: list[FeedbackHit], rivals: Sequence[tuple[int, int]],
+                   chars: set[str]) -> list[FeedbackHit]:
         """`A+B` rules per clause, for categories no phrase found there, with neither word inside a kept hit."""
         found: list[FeedbackHit] = []
         taken = [(k.start, k.end) for k in kept]
-        live = [pair for pair in self._pairs if _occurs(pair.left, text, rivals) and _occurs(pair.right, text, rivals)]
+        live = [pair for pair in self._pairs if not pair.firsts.isdisjoint(chars)
+                and _occurs(pair.left, text, rivals) and _occurs(pair.right, text, rivals)]
         for clause in re.finditer(f"[^{_STOP}]+", text) if live else ():
             said = {k.keyword for k in kept if clause.start() <= k.start < clause.end()}
             for pair in live:
@@ -220,6 +228,11 @@ class FeedbackMatcher:
     def _planned(text: str, start: int) -> bool:
         before = re.split(f"[{_STOP}]", text[max(0, start - 4) : start])[-1]
         return bool(ACTION_BEFORE.search(before))
+
+
+def _firsts(forms: str) -> frozenset[str]:
+    """The first characters a side's forms can start with (none for the rival side, which any name fills)."""
+    return frozenset() if forms.strip() == RIVAL else frozenset(fold(f.strip())[0] for f in forms.split("/") if f.strip())
 
 
 def _occurs(side: re.Pattern[str] | None, text: str, rivals: Sequence[tuple[int, int]]) -> bool:

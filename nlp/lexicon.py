@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -61,23 +62,31 @@ class Lexicon:
             feedback_positive=_categories(feedback, "feedback.positive"),
         )
 
-    def _fingerprint(self) -> tuple[Any, ...]:
+    def _content(self) -> tuple[Any, ...]:
+        return (self.customers, self.contacts, self.products, self.competitors, self.demands,
+                tuple(self.feedback_negative.items()), tuple(self.feedback_positive.items()))
+
+    def index(self) -> LexiconIndex:
+        """The matching structures, built on first use and rebuilt when the content changed.
+
+        The content is compared with a deep copy kept from the last build: one comparison per extraction, where
+        turning every list into a tuple to compare cost as much as a fifth of a short message's extraction. A
+        lexicon with the same content as a recent one (a rep's next draft) shares that one's index."""
+        content = self._content()
+        if self._cache is None or self._cache[0] != content:
+            self._cache = (copy.deepcopy(content), shared_index(self._fingerprint()))
+        return self._cache[1]
+
+    def _fingerprint(self) -> Fingerprint:
         return (
             tuple((name, tuple(aliases)) for name, aliases in self.customers),
             tuple(self.contacts),
             tuple(self.products),
             tuple(self.competitors),
             tuple(self.demands),
-            tuple((k, tuple(v)) for k, v in self.feedback_negative.items()),
-            tuple((k, tuple(v)) for k, v in self.feedback_positive.items()),
+            _frozen(self.feedback_negative),
+            _frozen(self.feedback_positive),
         )
-
-    def index(self) -> LexiconIndex:
-        """The matching structures, built on first use and rebuilt when the content changed."""
-        key = self._fingerprint()
-        if self._cache is None or self._cache[0] != key:
-            self._cache = (key, LexiconIndex(self))
-        return self._cache[1]
 
 
 def _section(data: Mapping[str, Any], key: str) -> Mapping[str, Any]:
@@ -152,6 +161,21 @@ Taxonomy = tuple[tuple[str, tuple[str, ...]], ...]
 
 def _frozen(categories: dict[str, list[str]]) -> Taxonomy:
     return tuple((category, tuple(phrases)) for category, phrases in categories.items())
+
+
+Fingerprint = tuple[Any, ...]
+
+
+@lru_cache(maxsize=16)
+def shared_index(fingerprint: Fingerprint) -> LexiconIndex:
+    """One index per lexicon content, kept for the last few contents: each draft builds a lexicon from the rep's
+    customers, which rarely change between one draft and the next, and the index costs a third of a jieba pass
+    over a day's messages to build."""
+    customers, contacts, products, competitors, demands, negative, positive = fingerprint
+    return LexiconIndex(Lexicon(
+        customers=[(name, list(aliases)) for name, aliases in customers], contacts=list(contacts),
+        products=list(products), competitors=list(competitors), demands=list(demands),
+        feedback_negative={k: list(v) for k, v in negative}, feedback_positive={k: list(v) for k, v in positive}))
 
 
 @lru_cache(maxsize=8)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Generic, TypeVar
 
 import jieba
@@ -14,6 +16,17 @@ T = TypeVar("T")
 
 _lock = threading.Lock()
 _ready = False
+
+# TF-IDF as jieba.analyse.extract_tags computes it, over jieba's own IDF table read here line by line: importing
+# jieba.analyse reads that table through a copy of the whole file and a list of every line, which took the
+# process's peak memory past 250 MiB for a table that needs about a third of that.
+IDF_PATH = Path(jieba.__file__).parent / "analyse" / "idf.txt"
+TFIDF_STOP_WORDS = frozenset((
+    "the", "of", "is", "and", "to", "in", "that", "we", "for", "an", "are", "by", "be", "as", "on", "with", "can",
+    "if", "from", "which", "you", "it", "this", "then", "at", "have", "all", "not", "one", "has", "or",
+))
+_idf: dict[str, float] = {}
+_median_idf = 0.0
 
 # Parts of speech kept as report keywords: nouns, proper nouns, verbal nouns, abbreviations.
 KEYWORD_POS = ("n", "nz", "nt", "vn", "j")
@@ -30,16 +43,33 @@ def init() -> None:
     with _lock:
         if _ready:
             return
-        # Imported here, not at the top: their tables cost ≈1.5 s, which `liuhen serve` pays in its worker
-        # thread rather than before it answers; every function below calls init() before using them.
-        import jieba.analyse
+        # Imported here, not at the top: its tables (and the IDF table) cost ≈1.5 s, which `liuhen serve` pays in
+        # its worker thread rather than before it answers; every function below calls init() before using them.
         import jieba.posseg
 
         jieba.setLogLevel(logging.WARNING)
         jieba.initialize()
-        jieba.analyse.extract_tags("预热", topK=1)
+        _load_idf()
         list(jieba.posseg.cut("预热"))
         _ready = True
+
+
+def _load_idf() -> None:
+    """jieba's IDF table and its median, as jieba.analyse loads them; one float object per distinct value."""
+    global _median_idf
+    shared: dict[float, float] = {}
+    with IDF_PATH.open(encoding="utf-8") as lines:
+        for line in lines:
+            word, freq = line.strip().split(" ")
+            value = float(freq)
+            _idf[word] = shared.setdefault(value, value)
+    _median_idf = sorted(_idf.values())[len(_idf) // 2]
+
+
+# fold's table: full-width ASCII (U+FF01–U+FF5E) to half-width, the ideographic space to a space, and ASCII
+# letters (half-width ones from the first rule too) to lower case; every other character stays.
+_FOLD = {**{code: chr(code - 0xFEE0).lower() for code in range(0xFF01, 0xFF5F)}, 0x3000: " ",
+         **{code: chr(code).lower() for code in range(ord("A"), ord("Z") + 1)}}
 
 
 def fold(text: str) -> str:
@@ -48,15 +78,7 @@ def fold(text: str) -> str:
     Matching runs on the folded text while mentions are cut from the original, so the
     two must stay the same length (NFKC would not).
     """
-    out = []
-    for ch in text:
-        code = ord(ch)
-        if 0xFF01 <= code <= 0xFF5E:
-            ch = chr(code - 0xFEE0)
-        elif code == 0x3000:
-            ch = " "
-        out.append(ch.lower() if ch.isascii() else ch)
-    return "".join(out)
+    return text.translate(_FOLD)
 
 
 def word_freq(word: str) -> int:
@@ -82,13 +104,26 @@ def pos_cut(text: str) -> list[tuple[str, str]]:
 
 
 def keywords(text: str, top_k: int) -> list[str]:
-    """TF-IDF keywords (jieba.analyse.extract_tags) that are nouns in jieba's dictionary, or
+    """TF-IDF keywords (as jieba.analyse.extract_tags ranks them) that are nouns in jieba's dictionary, or
     English words. The dictionary's tags are used rather than `allowPOS`, whose HMM tagging of
     unknown words costs ten times the segmentation."""
     init()
     tags = jieba.posseg.dt.word_tag_tab
-    ranked = jieba.analyse.extract_tags(text, topK=top_k * 4)
+    ranked = _tfidf(text, top_k * 4)
     return [w for w in ranked if tags.get(w, "x").startswith(KEYWORD_POS) or (w.isascii() and w.isalpha())][:top_k]
+
+
+def _tfidf(text: str, top_k: int) -> list[str]:
+    """jieba.analyse.extract_tags(text, topK=top_k), step for step, so the ranking and its ties are the same."""
+    freq: dict[str, float] = {}
+    for word in jieba.dt.cut(text):
+        if len(word.strip()) < 2 or word.lower() in TFIDF_STOP_WORDS:
+            continue
+        freq[word] = freq.get(word, 0.0) + 1.0
+    total = sum(freq.values())
+    for word in freq:
+        freq[word] *= _idf.get(word, _median_idf) / total
+    return sorted(freq, key=freq.__getitem__, reverse=True)[:top_k]
 
 
 def _is_word_char(ch: str) -> bool:
@@ -123,6 +158,8 @@ class TermIndex(Generic[T]):
         for key in self._values:
             lengths.setdefault(key[0], set()).add(len(key))
         self._lengths = {ch: sorted(ls, reverse=True) for ch, ls in lengths.items()}
+        # Where a term can start: find jumps from one such character to the next instead of visiting every one.
+        self._starts = re.compile("[" + "".join(re.escape(ch) for ch in sorted(lengths)) + "]") if lengths else None
 
     def __len__(self) -> int:
         return len(self._values)
@@ -133,8 +170,14 @@ class TermIndex(Generic[T]):
     def find(self, folded: str) -> list[Hit[T]]:
         """Non-overlapping hits in `folded` text; ASCII terms must not sit inside a longer word."""
         hits: list[Hit[T]] = []
+        if self._starts is None:
+            return hits
         i, n = 0, len(folded)
         while i < n:
+            start = self._starts.search(folded, i)
+            if start is None:
+                break
+            i = start.start()
             hit = None
             for length in self._lengths.get(folded[i], ()):
                 end = i + length

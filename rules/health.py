@@ -41,6 +41,15 @@ def dwell_points(stage: Stage | None, idle_days: int, maximum: int) -> int:
     return round(maximum * (zero_at - idle_days) / (zero_at - stage.yellow_days))
 
 
+def next_dwell_change(stage: Stage | None, idle_days: int, maximum: int) -> int | None:
+    """The idle-day count at which the dwell points next differ from today's; None when they never will."""
+    if stage is None or not stage.yellow_days:
+        return None
+    now = dwell_points(stage, idle_days, maximum)
+    zero_at = 2 * (stage.escalate_days or stage.yellow_days)
+    return next((day for day in range(idle_days + 1, zero_at + 1) if dwell_points(stage, day, maximum) != now), None)
+
+
 def score(facts: Facts, stage: Stage | None, rules: HealthFile) -> Health:
     c = rules.components
     feedback = c.feedback.base + c.feedback.per_negative * len(facts.negative) + c.feedback.per_positive * len(

@@ -1,12 +1,14 @@
-"""Health scores: the nightly sweep rescores every open opportunity, `recompute` one right after new evidence;
-both tell the rep once when one drops below the line and close the warning when it recovers."""
+"""Health scores: `recompute` rescores a customer's opportunities right after new evidence, the tick only those
+whose score time alone can have moved (their stored rescore instant has passed); both tell the rep once when one
+drops below the line and close the warning when it recovers."""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, exists, select, update
+from sqlalchemy import and_, bindparam, exists, select, update
 from sqlmodel import Session
 
 from bot.cards import Button, Card
@@ -16,10 +18,11 @@ from rules.loader import RuleSet
 from scheduler.health_score import scored
 from scheduler.notify import Push, deliver
 from store import alerts
-from store.health import Evidence, evidence, save_scores
+from store.health import Evidence, evidence, evidence_moves, save_scores
 from store.models import Alert, Opportunity, Outbox
 
 BATCH = 2000
+log = logging.getLogger(__name__)
 WITHDRAWN = "cancelled"  # an outbox status the dispatcher never picks up
 
 TEXT = {
@@ -51,59 +54,90 @@ def assess(items: list[Evidence], at: datetime, rules: RuleSet) -> list[tuple[Ev
 
 
 def run(session: Session, at: datetime, rules: RuleSet, tz: ZoneInfo) -> int:
-    """Rescores in SQL, stores what changed, and builds cards only for opportunities newly below the line."""
-    return _rescore(session, at, rules, tz)
+    """The tick: rescores only opportunities whose rescore instant has passed (inputs changed, or time moved their
+    score), in batches; after a bulk import that is every row once, with progress in the log."""
+    due = sorted(session.execute(select(Opportunity.id, Opportunity.customer_id)  # an index range, not a scan by id
+                                 .where(Opportunity.health_rescore_at <= at)).all())
+    if not due:
+        return 0
+    rescoring = _Rescoring(at, rules)  # building the scoring statement costs more than finding nothing due
+    pushes: list[Push] = []
+    for start in range(0, len(due), BATCH):
+        batch = due[start:start + BATCH]
+        pushes += rescoring.run(session, [row[0] for row in batch], {row[1] for row in batch})
+        if len(due) > BATCH:
+            log.info("health: %d of %d due opportunities rescored", start + len(batch), len(due))
+    return deliver(session, pushes, at=at, tz=tz, notify=rules.notify, digest_title=TEXT["digest"])
 
 
 def recompute(session: Session, opportunity_id: int, at: datetime, rules: RuleSet, tz: ZoneInfo) -> int:
-    """One opportunity right after new evidence (a valid touch, feedback from a report), so its score and the rep's
-    alert do not wait for the night: the sweep's SQL and alert rules, narrowed to it. It warns only about a drop
-    below the line (from a stored score at or above it): one already low, or never scored, is the sweep's to tell,
-    so a rep is not warned the moment they act. Idempotent for one `at`."""
+    """Right after new evidence (a valid touch, feedback from a report) for this opportunity's customer: rescores
+    the customer's open opportunities, so scores and the rep's alerts do not wait for the tick. It warns only
+    about a drop below the line (from a stored score at or above it): one already low, or never scored, is the
+    tick's to tell (it stays due), so a rep is not warned the moment they act. Idempotent for one `at`."""
     session.flush()  # the evidence the caller just added belongs to this transaction's view
     customer_id = session.execute(
         select(Opportunity.customer_id).where(Opportunity.id == opportunity_id)).scalar_one_or_none()
     if customer_id is None:
         return 0
-    return _rescore(session, at, rules, tz, Opportunity.id == opportunity_id, customer_id=customer_id,
-                    drops_only=True)
-
-
-def _rescore(session: Session, at: datetime, rules: RuleSet, tz: ZoneInfo, *only: ColumnElement[bool],
-             customer_id: int | None = None, drops_only: bool = False) -> int:
-    """Open opportunities (those matching `only`): stores moved scores, closes recovered alerts, warns newly low
-    (with `drops_only`, only those whose stored score was at or above the line)."""
-    warned = exists().where(Alert.opportunity_id == Opportunity.id, Alert.kind == "health_low",
-                            Alert.resolved_at.is_(None))
-    stmt, parts = scored(rules.health, rules.stages, at, Opportunity.id, Opportunity.health, warned.label("warned"),
-                         customer_id=customer_id)
-    rows = stmt.where(Opportunity.status == "open", *only).subquery()
-    score = sum(rows.c[name] for name in parts)
-    # Only rows whose score moved or that newly fall below the line come back to Python.
-    moved = (rows.c.health.is_(None)) | (rows.c.health != score)
-    newly = (score < rules.health.threshold) & ~rows.c.warned
-    query = select(rows.c.id, rows.c.health, rows.c.warned, *(rows.c[n] for n in parts)).where(moved | newly)
-    changed: list[tuple[int, int, dict[str, int]]] = []
-    newly_low: list[int] = []
-    for opportunity_id, stored, already_warned, *points in session.execute(
-            query.order_by(rows.c.id).execution_options(yield_per=BATCH)):
-        total = sum(points)
-        if total != stored:
-            changed.append((opportunity_id, total, dict(zip(parts, points, strict=True))))
-        was_above = stored is not None and stored >= rules.health.threshold
-        if total < rules.health.threshold and not already_warned and (was_above or not drops_only):
-            newly_low.append(opportunity_id)
-        if len(changed) >= BATCH:
-            save_scores(session, changed, at=at)
-            changed = []
-    save_scores(session, changed, at=at)
-    _close_recovered(session, at, rules.health.threshold, *only)
-    pushes: list[Push] = []
-    since = at - timedelta(days=rules.health.window_days)
-    for start in range(0, len(newly_low), BATCH):
-        for batch in evidence(session, since=since, at=at, opportunity_ids=newly_low[start:start + BATCH]):
-            pushes += _warn(session, [(i, r) for i, r in assess(batch, at, rules) if i.owner_id], at, rules)
+    ids = list(session.execute(select(Opportunity.id).where(
+        Opportunity.customer_id == customer_id, Opportunity.status == "open").order_by(Opportunity.id)).scalars())
+    pushes = _Rescoring(at, rules, drops_only=True).run(session, ids, {customer_id})
     return deliver(session, pushes, at=at, tz=tz, notify=rules.notify, digest_title=TEXT["digest"])
+
+
+class _Rescoring:
+    """One tick's (or one recompute's) scoring statement, built once and run per batch of opportunities."""
+
+    def __init__(self, at: datetime, rules: RuleSet, drops_only: bool = False) -> None:
+        self.at, self.rules, self.drops_only = at, rules, drops_only
+        self.window = timedelta(days=rules.health.window_days)
+        warned = exists().where(Alert.opportunity_id == Opportunity.id, Alert.kind == "health_low",
+                                Alert.resolved_at.is_(None))
+        stmt, self.parts = scored(rules.health, rules.stages, at, Opportunity.id, Opportunity.health,
+                                  warned.label("warned"), Opportunity.customer_id, Opportunity.stage,
+                                  Opportunity.last_update_at, customer_ids=bindparam("customers", expanding=True))
+        self.query = stmt.where(Opportunity.status == "open", Opportunity.id.in_(bindparam("ids", expanding=True)))
+        self._dwell_days: dict[tuple[str, int], int | None] = {}
+
+    def run(self, session: Session, ids: list[int], customer_ids: set[int]) -> list[Push]:
+        """These opportunities (of these customers): stores each open one's score and next rescore instant (a
+        snapshot when the score moved), closes recovered alerts, warns newly low (with `drops_only`, only those
+        whose stored score was at or above the line; the others stay due for the tick)."""
+        at, threshold = self.at, self.rules.health.threshold
+        moves = evidence_moves(session, customer_ids=customer_ids, at=at, window=self.window)
+        scores: dict[int, tuple[int | None, datetime | None]] = dict.fromkeys(ids, (None, None))  # closed: done
+        snapshots: list[tuple[int, int, dict[str, int]]] = []
+        newly_low: list[int] = []
+        for opp_id, stored, already_warned, customer_id, stage, last_update, *points in session.execute(
+                self.query.order_by(Opportunity.id), {"ids": ids, "customers": list(customer_ids)}):
+            total = sum(points)
+            if total != stored:
+                snapshots.append((opp_id, total, dict(zip(self.parts, points, strict=True))))
+            due = self._next(stage, last_update, moves.get(customer_id))
+            if total < threshold and not already_warned:
+                if self.drops_only and (stored is None or stored < threshold):
+                    due = at
+                else:
+                    newly_low.append(opp_id)
+            scores[opp_id] = (total, due)
+        save_scores(session, scores, snapshots, at=at)
+        _close_recovered(session, at, threshold, ids)
+        pushes: list[Push] = []
+        for batch in evidence(session, since=at - self.window, at=at, opportunity_ids=newly_low):
+            pushes += _warn(session, [(i, r) for i, r in assess(batch, at, self.rules) if i.owner_id], at,
+                            self.rules)
+        return pushes
+
+    def _next(self, stage: str, last_update: datetime, evidence_moves_at: datetime | None) -> datetime | None:
+        """The first instant after `at` its score can change with nothing new happening; None once it cannot."""
+        idle = idle_days(last_update, self.at)
+        if (stage, idle) not in self._dwell_days:
+            self._dwell_days[stage, idle] = scoring.next_dwell_change(
+                self.rules.stages.stage(stage), idle, self.rules.health.components.dwell.max)
+        day = self._dwell_days[stage, idle]
+        dwell = None if day is None else last_update + timedelta(days=day)
+        return min((moment for moment in (dwell, evidence_moves_at) if moment), default=None)
 
 
 def _warn(session: Session, scored_items: list[tuple[Evidence, scoring.Health]], at: datetime,
@@ -143,12 +177,12 @@ def _card(item: Evidence, result: scoring.Health, rules: RuleSet, at: datetime) 
                 buttons=[Button(TEXT["update"], "progress:update", {"opportunity": item.opportunity_id}, "primary")])
 
 
-def _close_recovered(session: Session, at: datetime, threshold: int, *only: ColumnElement[bool]) -> None:
+def _close_recovered(session: Session, at: datetime, threshold: int, ids: list[int]) -> None:
     """Resolves warnings whose opportunity recovered or closed, and withdraws their pushes still waiting (quiet
     hours): the rep is never told about a problem already gone. Digests already folded are left as they are."""
     recovered = exists().where(Opportunity.id == Alert.opportunity_id,
-                               (Opportunity.health >= threshold) | (Opportunity.status != "open"), *only)
-    closing = and_(Alert.kind == "health_low", Alert.resolved_at.is_(None), recovered)
+                               (Opportunity.health >= threshold) | (Opportunity.status != "open"))
+    closing = and_(Alert.opportunity_id.in_(ids), Alert.kind == "health_low", Alert.resolved_at.is_(None), recovered)
     session.execute(
         update(Outbox).where(Outbox.status == "pending", Outbox.dedupe_key.in_(select(Alert.dedupe_key).where(closing)))
         .values(status=WITHDRAWN, last_error=TEXT["withdrawn"]).execution_options(synchronize_session=False)

@@ -5,10 +5,11 @@ It mirrors rules.health.score (the reference the cards use); tests pin that both
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, literal, select
+from sqlalchemy import BindParameter, ColumnElement, Select, and_, case, func, literal, select
 
 from rules.health import dwell_points
 from rules.schema import HealthFile, StagesFile
@@ -39,16 +40,18 @@ def _dwell(stages: StagesFile, at: datetime, maximum: int) -> ColumnElement[int]
 
 
 def scored(rules: HealthFile, stages: StagesFile, at: datetime, *columns: Any,
-           customer_id: int | None = None) -> tuple[Select[Any], list[str]]:
+           customer_ids: Collection[int] | BindParameter[Any] | None = None) -> tuple[Select[Any], list[str]]:
     """SELECT columns + one column per component (names returned), per-customer counts aggregated once.
 
-    `customer_id` narrows the counts to one customer, so rescoring one opportunity reads only its evidence.
+    `customer_ids` (or an expanding parameter bound at execution) narrows the counts to those customers, so
+    rescoring a few opportunities reads only their evidence.
     """
     since = at - timedelta(days=rules.window_days)
     c = rules.components
-    touch_customer = Touch.customer_id.is_not(None) if customer_id is None else Touch.customer_id == customer_id
-    hit_customer = (FeedbackHit.customer_id.is_not(None) if customer_id is None
-                    else FeedbackHit.customer_id == customer_id)
+    touch_customer = (Touch.customer_id.is_not(None) if customer_ids is None
+                      else Touch.customer_id.in_(customer_ids))
+    hit_customer = (FeedbackHit.customer_id.is_not(None) if customer_ids is None
+                    else FeedbackHit.customer_id.in_(customer_ids))
     touches = (
         select(Touch.customer_id.label("customer_id"),
                func.sum(case((Touch.valid.is_(True), 1), else_=0)).label("valid"),

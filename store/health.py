@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, select, true, update
 from sqlmodel import Session
 
 from store.models import Customer, FeedbackHit, HealthSnapshot, Opportunity, Touch
@@ -45,7 +45,8 @@ def evidence(session: Session, *, since: datetime, at: datetime,
             func.sum(case((and_(in_window, Touch.kind.in_(FILE_KINDS)), 1), else_=0)).label("files"),
             func.max(case((Touch.valid.is_(True), Touch.at), else_=None)).label("last_valid"),
         )
-        .where(Touch.at <= at, Touch.customer_id.is_not(None))
+        .where(Touch.at <= at, Touch.customer_id.in_(
+            select(Opportunity.customer_id).where(Opportunity.id.in_(opportunity_ids))))
         .group_by(Touch.customer_id)
         .subquery()
     )
@@ -68,6 +69,23 @@ def evidence(session: Session, *, since: datetime, at: datetime,
                      negative=feedback[row[2]]["negative"], positive=feedback[row[2]]["positive"])
             for row in rows
         ]
+
+
+def evidence_moves(session: Session, *, customer_ids: set[int], at: datetime,
+                   window: timedelta) -> dict[int, datetime]:
+    """Per customer, the next instant after `at` a counted touch or a feedback hit enters or leaves the window."""
+    moves: dict[int, datetime] = {}
+    counted = or_(Touch.valid.is_(True), Touch.kind.in_(FILE_KINDS))
+    for model, only in ((Touch, counted), (FeedbackHit, true())):
+        for customer_id, leaves, enters in session.execute(
+                select(model.customer_id, func.min(case((model.at <= at, model.at), else_=None)),
+                       func.min(case((model.at > at, model.at), else_=None)))
+                .where(model.customer_id.in_(customer_ids), model.at > at - window, only)
+                .group_by(model.customer_id)):
+            instants = [moment for moment in (moves.get(customer_id), _aware(enters),
+                                               None if leaves is None else _aware(leaves) + window) if moment]
+            moves[customer_id] = min(instants)
+    return moves
 
 
 def _aware(value: Any) -> datetime | None:
@@ -93,16 +111,18 @@ def _feedback(session: Session, customer_ids: set[int], *, since: datetime,
     return found
 
 
-def save_scores(session: Session, scores: list[tuple[int, int, dict[str, Any]]], *, at: datetime) -> None:
-    """(opportunity id, score, components) → Opportunity.health and one snapshot each, in two statements."""
-    if not scores:
-        return
-    session.execute(
-        update(Opportunity).execution_options(synchronize_session=False),
-        [{"id": opp_id, "health": score} for opp_id, score, _ in scores],
-    )
-    session.execute(
-        insert(HealthSnapshot),
-        [{"opportunity_id": opp_id, "at": at, "score": score, "components": components}
-         for opp_id, score, components in scores],
-    )
+def save_scores(session: Session, scores: dict[int, tuple[int | None, datetime | None]],
+                snapshots: list[tuple[int, int, dict[str, Any]]], *, at: datetime) -> None:
+    """opportunity id → (score, next rescore instant) in one statement (a score of None: closed, keep the last one),
+    and a snapshot for each score that moved."""
+    table = Opportunity.__table__
+    for keep, values in ((False, {"health": bindparam("score"), "health_rescore_at": bindparam("due")}),
+                         (True, {"health_rescore_at": bindparam("due")})):
+        rows = [{"oid": opp_id, "score": score, "due": due} for opp_id, (score, due) in scores.items()
+                if (score is None) == keep]
+        if rows:
+            session.execute(update(table).where(table.c.id == bindparam("oid")).values(values), rows)
+    if snapshots:
+        session.execute(insert(HealthSnapshot.__table__), [
+            {"opportunity_id": opp_id, "at": at, "score": score, "components": components}
+            for opp_id, score, components in snapshots])

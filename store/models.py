@@ -5,10 +5,28 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+    inspect,
+    or_,
+    text,
+    update,
+)
 from sqlmodel import Field, SQLModel
 
 from store.types import UTCDateTime
+
+# An instant before any evidence: a new or changed opportunity is due for rescoring at the next tick.
+RESCORE_NOW = datetime(1970, 1, 1, tzinfo=UTC)
+RESCORE_NOW_SQL = text("'1970-01-01 00:00:00'")
 
 
 def utcnow() -> datetime:
@@ -117,6 +135,11 @@ class Opportunity(SQLModel, table=True):
     amount: int | None = _yuan()
     expected_close: date | None = None
     health: int | None = None
+    # When its health score can next change by time alone (evidence leaving the window, the stage clock), so the
+    # tick reads only those rows: RESCORE_NOW after its inputs changed, None when nothing can change it any more.
+    health_rescore_at: datetime | None = Field(
+        default=RESCORE_NOW, sa_type=UTCDateTime, nullable=True, index=True,
+        sa_column_kwargs={"server_default": RESCORE_NOW_SQL})
     created_at: datetime | None = _time()
     closed_at: datetime | None = _time()
 
@@ -469,3 +492,34 @@ class RuleVersion(SQLModel, table=True):
     restored_from: int | None = Field(default=None)  # a rollback copies this version
     files: dict[str, Any] = _json_dict()  # file name → YAML text
     modules: dict[str, Any] = _json_dict()  # module → on/off, overriding config.yaml's `modules:`
+
+
+# --- health rescore bookkeeping -------------------------------------------------------------
+# Kept with every write of a score input, in the writer's transaction, so the health tick never has to scan.
+
+RESCORE_INPUTS = ("stage", "last_update_at", "status", "customer_id")
+
+
+@event.listens_for(Opportunity, "before_update")
+def _opportunity_changed(mapper: Any, connection: Any, target: Opportunity) -> None:
+    """A new stage, a status update or a close changes the stage clock: rescore at the next tick."""
+    state = inspect(target)
+    if any(state.attrs[name].history.has_changes() for name in RESCORE_INPUTS):
+        target.health_rescore_at = RESCORE_NOW
+
+
+@event.listens_for(Touch, "after_insert")
+@event.listens_for(Touch, "after_update")
+@event.listens_for(FeedbackHit, "after_insert")
+@event.listens_for(FeedbackHit, "after_update")
+def _evidence_written(mapper: Any, connection: Any, target: Touch | FeedbackHit) -> None:
+    """New evidence counts from its own instant: its customer's open opportunities are due no later than that."""
+    if target.customer_id is None or target.at is None:
+        return
+    due = Opportunity.health_rescore_at  # type: ignore[assignment]
+    connection.execute(
+        update(Opportunity)
+        .where(Opportunity.customer_id == target.customer_id, Opportunity.status == "open",
+               or_(due.is_(None), due > target.at))  # type: ignore[union-attr, operator]
+        .values(health_rescore_at=target.at)
+    )
