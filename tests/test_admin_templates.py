@@ -160,3 +160,14 @@ def test_three_templates_enabled_one_after_another_shape_a_reps_next_leads_in_an
     assert ("吴磊", "总经理", "酒店总经理") in contacts
     assert saved_lead(engine, "滨江置业")[0].industry == "房地产"
     assert saved_lead(engine, "云帆软件公司")[0].industry == "SaaS"
+
+
+def test_any_leads_edit_previews_industries_removed_and_words_no_longer_recognised(client, runtime, engine):
+    leads = copy.deepcopy(runtime.rules.leads.model_dump(mode="json"))
+    leads["industries"] = [i for i in leads["industries"] if i["name"] != "物流"]
+    medical = next(i for i in leads["industries"] if i["name"] == "医疗")
+    medical["keywords"].remove("诊所")
+    checked = client.post("/admin/api/check", params={"t": token(runtime)}, json={"files": {"leads.yaml": leads}}).json()
+    assert checked["problems"] == []
+    assert "删除行业「物流」（已有商机保留原行业）" in checked["effects"] and "「医疗」不再识别：诊所" in checked["effects"]
+    assert versions(engine) == 0
