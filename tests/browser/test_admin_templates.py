@@ -39,6 +39,7 @@ def enable(page, name: str, label: str, version: int) -> None:
     page.click("#save")
     page.wait_for_selector(f"#msg:has-text('已启用行业模板「{label}」，保存为版本 #{version}')")
     assert page.inner_text(f"#template-{name} .tag") == "已启用"
+    assert page.is_hidden("#save") and page.is_hidden("#why")  # nothing left to save until the next 启用
 
 
 def test_an_admin_enables_three_templates_and_a_reps_leads_follow_them(browser, demo):
@@ -48,6 +49,7 @@ def test_an_admin_enables_three_templates_and_a_reps_leads_follow_them(browser, 
     assert page.locator(".card").count() >= 30 and page.inner_text("#template-hotel .tag") == "未启用"
     assert page.inner_text("#template-internet button.enable") == "重新启用"  # the shipped 互联网 is not the template's
     assert "重置为模板内容" in page.inner_text("#template-internet")
+    assert page.inner_text("#template-internet .tag") == "已有同名行业（与模板不同）"
     page.fill("#filter", "宾馆")
     assert page.locator(".card:visible").count() == 1 and page.is_visible("#template-hotel")
     page.fill("#filter", "")
