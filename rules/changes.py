@@ -1,13 +1,15 @@
-"""What a rule change does before it is saved: which open opportunities change light, how the leaderboard reorders."""
+"""What a rule change does before it is saved: which open opportunities change light, how the leaderboard reorders,
+which industries gain or lose the words that name them."""
 
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from datetime import datetime
 
 from rules.behaviors import Standing, rank
 from rules.lights import Light, light
-from rules.schema import BehaviorsFile, StagesFile
+from rules.schema import BehaviorsFile, Industry, LeadsFile, StagesFile
 
 
 def light_moves(old: StagesFile, new: StagesFile, open_deals: list[tuple[str, datetime]],
@@ -38,3 +40,33 @@ def rank_moves(before: list[Standing], after: list[Standing]) -> list[tuple[str,
     """(rep, old rank, new rank) for every rep whose rank changes, best new rank first."""
     old = {s.rep: s.rank for s in before}
     return [(s.rep, old.get(s.rep, 0), s.rank) for s in after if old.get(s.rep) != s.rank]
+
+
+@dataclass(frozen=True)
+class IndustryChange:
+    """One industry that differs between two leads.yaml: None before (added) or after (removed), and the words
+    that name it in a rep's message (name, aliases, keywords) it loses and gains."""
+
+    name: str
+    before: Industry | None
+    after: Industry | None
+    lost: list[str]
+    gained: list[str]
+
+
+def industry_changes(old: LeadsFile, new: LeadsFile) -> list[IndustryChange]:
+    """Every industry added, removed or changed, in the order of the old file, then the new industries."""
+    before = {i.name: i for i in old.industries}
+    after = {i.name: i for i in new.industries}
+    found = []
+    for name in [*before, *(n for n in after if n not in before)]:
+        was, now = before.get(name), after.get(name)
+        if was != now:
+            old_words, new_words = _words(was), _words(now)
+            found.append(IndustryChange(name, was, now, [w for w in old_words if w not in new_words],
+                                        [w for w in new_words if w not in old_words]))
+    return found
+
+
+def _words(industry: Industry | None) -> list[str]:
+    return [industry.name, *industry.aliases, *industry.keywords] if industry else []

@@ -12,7 +12,7 @@ from sqlmodel import Session, select
 
 from bot.events import Event, EventKind
 from bot.runtime import Runtime
-from store.models import ChatBinding, Customer, Opportunity
+from store.models import ChatBinding, Contact, Customer, Opportunity
 from tests.conftest import T0
 
 
@@ -34,6 +34,19 @@ def last_card(payloads: list[dict[str, Any]]) -> dict[str, Any]:
 
 def labels(card: dict[str, Any]) -> list[str]:
     return [b["label"] for b in card["buttons"]]
+
+
+def drive_lead(client: TestClient, message: str, answers: dict[str, str],
+               user: str = "lilei") -> tuple[list[str], dict[str, Any]]:
+    """Sends the lead, answers each question the bot asks (a button when it has that label, else typed); returns
+    the questions in order and the saved card."""
+    card, asked = last_card(say(client, message, user)), []
+    while card["title"].startswith("新线索 · "):
+        question = card["title"].removeprefix("新线索 · ")
+        asked.append(question)
+        answer = answers[question]
+        card = last_card(click(client, card, answer, user) if answer in labels(card) else say(client, answer, user))
+    return asked, card
 
 
 def texts(payloads: list[dict[str, Any]]) -> list[str]:
@@ -81,3 +94,12 @@ def seed_bound_customer(engine: Engine, channel: str, chat_id: str) -> Opportuni
 
 def customer_named(session: Session, name: str) -> Customer:
     return session.exec(select(Customer).where(Customer.name == name)).one()
+
+
+def saved_lead(engine: Engine, customer: str) -> tuple[Opportunity, list[tuple[str, str | None, str | None]]]:
+    """The customer's opportunity and its contacts as (name, title, role)."""
+    with Session(engine) as session:
+        found = customer_named(session, customer)
+        opportunity = session.exec(select(Opportunity).where(Opportunity.customer_id == found.id)).one()
+        contacts = session.exec(select(Contact).where(Contact.customer_id == found.id).order_by(Contact.id)).all()
+        return opportunity, [(c.name, c.title, c.role) for c in contacts]

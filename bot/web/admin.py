@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from bot.links import ADMIN, LinkRefused
 from bot.runtime import Runtime
-from bot.web import admin_data
+from bot.web import admin_data, admin_templates
 from bot.web.dash import Refused
 from store.db import session_scope
 from store.models import User
@@ -32,6 +32,14 @@ class Edit(BaseModel):
 
     files: dict[str, Any] = {}
     modules: dict[str, bool] | None = None
+    why: str = ""
+    based_on: int | None = None
+
+
+class Enabling(BaseModel):
+    """A template to enable in leads.yaml: checked (preview) or saved as a new version."""
+
+    name: str
     why: str = ""
     based_on: int | None = None
 
@@ -112,6 +120,30 @@ def router(runtime: Runtime) -> APIRouter:
         def write(session: Session, user: User) -> Any:
             return admin_data.restore(session, version=rollback.version, based_on=rollback.based_on,
                                       why=rollback.why, author=user.id, at=runtime.clock.now())
+
+        return answer(write, t, saved)
+
+    @api.get("/admin/api/templates")
+    def templates(t: str = "") -> Response:
+        return answer(lambda *_: {"version": runtime.live.book.version,
+                                  "templates": admin_templates.listing(runtime.live.book)}, t)
+
+    @api.post("/admin/api/templates/check")
+    def check_template(enabling: Enabling, t: str = "") -> Response:
+        def preview(session: Session, _: User) -> Any:
+            book = runtime.live.book
+            return admin_data.check_texts(session, book, admin_templates.texts_with(book, enabling.name), None,
+                                          runtime.clock.now(), runtime.clock.tz)
+
+        return answer(preview, t)
+
+    @api.post("/admin/api/templates/enable")
+    def enable_template(enabling: Enabling, t: str = "") -> Response:
+        def write(session: Session, user: User) -> Any:
+            book = runtime.live.book
+            return admin_data.save_texts(session, book, texts=admin_templates.texts_with(book, enabling.name),
+                                         modules=None, why=enabling.why, based_on=enabling.based_on, author=user.id,
+                                         at=runtime.clock.now())
 
         return answer(write, t, saved)
 

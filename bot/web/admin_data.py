@@ -17,7 +17,7 @@ from bot.web.admin_labels import CHOICES, FILES, LABELS, MODULES, VALUES
 from rules import changes
 from rules.behaviors import diff_versions, period
 from rules.loader import Problem, RulesError, RuleSet, load_texts
-from rules.schema import RULE_FILES
+from rules.schema import RULE_FILES, Question
 from store import behaviors as behavior_store
 from store import rule_versions
 from store.models import RuleVersion, User
@@ -42,6 +42,13 @@ TEXT = {
     "no_version": "没有版本 #{version}",
     "restore_why": "恢复到版本 #{version}",
     "disk": "规则目录中的文件（尚无保存的版本）",
+    "industry_added": "新增行业「{name}」：识别词 {words}；证据 {evidence}；决策角色 {roles}",
+    "industry_removed": "删除行业「{name}」（已有商机保留原行业）",
+    "industry_asks": "「{name}」的提问改为：证据 {evidence}；决策角色 {roles}",
+    "words_gained": "「{name}」新增识别词：{words}",
+    "words_moved": "「{name}」的识别词 {words} 改为识别为「{to}」",
+    "words_lost": "「{name}」不再识别：{words}",
+    "none": "无",
 }
 WHY = "why"  # the key a missing 说明 is reported under
 
@@ -125,6 +132,8 @@ def effects(session: Session, book: Book, new: RuleSet, modules: ModulesConfig, 
         lines += _light_lines(session, book.rules, new, at)
     if "behaviors.yaml" in changed:
         lines += _behavior_lines(session, book.rules, new, at, tz)
+    if "leads.yaml" in changed:
+        lines += _industry_lines(book.rules, new)
     return lines or [TEXT["nothing"]]
 
 
@@ -133,6 +142,40 @@ def _light_lines(session: Session, old: RuleSet, new: RuleSet, at: datetime) -> 
     names = TEXT["lights"]
     return [TEXT["light_move"].format(count=n, before=names[b], after=names[a])
             for (b, a), n in sorted(moves.items())] or [TEXT["lights_same"]]
+
+
+def _industry_lines(old: RuleSet, new: RuleSet) -> list[str]:
+    """Industries added, removed or asking other questions, and the words that now name another industry."""
+    found = changes.industry_changes(old.leads, new.leads)
+    owner = {word: change.name for change in found for word in change.gained}
+    lines = []
+    for change in found:
+        now = change.after
+        if now is None:
+            lines.append(TEXT["industry_removed"].format(name=change.name))
+        elif change.before is None:
+            lines.append(TEXT["industry_added"].format(name=change.name, words=_listed(change.gained),
+                                                       evidence=_asks(now.evidence), roles=_asks(now.roles)))
+        else:
+            if (change.before.evidence, change.before.roles) != (now.evidence, now.roles):
+                lines.append(TEXT["industry_asks"].format(name=change.name, evidence=_asks(now.evidence),
+                                                          roles=_asks(now.roles)))
+            if change.gained:
+                lines.append(TEXT["words_gained"].format(name=change.name, words=_listed(change.gained)))
+        moved: dict[str | None, list[str]] = {}
+        for word in change.lost:
+            moved.setdefault(owner.get(word), []).append(word)
+        lines += [TEXT["words_moved"].format(name=change.name, words=_listed(words), to=to) if to else
+                  TEXT["words_lost"].format(name=change.name, words=_listed(words)) for to, words in moved.items()]
+    return lines
+
+
+def _listed(words: list[str]) -> str:
+    return "、".join(words) or TEXT["none"]
+
+
+def _asks(questions: list[Question]) -> str:
+    return _listed([q.label for q in questions])
 
 
 def _behavior_lines(session: Session, old: RuleSet, new: RuleSet, at: datetime, tz: ZoneInfo) -> list[str]:
@@ -154,6 +197,15 @@ def check(session: Session, book: Book, files: dict[str, Any], modules: dict[str
     """The result shown before saving: problems per field, or what the change does."""
     try:
         texts = texts_for(book, files)
+    except Invalid as exc:
+        return {"problems": [problem(p) for p in exc.problems], "effects": []}
+    return check_texts(session, book, texts, modules, at, tz)
+
+
+def check_texts(session: Session, book: Book, texts: dict[str, str], modules: dict[str, bool] | None, at: datetime,
+                tz: ZoneInfo) -> dict[str, Any]:
+    """`check` for an edit already written as YAML texts (e.g. a template enabled in leads.yaml)."""
+    try:
         new = validated(texts)
     except Invalid as exc:
         return {"problems": [problem(p) for p in exc.problems], "effects": []}
@@ -167,9 +219,15 @@ def problem(problem: Problem) -> dict[str, str]:
 def save(session: Session, book: Book, *, files: dict[str, Any], modules: dict[str, bool] | None, why: str,
          based_on: int | None, author: str, at: datetime) -> RuleVersion:
     """A new version if the edit validates and nobody saved since `based_on` (Invalid / StaleVersion otherwise)."""
+    return save_texts(session, book, texts=texts_for(book, files), modules=modules, why=why, based_on=based_on,
+                      author=author, at=at)
+
+
+def save_texts(session: Session, book: Book, *, texts: dict[str, str], modules: dict[str, bool] | None, why: str,
+               based_on: int | None, author: str, at: datetime) -> RuleVersion:
+    """`save` for an edit already written as YAML texts: the same 说明, validation and stale checks."""
     if not why.strip():
         raise Invalid([Problem(WHY, "-", TEXT["why_missing"])])
-    texts = texts_for(book, files)
     validated(texts)
     return rule_versions.save(session, files=texts, modules=dict(switches(book, modules)), author=author,
                               why=why.strip(), based_on=based_on, at=at)
