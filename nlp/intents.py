@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from nlp.amounts import find_amounts, parse_amount
 from nlp.customers import find_customers
+from nlp.intent_net import SafetyNet, masked
 from nlp.lexicon import Lexicon
 from nlp.names import REGIONS, brand, core_name, region_length
 from nlp.segment import fold, word_freq
@@ -93,6 +94,7 @@ class Vocabulary:
     behaviors: Sequence[str]
     rewards: Sequence[str]
     phrases: Phrases
+    net: SafetyNet | None = None  # asked where the phrases find nothing; None: a note stays a note
 
 
 @dataclass(frozen=True)
@@ -338,7 +340,36 @@ class Recognizer:
             found = step(folded)
             if found is not None and found.command in self.vocabulary.commands:
                 return found
-        return Intent(NOTE)
+        return self._guessed(folded)
+
+    def _guessed(self, text: str) -> Intent:
+        """What the safety net reads in a message no phrase matched: asked about with the slots found, never run."""
+        net = self.vocabulary.net
+        if net is None:
+            return Intent(NOTE)
+        name, mention, span = self.customer(text)
+        command = net.ask(masked(text, span))
+        if command is None or command not in self.vocabulary.commands or self._vetoed(command, text):
+            return Intent(NOTE)
+        who = name or mention
+        amount = self.amount(text) if command == "回款" else None
+        stages = self._named(self.stage_names, text) if command == "推进" else []
+        stage = stages[-1][1] if stages else None
+        args = {"回款": f"{who} {amount}" if who and amount else "", "推进": f"{who} 到 {stage}" if who and stage else "",
+                "拜访": who or ""}.get(command, "")
+        done = "了" in text or "过" in text if command == "拜访" else None
+        return Intent(command, args, False, name, mention, amount=amount, stage=stage, done=done)
+
+    def _vetoed(self, command: str, text: str) -> bool:
+        """A guess the phrase lists rule out: a fact with a negation, plan or question word anywhere in the message
+        (北京同创的进度款到了吗, 希望月底前能推到合同签署), a visit that did not happen or was only passed by, a
+        request that asks about a state (排行榜更新了吗). The net knows words, not what negates them."""
+        p = self.phrases
+        words = {"回款": [*p.payment_not, *p.plans, *p.questions], "推进": [*p.advance_not, *p.plans, *p.questions],
+                 "拜访": [*p.visit_not, *p.visit_off, *p.visit_not_near, *p.questions]}.get(command)
+        if words is None:
+            return _ends_with(_PAD.sub("", text), p.whole_not_end)
+        return _has(text, words)
 
     def _hedged(self, text: str) -> bool:
         return _has(text, self.phrases.hedges)
