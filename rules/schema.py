@@ -536,6 +536,7 @@ class IntentsFile(_Strict):
     plans: list[str] = []  # earlier in the clause: a plan, not a fact (争取, 下个月 …)
     lead: list[str] = []
     lead_not_after: list[str] = []
+    lead_not_before: list[str] = []  # right before a lead cue: not a new lead (这个不算新线索)
     lead_name_end: list[str] = []
     lead_met: list[str] = []  # before a new name that a trailing lead request is about (认识了X的人，帮我录成新线索)
     lead_before: list[str] = []
@@ -595,7 +596,7 @@ class IntentsFile(_Strict):
             _no_blank(words, f"「{key}」")
         return table
 
-    @field_validator("fillers", "help_topics", "plans", "lead", "lead_not_after", "lead_name_end", "lead_met", "lead_before", "payment", "payment_not",
+    @field_validator("fillers", "help_topics", "plans", "lead", "lead_not_after", "lead_not_before", "lead_name_end", "lead_met", "lead_before", "payment", "payment_not",
                      "payment_not_after", "payment_received", "payment_amount_not", "advance", "advance_not", "advance_anywhere", "advance_not_after", "behavior_verbs",
                      "behavior_not", "visit", "visit_before_customer", "visit_not_after", "visit_done_after", "visit_done_before",
                      "visit_planned", "visit_not", "visit_not_near", "visit_not_before", "visit_off", "progress", "progress_weak", "progress_not", "redeem", "hedges", "questions")
