@@ -49,7 +49,7 @@ class IntentNet:
 
     def guess(self, text: str) -> Guess | None:
         seen = [g for g in grams(text) if g in self.known]  # a gram no example has says nothing about any intent
-        if not self.priors or not seen:
+        if not self.priors or not any(g.strip("^$") for g in seen):  # nor do the start and end marks alone
             return None
         scores = {intent: prior + sum(self.weights[intent].get(g, self.unseen[intent]) for g in seen)
                   for intent, prior in self.priors.items()}
