@@ -60,7 +60,7 @@ class IntentNet:
 
 @lru_cache(maxsize=8)
 def trained(examples: tuple[tuple[str, tuple[str, ...]], ...]) -> IntentNet:
-    """Trained once per process and example set (the rules' examples, as hashable pairs): ≈ 0.1 s for 2 000."""
+    """Trained once per process and example set (the rules' examples, as hashable pairs): ≈ 30 ms for 2 000."""
     return IntentNet(dict(examples))
 
 
