@@ -271,13 +271,13 @@ class Recognizer:
         whole = self.whole_command(text)
         if whole is not None:
             return Intent(whole)
-        opening = self._whole_opening(text)
-        if opening is not None:
-            return Intent(opening, sure=False)
         head = self._command_head(folded)
         typed = self._typed(*head) if head is not None else None
         if typed is not None:
             return _as_typed(typed, folded, original)
+        opening = self._whole_opening(text)
+        if opening is not None:
+            return Intent(opening, sure=False)
         # A hedge (好像, 估计, 听说 …) makes a stated fact uncertain, not a note: read without it, then ask first
         # (合肥卓越可能赢单了, 北京同创款估计到了).
         hedges = [m.span() for m in _find(self.phrases.hedges, folded)]
