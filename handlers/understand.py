@@ -11,7 +11,9 @@ from bot.events import RUN, Context, Event, Route, on_action
 from handlers import customers
 from handlers.groups import private_routes
 from nlp import Lexicon
+from nlp.intent_net import SafetyNet, trained
 from nlp.intents import NOTE, Intent, Phrases, Recognizer, Vocabulary
+from rules.schema import IntentExamplesFile
 
 TEXT = {
     "yes": "是",
@@ -70,11 +72,18 @@ def recognizer(ctx: Context) -> Recognizer:
         behaviors=[b.name for b in version.behaviors],
         rewards=[r.name for r in ctx.rules.behaviors.rewards],
         phrases=Phrases(**ctx.rules.intents.model_dump()),
+        net=safety_net(ctx.rules.intent_examples),
     ))
     _recognizers[key] = made
     while len(_recognizers) > CACHE_SIZE:
         _recognizers.popitem(last=False)
     return made
+
+
+def safety_net(rules: IntentExamplesFile) -> SafetyNet:
+    """The net of the rules' examples, trained once per process and example set (nlp.intent_net.trained)."""
+    examples = tuple((intent, tuple(texts)) for intent, texts in rules.examples.items())
+    return SafetyNet(trained(examples), rules.threshold, frozenset(rules.asks))
 
 
 def read(ctx: Context, text: str) -> Intent:

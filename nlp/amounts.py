@@ -23,10 +23,10 @@ _CURRENCY = r"元|块钱|块|人民币|rmb"
 CUES = (
     "预算", "报价", "合同额", "合同金额", "合同", "项目金额", "金额", "总价", "单价", "回款", "尾款", "首付款", "首款",
     "付款", "定金", "订金", "投资", "标的", "费用", "成交价", "采购额", "订单", "中标价", "开票", "到账", "额度",
-    "年费", "服务费", "培训费", "保证金", "budget", "共计", "合计", "总计",
+    "年费", "服务费", "培训费", "保证金", "budget", "共计", "合计", "总计", "打款", "收款", "转账",
 )
-# After these a bare number is money even without a unit (金额1,080,000; 共计120000).
-_MONEY_CUES = frozenset({"金额", "合同金额", "项目金额", "共计", "合计", "总计"})
+# After these a bare number is money even without a unit (金额1,080,000; 共计120000; 到账 45000; 打款六千八).
+_MONEY_CUES = frozenset({"金额", "合同金额", "项目金额", "共计", "合计", "总计", "到账", "打款", "收款", "转账", "回款"})
 # Capital (financial) numerals as written on receipts and contracts (贰佰万元整); same length, so spans stay.
 _CAPITALS = str.maketrans("壹贰叁肆伍陆柒捌玖拾佰仟", "一二三四五六七八九十百千")
 _FILLER = r"(?:\s|是|为|约|大约|大概|差不多|在|有|达|:|：|~|不超过|控制在|左右){0,4}"
@@ -38,7 +38,7 @@ _PATTERN = re.compile(
 )
 # What follows or precedes a number when it counts things rather than money.
 _MEASURE_AFTER = re.compile(
-    r"\s*(?:%|个(?!亿)|台|人|套|件|次|条|户|字|平|吨|辆|张|份|家|名|位|支|瓶|盒|箱|片|步|米|度|床|间|所|行|页|篇|场|只|颗|"
+    r"\s*(?:%|个(?!亿)|台|人|套|件|次|条|笔|户|字|平|吨|辆|张|份|家|名|位|支|瓶|盒|箱|片|步|米|度|床|间|所|行|页|篇|场|只|颗|"
     r"小时|分钟|秒|年|天|周|月|号|点(?![\d])|倍|岁|公里|像素|屏|分辨率|美元|美金|刀|欧元|港币|港元|日元|英镑|usd)"
 )
 _COUNT_BEFORE = re.compile(
@@ -122,7 +122,9 @@ def find_amounts(text: str) -> list[AmountMention]:
             continue
         if cur == "块" and not unit and m.end() < len(text) and "\u4e00" <= text[m.end()] <= "\u9fff" and text[m.end()] != "钱":
             continue  # 3块屏幕: a measure word, not money
-        if _MEASURE_AFTER.match(text, m.end()) or _COUNT_BEFORE.search(text, max(0, m.start() - 12), m.start("num")):
+        # 12万 天府银行: after a unit and a space the next word is no measure of it
+        spaced = bool(unit) and (text[m.end() - 1].isspace() or text[m.end() : m.end() + 1].isspace())
+        if (not spaced and _MEASURE_AFTER.match(text, m.end())) or _COUNT_BEFORE.search(text, max(0, m.start() - 12), m.start("num")):
             continue
         unit_for_low = m["lowunit"] or unit
         if m["low"]:

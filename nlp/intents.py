@@ -8,6 +8,7 @@ from dataclasses import dataclass, field, replace
 
 from nlp.amounts import find_amounts, parse_amount
 from nlp.customers import find_customers
+from nlp.intent_net import SafetyNet, masked
 from nlp.lexicon import Lexicon
 from nlp.names import REGIONS, brand, core_name, region_length
 from nlp.segment import fold, word_freq
@@ -28,6 +29,9 @@ _WHOLE_MAX = 40  # characters: a longer message is never one command said as a w
 # characters: a longer message (a pasted mail, minutes, a contract clause) is kept as a note, not read for a command —
 # a stated payment or advance is a sentence or two, even as a voice run-on, and reading costs grow with the length
 READ_MAX = 600
+# Requests for the rep's own material that may open a message with chatter after them (写个日报吧 累死了); not
+# 帮助/排行榜 (排行榜上那个第一是谁啊 没见过: a question) nor 取消 (never on a guess).
+_OPENERS = ("日报速记", "预测", "预测看板", "看板")
 # @助手 看板, 日报 @助手: who a group message is addressed to, not what it says; [捂脸], [强]: the chat apps' emoji
 # typed as codes. Both are taken out before reading.
 _ASIDES = re.compile(r"^(?:[@＠]\S+\s+)+(?=\S)|(?:\s+[@＠]\S+)+$|\[[^\[\]\s]{1,4}\]")
@@ -45,6 +49,7 @@ class Phrases:
     plans: Sequence[str] = ()
     lead: Sequence[str] = ()
     lead_not_after: Sequence[str] = ()
+    lead_not_before: Sequence[str] = ()
     lead_name_end: Sequence[str] = ()
     lead_met: Sequence[str] = ()
     lead_before: Sequence[str] = ()
@@ -93,6 +98,7 @@ class Vocabulary:
     behaviors: Sequence[str]
     rewards: Sequence[str]
     phrases: Phrases
+    net: SafetyNet | None = None  # asked where the phrases find nothing; None: a note stays a note
 
 
 @dataclass(frozen=True)
@@ -269,6 +275,9 @@ class Recognizer:
         typed = self._typed(*head) if head is not None else None
         if typed is not None:
             return _as_typed(typed, folded, original)
+        opening = self._whole_opening(text)
+        if opening is not None:
+            return Intent(opening, sure=False)
         # A hedge (好像, 估计, 听说 …) makes a stated fact uncertain, not a note: read without it, then ask first
         # (合肥卓越可能赢单了, 北京同创款估计到了).
         hedges = [m.span() for m in _find(self.phrases.hedges, folded)]
@@ -290,6 +299,16 @@ class Recognizer:
         if len(bare) > _WHOLE_MAX or _ends_with(bare, self.phrases.whole_not_end):
             return None  # 排行榜更新了吗: a question about it, not a request for it
         return next((command for command, pattern in self.whole if pattern.fullmatch(bare)), None)
+
+    def _whole_opening(self, text: str) -> str | None:
+        """A whole request in the first clause, chatter after it (写个日报吧 累死了): asked, as the rest may matter."""
+        parts = _SEPARATORS.split(_without_asides(text).strip(), maxsplit=1)
+        if len(parts) < 2 or not parts[1].strip():
+            return None
+        command = self.whole_command(parts[0])
+        if command not in _OPENERS or self._sentence(fold(parts[1]), guess=False).command != NOTE:
+            return None
+        return command
 
     def _command_head(self, folded: str) -> tuple[str, str] | None:
         for word in self.words:
@@ -332,13 +351,49 @@ class Recognizer:
         refused = {"拜访": p.visit_not_after, "回款": p.payment_not_after}.get(word)
         return refused is not None and not _after(rest, 0, refused) and not _SEPARATORS.search(rest.strip())
 
-    def _sentence(self, folded: str) -> Intent:
+    def _sentence(self, folded: str, *, guess: bool = True) -> Intent:
         for step in (self._lead_in_sentence, self._payment, self._advance, self._behavior, self._visit,
                      self._redeem, self._progress):
             found = step(folded)
             if found is not None and found.command in self.vocabulary.commands:
                 return found
-        return Intent(NOTE)
+        return self._guessed(folded) if guess else Intent(NOTE)
+
+    def _guessed(self, text: str) -> Intent:
+        """What the safety net reads in a message no phrase matched: asked about with the slots found, never run."""
+        net = self.vocabulary.net
+        if net is None:
+            return Intent(NOTE)
+        name, mention, span = self.customer(text)
+        command = net.ask(masked(text, span))
+        if command is None or command not in self.vocabulary.commands or self._vetoed(command, text, span):
+            return Intent(NOTE)
+        who = name or mention
+        amount = self.amount(text) if command == "回款" else None
+        stages = self._named(self.stage_names, text) if command == "推进" else []
+        stage = stages[-1][1] if stages else None
+        args = {"回款": f"{who} {amount}" if who and amount else "", "推进": f"{who} 到 {stage}" if who and stage else "",
+                "拜访": who or ""}.get(command, "")
+        done = (("了" in text or "过" in text) and "约" not in text and not _has(text, self.phrases.plans)
+                if command == "拜访" else None)
+        if command == "拜访" and mention is None and not done:
+            return Intent(NOTE)  # as the rules say: a plan with nobody named (约了牙医明天下午) is a note
+        return Intent(command, args, False, name, mention, amount=amount, stage=stage, done=done)
+
+    def _vetoed(self, command: str, text: str, span: tuple[int, int] | None) -> bool:
+        """A guess the phrase lists rule out: a fact with a negation, plan or question word anywhere in the message
+        (北京同创的进度款到了吗, 希望月底前能推到合同签署), a visit that did not happen (a negation in the customer's
+        clause, or the first: 北京同创今天不方便见面, not 北晨重工今天去了 门卫不让停车) or was only passed by, a request that asks
+        about a state (排行榜更新了吗). The net knows words, not what negates them."""
+        p = self.phrases
+        if command == "拜访" and _has(_clause(text, *span) if span else _SEPARATORS.split(text.strip())[0], p.visit_not):
+            return True
+        words = {"回款": [*p.payment_not, *p.payment_amount_not, *p.plans, *p.questions],
+                 "推进": [*p.advance_not, *p.plans, *p.questions],
+                 "拜访": [*p.visit_off, *p.visit_not_near, *p.questions]}.get(command)
+        if words is None:  # a request names its subject (日报, 预测 …): 这个机器人挺好用的 asks for no help
+            return _ends_with(_PAD.sub("", text), p.whole_not_end) or not _has(text, [command, *p.whole.get(command, ())])
+        return _has(text, words)
 
     def _hedged(self, text: str) -> bool:
         return _has(text, self.phrases.hedges)
@@ -497,8 +552,9 @@ class Recognizer:
 
     def _lead_in_sentence(self, text: str) -> Intent | None:
         cue = next(iter(_find(self.phrases.lead, text)), None)
-        if cue is None or _after(text, cue.end(), self.phrases.lead_not_after):
-            return None
+        if cue is None or _after(text, cue.end(), self.phrases.lead_not_after) or _before(
+                text, cue.start(), self.phrases.lead_not_before):
+            return None  # 新客户的资料; 这个不算新线索
         found = self._lead("新线索", text[cue.end() :])
         opens = bool(self.lead_openers.fullmatch(_PAD.sub("", text[: cue.start()])))
         if not opens and (not found.mention or self.courtesy.fullmatch(_PAD.sub("", text[cue.end() :]))):
@@ -530,8 +586,8 @@ class Recognizer:
         found = self._named(self.reward_names, text)
         if not found:
             return None
-        if not forced and not any(not _after(text, m.end(), ["的"]) for m in _find(self.phrases.redeem, text)):
-            # 兑换的海外展会去哪个国家: about a reward, not a request for one
+        if not forced and not any(not _after(text, m.end(), ["的", "了"]) for m in _find(self.phrases.redeem, text)):
+            # 兑换的海外展会去哪个国家: about a reward; 小王兑换了…: told, not asked for
             return None
         reward = found[0][1]
         return Intent("兑换", reward, not self._hedged(text), reward=reward)

@@ -14,6 +14,7 @@ from rules.schema import (
     BehaviorsFile,
     ForecastFile,
     HealthFile,
+    IntentExamplesFile,
     IntentsFile,
     LeadsFile,
     NotifyFile,
@@ -96,6 +97,7 @@ class RuleSet:
     touches: TouchesFile
     forecast: ForecastFile
     intents: IntentsFile
+    intent_examples: IntentExamplesFile
 
 
 def _loc(parts: tuple[Any, ...]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, time
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -508,6 +509,16 @@ COMMAND_WORDS = ("新线索", "推进", "进展", "行为", "回款", "日报速
                  "取消", "帮助")
 
 
+NOTE_INTENT = "备注"  # a message that asks for nothing
+
+
+def _only(keys: Iterable[str], known: tuple[str, ...], what: str) -> None:
+    """Every key is one of `known`, else the error names the strangers and the choices."""
+    unknown = [k for k in keys if k not in known]
+    if unknown:
+        raise ValueError(f"未知的{what}：{'、'.join(unknown)}（可用：{'、'.join(known)}）")
+
+
 def _no_blank(words: list[str], where: str) -> list[str]:
     if any(not w.strip() for w in words):
         raise ValueError(f"{where}里有空说法")
@@ -525,6 +536,7 @@ class IntentsFile(_Strict):
     plans: list[str] = []  # earlier in the clause: a plan, not a fact (争取, 下个月 …)
     lead: list[str] = []
     lead_not_after: list[str] = []
+    lead_not_before: list[str] = []  # right before a lead cue: not a new lead (这个不算新线索)
     lead_name_end: list[str] = []
     lead_met: list[str] = []  # before a new name that a trailing lead request is about (认识了X的人，帮我录成新线索)
     lead_before: list[str] = []
@@ -565,9 +577,7 @@ class IntentsFile(_Strict):
     @field_validator("whole")
     @classmethod
     def _known_commands(cls, whole: dict[str, list[str]]) -> dict[str, list[str]]:
-        unknown = [k for k in whole if k not in COMMAND_WORDS]
-        if unknown:
-            raise ValueError(f"未知的命令：{'、'.join(unknown)}（可用：{'、'.join(COMMAND_WORDS)}）")
+        _only(whole, COMMAND_WORDS, "命令")
         return whole
 
     @field_validator("typos")
@@ -586,13 +596,35 @@ class IntentsFile(_Strict):
             _no_blank(words, f"「{key}」")
         return table
 
-    @field_validator("fillers", "help_topics", "plans", "lead", "lead_not_after", "lead_name_end", "lead_met", "lead_before", "payment", "payment_not",
+    @field_validator("fillers", "help_topics", "plans", "lead", "lead_not_after", "lead_not_before", "lead_name_end", "lead_met", "lead_before", "payment", "payment_not",
                      "payment_not_after", "payment_received", "payment_amount_not", "advance", "advance_not", "advance_anywhere", "advance_not_after", "behavior_verbs",
                      "behavior_not", "visit", "visit_before_customer", "visit_not_after", "visit_done_after", "visit_done_before",
                      "visit_planned", "visit_not", "visit_not_near", "visit_not_before", "visit_off", "progress", "progress_weak", "progress_not", "redeem", "hedges", "questions")
     @classmethod
     def _phrases(cls, words: list[str]) -> list[str]:
         return _no_blank(words, "列表")
+
+
+class IntentExamplesFile(_Strict):
+    """Labelled example sentences for the learned safety net under the intent phrases (nlp.intent_net)."""
+
+    threshold: float = Field(0.9, ge=0.5, le=1.0)  # the net's confidence at or above which it asks
+    asks: list[str] = []  # the intents the net may ask about; any other guess leaves the note a note
+    examples: dict[str, list[str]] = {}  # intent (a command word or 备注) → sentences that mean it
+
+    @field_validator("asks")
+    @classmethod
+    def _known_asks(cls, asks: list[str]) -> list[str]:
+        _only(asks, COMMAND_WORDS, "命令")
+        return asks
+
+    @field_validator("examples")
+    @classmethod
+    def _known_intents(cls, examples: dict[str, list[str]]) -> dict[str, list[str]]:
+        _only(examples, (*COMMAND_WORDS, NOTE_INTENT), "意图")
+        for key, words in examples.items():
+            _no_blank(words, f"「{key}」")
+        return examples
 
 
 def cross_problems(loaded: dict[str, BaseModel]) -> list[str]:
@@ -618,4 +650,5 @@ RULE_FILES: dict[str, tuple[str, type[BaseModel]]] = {
     "touches.yaml": ("touches", TouchesFile),
     "forecast.yaml": ("forecast", ForecastFile),
     "intents.yaml": ("intents", IntentsFile),
+    "intent_examples.yaml": ("intent_examples", IntentExamplesFile),
 }

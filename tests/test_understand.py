@@ -314,3 +314,23 @@ def test_a_hedged_advance_is_asked_about_not_filed_as_a_note(client, engine, cus
     card = last_card(say(client, "合肥卓越估计已经到谈判阶段了"))
     assert (card["title"], labels(card)) == (f"要把{ZHUOYUE}推进到「商务谈判」吗？", ["是", "不是，记为备注"])
     assert stage_changes(engine) == [] and touches(engine) == []
+
+
+def test_a_visit_only_the_safety_net_recognises_is_asked_about_and_yes_records_it(client, engine, customers):
+    card = last_card(say(client, "合肥卓越下午去了 保安登记了半天"))
+    assert (card["title"], labels(card)) == (f"要记一次对{ZHUOYUE}的拜访吗？", ["是", "不是，记为备注"])
+    assert touches(engine) == []  # a guess is never filed before the rep answers
+    click(client, card, "是")
+    assert touches(engine) == [("visit", customers[ZHUOYUE])]
+
+
+def test_a_payment_only_the_safety_net_recognises_is_asked_and_no_keeps_a_note(client, engine, customers):
+    card = last_card(say(client, "北京同创那边今天把二十万结过来了"))
+    assert (card["title"], labels(card)) == (f"要把 20 万记为{TONGCHUANG}的回款吗？", ["是", "不是，记为备注"])
+    assert texts(click(client, card, "不是，记为备注")) == [f"已作为备注记入「{TONGCHUANG}」。"]
+    assert received(engine) == [] and touches(engine) == [("message", customers[TONGCHUANG])]
+
+
+def test_a_daily_report_request_with_chatter_after_it_is_asked_about(client, engine, customers):
+    card = last_card(say(client, "日报弄一个 今天累坏了"))
+    assert (card["title"], labels(card)) == ("要执行「日报速记」吗？", ["是", "不是，记为备注"])

@@ -17,6 +17,7 @@ FILES = {
     "forecast.yaml": "预测信号",
     "privacy.yaml": "数据保留",
     "intents.yaml": "自然语言说法（专家）",
+    "intent_examples.yaml": "自然语言例句（专家）",
 }
 
 MODULES = {

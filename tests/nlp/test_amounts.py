@@ -36,6 +36,9 @@ CASES = [
     ("1.5个w", 15_000),
     ("金额1,080,000", 1_080_000),  # after 金额 or 共计 a bare number is money
     ("共计120000", 120_000),
+    ("到账 45000", 45_000),  # and after a receipt word: 到账, 打款, 收款, 转账, 回款
+    ("打款六千八", 6_800),
+    ("回款 8万", 80_000),
 ]
 
 
@@ -90,10 +93,17 @@ def test_several_amounts_come_in_order_of_appearance() -> None:
         "3块屏幕",
         "壹贰叁",
         "共计3个",
+        "回款3笔",
+        "打款3天后",
     ],
 )
 def test_numbers_that_are_not_money_are_not_amounts(text: str) -> None:
     assert find_amounts(fold(text)) == []
+
+
+def test_a_word_after_a_unit_and_a_space_is_no_measure_of_it() -> None:
+    assert [a.value for a in find_amounts(fold("收款 12万 天府银行"))] == [120_000]
+    assert find_amounts(fold("12万天数")) == []  # glued, 天 still counts days
 
 
 def test_offsets_point_into_the_text() -> None:

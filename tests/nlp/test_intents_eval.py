@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 import yaml
 
-from nlp import Lexicon
-from nlp.intents import NOTE, Intent, Phrases, Recognizer, Vocabulary
+from bench.intent_net import recognizer as split_recognizer
+from handlers.understand import safety_net
+from nlp.intents import NOTE, Intent, Recognizer
 from rules.loader import load_rules
-from rules.schema import COMMAND_WORDS
 
 DATA = Path(__file__).parent / "data"
 ACCURACY = 0.95  # the issue's acceptance figure, per split
@@ -23,7 +23,8 @@ ACCURACY = 0.95  # the issue's acceptance figure, per split
 BLIND = "intents_holdout"
 SPLITS = sorted(p for p in DATA.glob("intents_*.yaml") if p.stem != BLIND)
 # A split run blind and not yet tuned on is held to a floor just under its blind figure (docs/nlp.md), not the targets.
-FLOORS = {"intents_seen5": {"accuracy": 0.89, "facts_as_notes": 8}}
+# None now: intents_seen5 (blind 0.898, 8 facts as notes) reached the targets in round six.
+FLOORS: dict[str, dict[str, float]] = {}
 FACTS = ("回款", "推进", "拜访")  # a message stating one of these must never be filed as a note
 SLOTS = ("customer", "amount", "stage", "behavior")
 # The labels have no 预测看板: opening the forecast board counts as the forecast intent.
@@ -31,16 +32,8 @@ LABEL_OF = {"预测看板": "预测"}
 
 
 def recognizer(customers: list[dict[str, Any]]) -> Recognizer:
-    rules = load_rules()
-    behaviors = [b.name for v in rules.behaviors.versions for b in v.behaviors]
-    return Recognizer(Vocabulary(
-        commands=frozenset(COMMAND_WORDS),
-        customers=Lexicon(customers=[(c["name"], list(c.get("aliases", []))) for c in customers]),
-        stages=[s.name for s in rules.stages.stages],
-        behaviors=list(dict.fromkeys(behaviors)),
-        rewards=[r.name for r in rules.behaviors.rewards],
-        phrases=Phrases(**rules.intents.model_dump()),
-    ))
+    """The bot's recognizer, safety net included, for one split's customers."""
+    return split_recognizer(customers, safety_net(load_rules().intent_examples))
 
 
 def predicted_slot(intent: Intent, slot: str) -> Any:
