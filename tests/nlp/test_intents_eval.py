@@ -24,7 +24,9 @@ BLIND = "intents_holdout"
 SPLITS = sorted(p for p in DATA.glob("intents_*.yaml") if p.stem != BLIND)
 # A split run blind and not yet tuned on is held to a floor just under its blind figure (docs/nlp.md), not the targets.
 # None now: intents_seen5 (blind 0.898, 8 facts as notes) reached the targets in round six.
-FLOORS: dict[str, dict[str, float]] = {}
+# The eighth set (intents_seen6.yaml) measured 0.938 with one planned visit filed as a note, blind after round six; it
+# is in the safety net's examples since, and held to a floor under that figure until a round tunes the rules on it.
+FLOORS: dict[str, dict[str, float]] = {"intents_seen6": {"accuracy": 0.93, "facts_as_notes": 1}}
 FACTS = ("回款", "推进", "拜访")  # a message stating one of these must never be filed as a note
 SLOTS = ("customer", "amount", "stage", "behavior")
 # The labels have no 预测看板: opening the forecast board counts as the forecast intent.
