@@ -1,14 +1,16 @@
-"""Receipts against payment milestones, and the commission holds they lift."""
+"""Receipts against payment milestones, the commission holds they lift, and the milestones' next due instants."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from sqlalchemy import Row, update
 from sqlmodel import Session, select
 
 from store import alerts
-from store.models import Alert, CommissionHold, Payment, PaymentMilestone
+from store.models import Alert, CommissionHold, Customer, Opportunity, Payment, PaymentMilestone, Team, User
 
 
 def open_milestones(session: Session, opportunity_id: int) -> list[PaymentMilestone]:
@@ -42,6 +44,7 @@ def record_payment(session: Session, *, opportunity_id: int, rep_id: str | None,
         remaining -= paid
         session.add(milestone)
         if milestone.received_amount >= milestone.amount:
+            milestone.next_due_at = None  # paid: the payment sweep has nothing more to say about it
             settled.append(milestone)
     session.add(Payment(opportunity_id=opportunity_id, milestone_id=first_milestone, rep_id=rep_id, amount=amount,
                         received_at=at, receipt=receipt))
@@ -61,3 +64,32 @@ def release_holds(session: Session, milestone_id: int, *, at: datetime) -> list[
     open_ids = list(session.exec(select(Alert.id).where(Alert.dedupe_key.in_(keys), Alert.resolved_at.is_(None))))
     alerts.resolve(session, open_ids, at=at, by="system")
     return holds
+
+
+def milestones_due(session: Session, *, at: datetime, limit: int) -> Sequence[Row[Any]]:
+    """Up to `limit` milestones whose next due instant is at or before `at` (an index range scan), with who to
+    tell: (id, label, due on, amount, opportunity id, customer id, customer, rep id, rep name, manager id,
+    deal status, unpaid)."""
+    return session.execute(
+        select(PaymentMilestone.id, PaymentMilestone.label, PaymentMilestone.due_on, PaymentMilestone.amount,
+               Opportunity.id, Customer.id, Customer.name, Opportunity.owner_id, User.name, Team.manager_id,
+               Opportunity.status, PaymentMilestone.received_amount < PaymentMilestone.amount)
+        .join(Opportunity, Opportunity.id == PaymentMilestone.opportunity_id)
+        .join(Customer, Customer.id == Opportunity.customer_id)
+        .outerjoin(User, User.id == Opportunity.owner_id)
+        .outerjoin(Team, Team.id == User.team_id)
+        .where(PaymentMilestone.next_due_at <= at)
+        .limit(limit)
+    ).all()
+
+
+def store_next_due(session: Session, judged: list[tuple[int, datetime | None]]) -> None:
+    """Writes each judged milestone's (id, next due instant) in one executemany."""
+    if judged:
+        session.execute(update(PaymentMilestone), [{"id": i, "next_due_at": due_at} for i, due_at in judged])
+
+
+def judge_all_unpaid(session: Session, *, at: datetime) -> None:
+    """After a rules change: every unpaid milestone is due now, so this tick judges it afresh."""
+    session.execute(update(PaymentMilestone).where(PaymentMilestone.received_amount < PaymentMilestone.amount)
+                    .values(next_due_at=at).execution_options(synchronize_session=False))
