@@ -22,14 +22,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('opportunity', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('light', sqlmodel.sql.sqltypes.AutoString(length=16),
-                                      server_default=sa.text("'green'"), nullable=False))
-        batch_op.add_column(sa.Column('light_changes_at', store.types.UTCDateTime(), nullable=True))
-        batch_op.create_index(batch_op.f('ix_opportunity_light_changes_at'), ['light_changes_at'], unique=False)
-    with op.batch_alter_table('paymentmilestone', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('next_due_at', store.types.UTCDateTime(), nullable=True))
-        batch_op.create_index(batch_op.f('ix_paymentmilestone_next_due_at'), ['next_due_at'], unique=False)
+    # Plain ALTER TABLE, not batch mode: SQLite adds these columns in place, where a batch copy of a table that
+    # others reference would fail its foreign keys on a database holding data (and rewrite every row).
+    op.add_column('opportunity', sa.Column('light', sqlmodel.sql.sqltypes.AutoString(length=16),
+                                           server_default=sa.text("'green'"), nullable=False))
+    op.add_column('opportunity', sa.Column('light_changes_at', store.types.UTCDateTime(), nullable=True))
+    op.create_index(op.f('ix_opportunity_light_changes_at'), 'opportunity', ['light_changes_at'], unique=False)
+    op.add_column('paymentmilestone', sa.Column('next_due_at', store.types.UTCDateTime(), nullable=True))
+    op.create_index(op.f('ix_paymentmilestone_next_due_at'), 'paymentmilestone', ['next_due_at'], unique=False)
     op.create_table('sweeprules',
     sa.Column('sweep', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
     sa.Column('fingerprint', sa.Text(), nullable=False),
@@ -44,10 +44,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('sweeprules')
-    with op.batch_alter_table('paymentmilestone', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_paymentmilestone_next_due_at'))
-        batch_op.drop_column('next_due_at')
-    with op.batch_alter_table('opportunity', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_opportunity_light_changes_at'))
-        batch_op.drop_column('light_changes_at')
-        batch_op.drop_column('light')
+    op.drop_index(op.f('ix_paymentmilestone_next_due_at'), table_name='paymentmilestone')
+    op.drop_column('paymentmilestone', 'next_due_at')
+    op.drop_index(op.f('ix_opportunity_light_changes_at'), table_name='opportunity')
+    op.drop_column('opportunity', 'light_changes_at')
+    op.drop_column('opportunity', 'light')
