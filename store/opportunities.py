@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Row, and_, case, exists, literal, select, update
@@ -81,12 +81,12 @@ def recompute_lights(session: Session, first_change_days: Mapping[str, int], *, 
     the next tick judges them (and finds their existing warnings); the rest turn green. Other stages and
     closed deals never change."""
     for stage, days in first_change_days.items():
-        changes_at = _plus_days(Opportunity.last_update_at, days)
         session.execute(
             update(Opportunity)
             .where(Opportunity.status == "open", Opportunity.stage == stage)
-            .values(light_changes_at=changes_at,
-                    light=case((changes_at > at, "green"), else_=Opportunity.light))
+            .values(light_changes_at=_plus_days(Opportunity.last_update_at, days),
+                    light=case((Opportunity.last_update_at > at - timedelta(days=days), "green"),
+                               else_=Opportunity.light))
             .execution_options(synchronize_session=False)
         )
     never = and_(Opportunity.status == "open", Opportunity.stage.not_in(list(first_change_days)))
