@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Row, and_, case, exists, literal, select, update
+from sqlalchemy import ColumnElement, Integer, Row, Select, and_, case, exists, literal, select, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
@@ -36,19 +36,24 @@ def open_opportunity(session: Session, opportunity_id: int | None) -> tuple[Oppo
     return (opportunity, customer) if customer else None
 
 
+REP = aliased(User)
+
+
+def with_recipients(stmt: Select[Any]) -> Select[Any]:
+    """`stmt`, which reads Opportunity, with who a warning about it goes to appended: (customer id, customer,
+    rep id, rep name, manager id)."""
+    return (stmt.add_columns(Customer.id, Customer.name, Opportunity.owner_id, REP.name, Team.manager_id)
+            .join(Customer, Customer.id == Opportunity.customer_id)
+            .outerjoin(REP, REP.id == Opportunity.owner_id)
+            .outerjoin(Team, Team.id == REP.team_id))
+
+
 def lights_due(session: Session, *, at: datetime, limit: int) -> Sequence[Row[Any]]:
     """Up to `limit` opportunities whose light changes at or before `at` (an index range scan), with who to tell:
     (id, name, customer id, customer, rep id, rep name, manager id, last update, stage, status)."""
-    rep = aliased(User)
-    return session.execute(
-        select(Opportunity.id, Opportunity.name, Customer.id, Customer.name, Opportunity.owner_id, rep.name,
-               Team.manager_id, Opportunity.last_update_at, Opportunity.stage, Opportunity.status)
-        .join(Customer, Customer.id == Opportunity.customer_id)
-        .outerjoin(rep, rep.id == Opportunity.owner_id)
-        .outerjoin(Team, Team.id == rep.team_id)
-        .where(Opportunity.light_changes_at <= at)
-        .limit(limit)
-    ).all()
+    stmt = with_recipients(select(Opportunity.id, Opportunity.name)).add_columns(
+        Opportunity.last_update_at, Opportunity.stage, Opportunity.status)
+    return session.execute(stmt.where(Opportunity.light_changes_at <= at).limit(limit)).all()
 
 
 def store_lights(session: Session, judged: list[tuple[int, str, datetime | None]]) -> None:

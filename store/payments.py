@@ -10,7 +10,8 @@ from sqlalchemy import Row, update
 from sqlmodel import Session, select
 
 from store import alerts
-from store.models import Alert, CommissionHold, Customer, Opportunity, Payment, PaymentMilestone, Team, User
+from store.models import Alert, CommissionHold, Opportunity, Payment, PaymentMilestone
+from store.opportunities import with_recipients
 
 
 def open_milestones(session: Session, opportunity_id: int) -> list[PaymentMilestone]:
@@ -70,17 +71,12 @@ def milestones_due(session: Session, *, at: datetime, limit: int) -> Sequence[Ro
     """Up to `limit` milestones whose next due instant is at or before `at` (an index range scan), with who to
     tell: (id, label, due on, amount, opportunity id, customer id, customer, rep id, rep name, manager id,
     deal status, unpaid)."""
-    return session.execute(
-        select(PaymentMilestone.id, PaymentMilestone.label, PaymentMilestone.due_on, PaymentMilestone.amount,
-               Opportunity.id, Customer.id, Customer.name, Opportunity.owner_id, User.name, Team.manager_id,
-               Opportunity.status, PaymentMilestone.received_amount < PaymentMilestone.amount)
-        .join(Opportunity, Opportunity.id == PaymentMilestone.opportunity_id)
-        .join(Customer, Customer.id == Opportunity.customer_id)
-        .outerjoin(User, User.id == Opportunity.owner_id)
-        .outerjoin(Team, Team.id == User.team_id)
-        .where(PaymentMilestone.next_due_at <= at)
-        .limit(limit)
-    ).all()
+    milestones = (select(PaymentMilestone.id, PaymentMilestone.label, PaymentMilestone.due_on, PaymentMilestone.amount,
+                         Opportunity.id)
+                  .join(Opportunity, Opportunity.id == PaymentMilestone.opportunity_id))
+    stmt = with_recipients(milestones).add_columns(Opportunity.status,
+                                                   PaymentMilestone.received_amount < PaymentMilestone.amount)
+    return session.execute(stmt.where(PaymentMilestone.next_due_at <= at).limit(limit)).all()
 
 
 def store_next_due(session: Session, judged: list[tuple[int, datetime | None]]) -> None:
