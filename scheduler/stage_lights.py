@@ -62,7 +62,7 @@ def run(session: Session, at: datetime, rules: RuleSet, tz: ZoneInfo) -> int:
     if sweep_rules.changed(session, "stage_lights", _fingerprint(rules.stages.stages), at=at):
         recompute_lights(session, first, at=at)
     found: list[tuple[Stalled, Stage, str]] = []
-    while due := lights_due(session, at=at, limit=BATCH):
+    for due in lights_due(session, at=at, batch=BATCH):
         judged: list[tuple[int, str, datetime | None]] = []
         for *fields, stage_name, status in due:
             row, stage = Stalled(*fields), stages.get(stage_name) if status == "open" else None

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, Row, Select, and_, case, exists, literal, select, update
+from sqlalchemy import ColumnElement, Integer, Select, and_, case, exists, literal, select, tuple_, update
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import aliased
 from sqlalchemy.sql.functions import FunctionElement
@@ -48,12 +48,24 @@ def with_recipients(stmt: Select[Any]) -> Select[Any]:
             .outerjoin(Team, Team.id == REP.team_id))
 
 
-def lights_due(session: Session, *, at: datetime, limit: int) -> Sequence[Row[Any]]:
-    """Up to `limit` opportunities whose light changes at or before `at` (an index range scan), with who to tell:
-    (id, name, customer id, customer, rep id, rep name, manager id, last update, stage, status)."""
-    stmt = with_recipients(select(Opportunity.id, Opportunity.name)).add_columns(
-        Opportunity.last_update_at, Opportunity.stage, Opportunity.status)
-    return session.execute(stmt.where(Opportunity.light_changes_at <= at).limit(limit)).all()
+def lights_due(session: Session, *, at: datetime, batch: int) -> Iterator[list[tuple[Any, ...]]]:
+    """Batches of the opportunities whose light changes at or before `at`, with who to tell: (id, name, customer
+    id, customer, rep id, rep name, manager id, last update, stage, status).
+
+    Walks the index on the change instant once: each batch starts after the last one read (keyset), so the
+    rows the caller has judged meanwhile, and the entries they left behind, are not read again."""
+    stmt = (with_recipients(select(Opportunity.id, Opportunity.name))
+            .add_columns(Opportunity.last_update_at, Opportunity.stage, Opportunity.status,
+                         Opportunity.light_changes_at)
+            .where(Opportunity.light_changes_at <= at)
+            .order_by(Opportunity.light_changes_at, Opportunity.id)
+            .limit(batch))
+    page = stmt
+    while rows := session.execute(page).all():
+        yield [tuple(row)[:-1] for row in rows]
+        last_at, last_id = rows[-1][-1], rows[-1][0]
+        page = stmt.where(Opportunity.light_changes_at >= last_at,
+                          tuple_(Opportunity.light_changes_at, Opportunity.id) > tuple_(last_at, last_id))
 
 
 def store_lights(session: Session, judged: list[tuple[int, str, datetime | None]]) -> None:
@@ -86,10 +98,12 @@ def recompute_lights(session: Session, first_change_days: Mapping[str, int], *, 
     the next tick judges them (and finds their existing warnings); the rest turn green. Other stages and
     closed deals never change."""
     for stage, days in first_change_days.items():
+        changes_at = _plus_days(Opportunity.last_update_at, days)
         session.execute(
             update(Opportunity)
-            .where(Opportunity.status == "open", Opportunity.stage == stage)
-            .values(light_changes_at=_plus_days(Opportunity.last_update_at, days),
+            .where(Opportunity.status == "open", Opportunity.stage == stage,
+                   Opportunity.light_changes_at.is_distinct_from(changes_at))  # a stage whose rules held: no write
+            .values(light_changes_at=changes_at,
                     light=case((Opportunity.last_update_at > at - timedelta(days=days), "green"),
                                else_=Opportunity.light))
             .execution_options(synchronize_session=False)
@@ -123,4 +137,6 @@ def _plus_days_postgresql(element: _plus_days, compiler: Any, **kw: Any) -> str:
 @compiles(_plus_days, "sqlite")
 def _plus_days_sqlite(element: _plus_days, compiler: Any, **kw: Any) -> str:
     column, days = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"strftime('%Y-%m-%d %H:%M:%f', {column}, '+' || {days} || ' days')"
+    # Whole seconds moved, then the stored fraction kept: the same text as SQLAlchemy writes ('….ffffff'), so
+    # instants compare (and tie) alike whoever wrote them.
+    return f"(strftime('%Y-%m-%d %H:%M:%S', {column}, '+' || {days} || ' days') || substr({column}, 20))"
