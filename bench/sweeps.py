@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, create_engine, func, insert, select, text
 from sqlmodel import Session
 
-from rules.lights import cutoffs
+from rules.lights import cutoffs, next_change
 from rules.loader import load_rules
 from scheduler.health_score import scored
 from scheduler.registry import JOBS
@@ -57,10 +57,14 @@ def engine_for(kind: str, n: int):
     return make_engine(f"{base}{sep}options={quote(f'-csearch_path={schema}')}"), (admin, schema)
 
 
-def generate(engine, n: int, stalled: float, seed: int = 7) -> None:
-    """n open opportunities over n/10 customers; a `stalled` share idle 8–20 days, 1% with a payment milestone."""
+def generate(engine, n: int, stalled: float, seed: int = 7, upgraded: bool = False) -> None:
+    """n open opportunities over n/10 customers; a `stalled` share idle 8–20 days, 1% with a payment milestone.
+
+    Each opportunity is written as a creating handler would, green until its light first changes; `upgraded`
+    leaves that instant as migration 0007 does (its last update), so the first tick recomputes every row."""
     rng = random.Random(seed)
-    stages = [s.name for s in load_rules().stages.stages if not (s.won or s.lost)]
+    rules = load_rules()
+    stages = [s.name for s in rules.stages.stages if not (s.won or s.lost)]
     with engine.begin() as conn:
         conn.execute(insert(User), [{"id": "mgr", "name": "主管", "role": "manager", "active": True}])
         conn.execute(insert(Team), [{"id": 1, "name": "一组", "manager_id": "mgr"}])
@@ -77,10 +81,12 @@ def generate(engine, n: int, stalled: float, seed: int = 7) -> None:
         for i in range(start, min(n, start + CHUNK)):
             idle = rng.randint(8, 20) if rng.random() < stalled else rng.randint(0, 3)
             last = (AT - timedelta(days=idle, hours=rng.randint(0, 20))).astimezone(UTC)
+            stage = rng.choice(stages)
             rows.append({"id": i + 1, "customer_id": i % customers + 1, "owner_id": f"rep{i % REPS}",
-                         "name": f"商机{i}", "stage": rng.choice(stages), "stage_entered_at": last,
+                         "name": f"商机{i}", "stage": stage, "stage_entered_at": last,
                          "last_update_at": last, "status": "open", "decision_chain": [], "evidence": {},
-                         "tags": []})
+                         "tags": [], "light": "green",
+                         "light_changes_at": last if upgraded else next_change(rules.stages.stage(stage), last, last)})
             if rng.random() < 0.01:
                 milestones.append({"opportunity_id": i + 1, "label": "首付款", "amount": 100_000,
                                    "received_amount": 0, "due_on": (AT + timedelta(days=rng.randint(-5, 30))).date(),
@@ -98,9 +104,11 @@ def generate(engine, n: int, stalled: float, seed: int = 7) -> None:
 
 
 def analyze(engine) -> None:
-    """Fresh planner statistics after a bulk write (PostgreSQL plans an unanalyzed table as empty)."""
-    with engine.begin() as conn:
-        conn.execute(text("ANALYZE"))
+    """Fresh planner statistics after a bulk write (PostgreSQL plans an unanalyzed table as empty), and on
+    PostgreSQL the dead rows of a bulk update vacuumed, as autovacuum would do before the next tick."""
+    postgres = engine.dialect.name == "postgresql"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE" if postgres else "ANALYZE"))
 
 
 def count_stage_lights(session: Session) -> int:
@@ -173,12 +181,14 @@ def main() -> None:
     parser.add_argument("--sweeps", default="stage_lights,payments")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--stalled", type=float, default=0.03, help="share of opportunities idle past yellow")
+    parser.add_argument("--upgraded", action="store_true",
+                        help="opportunities as migration 0007 leaves them: the first tick recomputes every light")
     args = parser.parse_args()
     engine, cleanup = engine_for(args.db, args.n)
     try:
         migrate.upgrade(engine)
         started = time.perf_counter()
-        generate(engine, args.n, args.stalled)
+        generate(engine, args.n, args.stalled, upgraded=args.upgraded)
         print(f"{args.db}: generated {args.n:,} opportunities in {time.perf_counter() - started:.1f} s")
         rules = load_rules()
         for name in args.sweeps.split(","):
