@@ -16,6 +16,7 @@ from store import migrate
 from store.db import make_engine, session_scope
 from store.models import Alert, Opportunity, Outbox, PaymentMilestone, SweepRules
 from tests.conftest import BACKENDS, DATA, T0, TZ, _new_pg_schema
+from tests.conversation import click, last_card, say
 from tests.pipeline_helpers import opportunity
 
 DAY = timedelta(days=1)
@@ -58,6 +59,15 @@ def test_a_tick_stores_each_light_and_when_it_next_changes(runtime):
     assert stored_light(runtime.engine, opp) == ("yellow", T0 + 7 * DAY)
     assert sweep(runtime, T0 + 7 * DAY) == 1
     assert stored_light(runtime.engine, opp) == ("escalated", None)  # nothing more to say until it moves
+
+
+def test_a_new_lead_is_green_until_its_first_stage_threshold(runtime, client):
+    card = last_card(say(client, "新线索 杭州云启网络科技，互联网行业，预算80w，决策人是李总CIO，目前在方案评估"))
+    assert last_card(click(client, card, "10万以下"))["title"] == "✅ 线索已保存 · 杭州云启网络科技"
+    with Session(runtime.engine) as session:
+        [row] = session.exec(select(Opportunity)).all()
+    assert (row.stage, row.light, row.light_changes_at) == ("线索", "green", T0 + 7 * DAY)  # 线索: yellow at 7 days
+    assert sweep(runtime, T0 + 7 * DAY) == 1
 
 
 def test_an_opportunity_moved_has_its_warning_closed_at_once(runtime, client):
