@@ -68,15 +68,19 @@ def release_holds(session: Session, milestone_id: int, *, at: datetime) -> list[
 
 
 def milestones_due(session: Session, *, at: datetime, limit: int) -> Sequence[Row[Any]]:
-    """Up to `limit` milestones whose next due instant is at or before `at` (an index range scan), with who to
-    tell: (id, label, due on, amount, opportunity id, customer id, customer, rep id, rep name, manager id,
-    deal status, unpaid)."""
+    """Up to `limit` milestones whose next due instant is at or before `at`, with who to tell: (id, label, due on,
+    amount, opportunity id, customer id, customer, rep id, rep name, manager id, deal status, unpaid).
+
+    The ids first, by an index range scan alone: on a settled tick there are none, and the join is never planned."""
+    ids = list(session.exec(select(PaymentMilestone.id).where(PaymentMilestone.next_due_at <= at).limit(limit)))
+    if not ids:
+        return []
     milestones = (select(PaymentMilestone.id, PaymentMilestone.label, PaymentMilestone.due_on, PaymentMilestone.amount,
                          Opportunity.id)
                   .join(Opportunity, Opportunity.id == PaymentMilestone.opportunity_id))
     stmt = with_recipients(milestones).add_columns(Opportunity.status,
                                                    PaymentMilestone.received_amount < PaymentMilestone.amount)
-    return session.execute(stmt.where(PaymentMilestone.next_due_at <= at).limit(limit)).all()
+    return session.execute(stmt.where(PaymentMilestone.id.in_(ids))).all()
 
 
 def store_next_due(session: Session, judged: list[tuple[int, datetime | None]]) -> None:
