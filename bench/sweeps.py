@@ -5,6 +5,11 @@
 Generates its own data (bench/data/, not committed; PostgreSQL: a throw-away schema in
 LIUHEN_TEST_DATABASE_URL). Each sweep runs in a transaction that is rolled back, so every repeat
 sees the same state. Prints seconds, the ratio to the count, and peak Python memory (tracemalloc).
+
+The first tick after the bulk load has no rules recorded, so it recomputes every stored change instant (as
+after a migration or a rules change) and raises every alert; the settled tick is the next one. The count
+is the raw count of what the sweep reports; "due" counts the rows whose stored instant has passed, the
+only rows a by-change sweep reads.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import and_, create_engine, func, insert, select, text
 from sqlmodel import Session
 
-from rules.lights import cutoffs
+from rules.lights import cutoffs, next_change
 from rules.loader import load_rules
 from scheduler import health
 from scheduler.registry import JOBS
@@ -53,10 +58,14 @@ def engine_for(kind: str, n: int):
     return make_engine(f"{base}{sep}options={quote(f'-csearch_path={schema}')}"), (admin, schema)
 
 
-def generate(engine, n: int, stalled: float, seed: int = 7) -> None:
-    """n open opportunities over n/10 customers; a `stalled` share idle 8–20 days, 1% with a payment milestone."""
+def generate(engine, n: int, stalled: float, seed: int = 7, upgraded: bool = False) -> None:
+    """n open opportunities over n/10 customers; a `stalled` share idle 8–20 days, 1% with a payment milestone.
+
+    Each opportunity is written as a creating handler would, green until its light first changes; `upgraded`
+    leaves that instant as migration 0007 does (its last update), so the first tick recomputes every row."""
     rng = random.Random(seed)
-    stages = [s.name for s in load_rules().stages.stages if not (s.won or s.lost)]
+    rules = load_rules()
+    stages = [s.name for s in rules.stages.stages if not (s.won or s.lost)]
     with engine.begin() as conn:
         conn.execute(insert(User), [{"id": "mgr", "name": "主管", "role": "manager", "active": True}])
         conn.execute(insert(Team), [{"id": 1, "name": "一组", "manager_id": "mgr"}])
@@ -73,10 +82,12 @@ def generate(engine, n: int, stalled: float, seed: int = 7) -> None:
         for i in range(start, min(n, start + CHUNK)):
             idle = rng.randint(8, 20) if rng.random() < stalled else rng.randint(0, 3)
             last = (AT - timedelta(days=idle, hours=rng.randint(0, 20))).astimezone(UTC)
+            stage = rng.choice(stages)
             rows.append({"id": i + 1, "customer_id": i % customers + 1, "owner_id": f"rep{i % REPS}",
-                         "name": f"商机{i}", "stage": rng.choice(stages), "stage_entered_at": last,
+                         "name": f"商机{i}", "stage": stage, "stage_entered_at": last,
                          "last_update_at": last, "status": "open", "decision_chain": [], "evidence": {},
-                         "tags": []})
+                         "tags": [], "light": "green",
+                         "light_changes_at": last if upgraded else next_change(rules.stages.stage(stage), last, last)})
             if rng.random() < 0.01:
                 milestones.append({"opportunity_id": i + 1, "label": "首付款", "amount": 100_000,
                                    "received_amount": 0, "due_on": (AT + timedelta(days=rng.randint(-5, 30))).date(),
@@ -94,9 +105,11 @@ def generate(engine, n: int, stalled: float, seed: int = 7) -> None:
 
 
 def analyze(engine) -> None:
-    """Fresh planner statistics after a bulk write (PostgreSQL plans an unanalyzed table as empty)."""
-    with engine.begin() as conn:
-        conn.execute(text("ANALYZE"))
+    """Fresh planner statistics after a bulk write (PostgreSQL plans an unanalyzed table as empty), and on
+    PostgreSQL the dead rows of a bulk update vacuumed, as autovacuum would do before the next tick."""
+    postgres = engine.dialect.name == "postgresql"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("VACUUM ANALYZE" if postgres else "ANALYZE"))
 
 
 def count_stage_lights(session: Session) -> int:
@@ -148,6 +161,15 @@ def bench_health(engine, args: argparse.Namespace, rules) -> None:
 
 
 BASELINES = {"stage_lights": count_stage_lights, "payments": count_payments}
+INSTANTS = {"stage_lights": Opportunity.light_changes_at, "payments": PaymentMilestone.next_due_at}
+
+
+def count_due(session: Session, name: str) -> int | None:
+    """Rows whose stored change instant has passed: what a by-change sweep reads (None: not such a sweep)."""
+    if name not in INSTANTS:
+        return None
+    column = INSTANTS[name]
+    return session.execute(select(func.count()).where(column <= AT)).scalar_one()
 
 
 def timed(engine, fn, repeats: int) -> tuple[float, int, float]:
@@ -179,12 +201,14 @@ def main() -> None:
     parser.add_argument("--sweeps", default="stage_lights,payments")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--stalled", type=float, default=0.03, help="share of opportunities idle past yellow")
+    parser.add_argument("--upgraded", action="store_true",
+                        help="opportunities as migration 0007 leaves them: the first tick recomputes every light")
     args = parser.parse_args()
     engine, cleanup = engine_for(args.db, args.n)
     try:
         migrate.upgrade(engine)
         started = time.perf_counter()
-        generate(engine, args.n, args.stalled)
+        generate(engine, args.n, args.stalled, upgraded=args.upgraded)
         print(f"{args.db}: generated {args.n:,} opportunities in {time.perf_counter() - started:.1f} s")
         rules = load_rules()
         for name in args.sweeps.split(","):
@@ -199,10 +223,13 @@ def main() -> None:
                 session.commit()
             analyze(engine)  # the alerts just written, as autovacuum would see them in production
             steady_s, _, steady_peak = timed(engine, lambda s, job=job: job.run(s, AT, rules, TZ), args.repeats)
+            with Session(engine) as session:
+                due = count_due(session, name)
             print(f"{args.db} {name:13s} n={args.n:>9,} stalled={args.stalled:.1%}  "
                   f"count {base_s * 1000:8.1f} ms ({base_n:,} rows)  "
-                  f"first sweep {first_s * 1000:8.1f} ms ({pushes:,} pushes) {first_s / base_s:5.2f}x  "
-                  f"settled sweep {steady_s * 1000:8.1f} ms {steady_s / base_s:5.2f}x  "
+                  f"first tick {first_s * 1000:8.1f} ms ({pushes:,} pushes) {first_s / base_s:5.2f}x  "
+                  f"settled tick {steady_s * 1000:8.1f} ms {steady_s / base_s:5.2f}x"
+                  f"{'' if due is None else f' ({due:,} rows due)'}  "
                   f"peak {max(peak, steady_peak):6.1f} MiB")
     finally:
         engine.dispose()

@@ -15,6 +15,7 @@ from nlp.amounts import parse_amount
 from nlp.dates import resolve as resolve_date
 from nlp.leads import ParsedLead, Vocabulary, parse_lead, parse_people
 from rules import leads as lead_rules
+from rules.lights import next_change
 from rules.schema import LeadsFile
 from store import dialogs
 from store.models import Contact, Customer, Opportunity, StageChange, User
@@ -274,6 +275,7 @@ def save(ctx: Context, data: Data) -> list[Reply]:
         decision_chain=lead["decision_chain"], need_stage=lead["need_stage"], evidence=lead["evidence"],
         amount=lead["amount"], expected_close=date.fromisoformat(lead["expected_close"]) if lead["expected_close"]
         else None, tags=[tag], created_at=now,
+        light_changes_at=next_change(rules.stages.stage(first), now, now),  # green until then
     )
     ctx.session.add(opportunity)
     ctx.session.flush()

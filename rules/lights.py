@@ -31,3 +31,20 @@ def cutoffs(stage: Stage, at: datetime) -> tuple[datetime | None, datetime | Non
     yellow = at - timedelta(days=stage.yellow_days) if stage.yellow_days else None
     escalate = at - timedelta(days=stage.escalate_days) if stage.escalate_days else None
     return yellow, escalate
+
+
+def _thresholds(stage: Stage) -> list[int]:
+    return sorted(days for days in (stage.yellow_days, stage.escalate_days) if days)
+
+
+def first_change_days(stage: Stage) -> int | None:
+    """Days without an update after which a green light first changes colour; None if it never does."""
+    return next(iter(_thresholds(stage)), None)
+
+
+def next_change(stage: Stage | None, last_update: datetime, at: datetime) -> datetime | None:
+    """The first instant after `at` at which `light` changes colour without a new update; None if it never will."""
+    if stage is None:
+        return None
+    upcoming = (last_update + timedelta(days=days) for days in _thresholds(stage))
+    return next((instant for instant in upcoming if instant > at), None)

@@ -4,6 +4,7 @@ drops below the line and close the warning when it recovers."""
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,9 +18,9 @@ from rules.lights import idle_days
 from rules.loader import RuleSet
 from scheduler.health_score import scored
 from scheduler.notify import Push, deliver
-from store import alerts
+from store import alerts, sweep_rules
 from store.health import Evidence, evidence, evidence_moves, save_scores
-from store.models import Alert, Opportunity, Outbox
+from store.models import RESCORE_NOW, Alert, Opportunity, Outbox
 
 BATCH = 2000
 log = logging.getLogger(__name__)
@@ -55,7 +56,11 @@ def assess(items: list[Evidence], at: datetime, rules: RuleSet) -> list[tuple[Ev
 
 def run(session: Session, at: datetime, rules: RuleSet, tz: ZoneInfo) -> int:
     """The tick: rescores only opportunities whose rescore instant has passed (inputs changed, or time moved their
-    score), in batches; after a bulk import that is every row once, with progress in the log."""
+    score), in batches; after a bulk import that is every row once, with progress in the log. New scoring rules
+    (an edited health.yaml or stages.yaml, or a version saved in the admin console) make every open one due first."""
+    if sweep_rules.changed(session, "health", _fingerprint(rules), at=at):
+        session.execute(update(Opportunity).where(Opportunity.status == "open")
+                        .values(health_rescore_at=RESCORE_NOW).execution_options(synchronize_session=False))
     due = sorted(session.execute(select(Opportunity.id, Opportunity.customer_id)  # an index range, not a scan by id
                                  .where(Opportunity.health_rescore_at <= at)).all())
     if not due:
@@ -68,6 +73,12 @@ def run(session: Session, at: datetime, rules: RuleSet, tz: ZoneInfo) -> int:
         if len(due) > BATCH:
             log.info("health: %d of %d due opportunities rescored", start + len(batch), len(due))
     return deliver(session, pushes, at=at, tz=tz, notify=rules.notify, digest_title=TEXT["digest"])
+
+
+def _fingerprint(rules: RuleSet) -> str:
+    """What a score depends on besides evidence and time: the health rules and the stages' thresholds."""
+    return json.dumps([rules.health.model_dump(mode="json"), rules.stages.model_dump(mode="json")],
+                      ensure_ascii=False, sort_keys=True)
 
 
 def recompute(session: Session, opportunity_id: int, at: datetime, rules: RuleSet, tz: ZoneInfo) -> int:

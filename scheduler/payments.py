@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlmodel import Session
 
 from bot.cards import Button, Card
 from rules.loader import RuleSet
 from rules.money import yuan
 from scheduler.notify import Push, deliver
-from store import alerts
-from store.models import CommissionHold, Customer, Opportunity, PaymentMilestone, Team, User
-from store.payments import manager_card_key, overdue_key
+from store import alerts, sweep_rules
+from store.models import CommissionHold
+from store.payments import judge_all_unpaid, manager_card_key, milestones_due, overdue_key, store_next_due
+
+BATCH = 1000
 
 TEXT = {
     "due_title": "💰 回款提醒",
@@ -48,9 +50,22 @@ class Due:
 
 
 def run(session: Session, at: datetime, rules: RuleSet, tz: ZoneInfo) -> int:
+    """Judges only the milestones whose next due instant has passed: a reminder before the due date, then an
+    overdue notice and a commission hold. New rules (or none recorded yet) first make every unpaid one due."""
     today = at.astimezone(tz).date()
-    items = [i for i in _unpaid(session, due_by=today + timedelta(days=rules.payments.remind_days_before))
-             if i.rep_id]
+    remind = timedelta(days=rules.payments.remind_days_before)
+    if sweep_rules.changed(session, "payments", json.dumps([remind.days, str(tz)]), at=at):
+        judge_all_unpaid(session, at=at)
+    items: list[Due] = []
+    while due := milestones_due(session, at=at, limit=BATCH):
+        judged: list[tuple[int, datetime | None]] = []
+        for *fields, status, unpaid in due:
+            item, live = Due(*fields), unpaid and status != "lost"
+            judged.append((item.milestone_id, _next_due(item.due_on, today, remind, tz) if live else None))
+            if live and item.rep_id and item.due_on <= today + remind:
+                items.append(item)
+        store_next_due(session, judged)
+    items.sort(key=lambda item: (item.due_on, item.milestone_id))
     raised = alerts.raise_many(session, [_alert(item, today, at) for item in items])
     pushes: list[Push] = []
     for item in items:
@@ -65,6 +80,12 @@ def run(session: Session, at: datetime, rules: RuleSet, tz: ZoneInfo) -> int:
     return deliver(session, pushes, at=at, tz=tz, notify=rules.notify, digest_title=TEXT["digest"])
 
 
+def _next_due(due_on: date, today: date, remind: timedelta, tz: ZoneInfo) -> datetime | None:
+    """The next local midnight at which the milestone has something new to say: its reminder, then overdue."""
+    upcoming = [day for day in (due_on - remind, due_on + timedelta(days=1)) if day > today]
+    return datetime.combine(upcoming[0], time(), tzinfo=tz) if upcoming else None
+
+
 def _key(item: Due, today: date) -> str:
     return overdue_key(item.milestone_id) if item.due_on < today else f"payment_due:{item.milestone_id}"
 
@@ -75,21 +96,6 @@ def _alert(item: Due, today: date, at: datetime) -> dict[str, object]:
             "dedupe_key": _key(item, today), "opportunity_id": item.opportunity_id, "customer_id": item.customer_id,
             "rep_id": item.rep_id, "manager_id": item.manager_id, "created_at": at, "resolved_at": None,
             "resolved_by": None, "message": _text("overdue_body" if overdue else "due_body", item, today)}
-
-
-def _unpaid(session: Session, *, due_by: date) -> list[Due]:
-    stmt = (
-        select(PaymentMilestone.id, PaymentMilestone.label, PaymentMilestone.due_on, PaymentMilestone.amount,
-               Opportunity.id, Customer.id, Customer.name, Opportunity.owner_id, User.name, Team.manager_id)
-        .join(Opportunity, Opportunity.id == PaymentMilestone.opportunity_id)
-        .join(Customer, Customer.id == Opportunity.customer_id)
-        .outerjoin(User, User.id == Opportunity.owner_id)
-        .outerjoin(Team, Team.id == User.team_id)
-        .where(PaymentMilestone.received_amount < PaymentMilestone.amount, PaymentMilestone.due_on <= due_by,
-               Opportunity.status != "lost")
-        .order_by(PaymentMilestone.due_on, PaymentMilestone.id)
-    )
-    return [Due(*row) for row in session.execute(stmt)]
 
 
 def _record_button(item: Due) -> Button:

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, exists, select, update
-from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from bot.cards import Button, Card
 from bot.links import DASH
-from rules.lights import cutoffs, idle_days
+from rules.lights import first_change_days, idle_days, light, next_change
 from rules.loader import RuleSet
 from rules.schema import Stage
 from scheduler.notify import Push, deliver
-from store import alerts
-from store.models import Alert, Customer, Opportunity, Team, User
-from store.opportunities import STAGE_ALERTS
+from store import alerts, sweep_rules
+from store.opportunities import close_moved_warnings, lights_due, recompute_lights, store_lights
 
 BATCH = 1000
+KINDS = {"yellow": "stage_yellow", "escalated": "stage_escalated"}
 
 TEXT = {
     "yellow_title": "🟡 商机停滞提醒",
@@ -57,60 +55,34 @@ class Stalled:
 
 
 def run(session: Session, at: datetime, rules: RuleSet, tz: ZoneInfo) -> int:
-    """Closes warnings whose opportunity moved, then raises and pushes the new ones; returns pushes written."""
-    _close_moved(session, at)
+    """Judges only the opportunities whose light changes by `at`, then raises and pushes the new warnings;
+    returns pushes written. New rules (or none recorded yet) first recompute every stored light in a batch."""
+    stages = {stage.name: stage for stage in rules.stages.stages}
+    first = {stage.name: days for stage in rules.stages.stages if (days := first_change_days(stage)) is not None}
+    if sweep_rules.changed(session, "stage_lights", _fingerprint(rules.stages.stages), at=at):
+        recompute_lights(session, first, at=at)
     found: list[tuple[Stalled, Stage, str]] = []
-    for stage in rules.stages.stages:
-        yellow_cut, escalate_cut = cutoffs(stage, at)
-        if escalate_cut is not None:
-            found += [(row, stage, "stage_escalated") for row in _stalled(session, stage, "stage_escalated",
-                                                                           upto=escalate_cut)]
-        if yellow_cut is not None:
-            found += [(row, stage, "stage_yellow") for row in _stalled(session, stage, "stage_yellow",
-                                                                        upto=yellow_cut, after=escalate_cut)]
+    for due in lights_due(session, at=at, batch=BATCH):
+        judged: list[tuple[int, str, datetime | None]] = []
+        for *fields, stage_name, status in due:
+            row, stage = Stalled(*fields), stages.get(stage_name) if status == "open" else None
+            colour = light(stage, row.last_update_at, at)
+            judged.append((row.opportunity_id, colour, next_change(stage, row.last_update_at, at)))
+            if stage is not None and colour != "green":
+                found.append((row, stage, KINDS[colour]))
+        store_lights(session, judged)
+        close_moved_warnings(session, [opportunity_id for opportunity_id, _, _ in judged], at=at)
+    order = {name: n for n, name in enumerate(stages)}
+    found.sort(key=lambda item: (order[item[1].name], item[2] != "stage_escalated", item[0].opportunity_id))
     raised = alerts.raise_many(session, [_alert(row, stage, kind, at) for row, stage, kind in found])
     pushes = [_push(row, stage, kind, at, tz) for row, stage, kind in found if _key(row, kind) in raised]
     return deliver(session, [p for p in pushes if p is not None], at=at, tz=tz, notify=rules.notify,
                    digest_title=TEXT["digest"])
 
 
-def _close_moved(session: Session, at: datetime) -> None:
-    """A light that went green (update, stage change, closed deal) closes its open warnings."""
-    moved = exists().where(
-        Opportunity.id == Alert.opportunity_id,
-        (Opportunity.last_update_at > Alert.created_at) | (Opportunity.status != "open"),
-    )
-    session.execute(
-        update(Alert)
-        .where(Alert.kind.in_(STAGE_ALERTS), Alert.resolved_at.is_(None), moved)
-        .values(resolved_at=at, resolved_by="system")
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _stalled(
-    session: Session, stage: Stage, kind: str, *, upto: datetime, after: datetime | None = None
-) -> Iterator[Stalled]:
-    """Open opportunities in `stage` last updated in (after, upto] with no `kind` warning for this state yet."""
-    rep = aliased(User)
-    already = exists().where(
-        Alert.opportunity_id == Opportunity.id, Alert.kind == kind, Alert.created_at > Opportunity.last_update_at
-    )
-    conditions = [Opportunity.status == "open", Opportunity.stage == stage.name, Opportunity.last_update_at <= upto,
-                  ~already]
-    if after is not None:
-        conditions.append(Opportunity.last_update_at > after)
-    stmt = (
-        select(Opportunity.id, Opportunity.name, Customer.id, Customer.name, Opportunity.owner_id, rep.name, Team.manager_id,
-               Opportunity.last_update_at)
-        .join(Customer, Customer.id == Opportunity.customer_id)
-        .outerjoin(rep, rep.id == Opportunity.owner_id)
-        .outerjoin(Team, Team.id == rep.team_id)
-        .where(and_(*conditions))
-        .order_by(Opportunity.id)
-    )
-    for row in session.execute(stmt.execution_options(yield_per=BATCH)):
-        yield Stalled(*row)
+def _fingerprint(stages: list[Stage]) -> str:
+    """What the stored change instants depend on: each stage's thresholds."""
+    return json.dumps([[stage.name, stage.yellow_days, stage.escalate_days] for stage in stages], ensure_ascii=False)
 
 
 def _key(row: Stalled, kind: str) -> str:

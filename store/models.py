@@ -20,6 +20,7 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.engine.default import DefaultExecutionContext
 from sqlmodel import Field, SQLModel
 
 from store.types import UTCDateTime
@@ -35,6 +36,15 @@ def utcnow() -> datetime:
 
 def _time(nullable: bool = True, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+# A change instant no tick can be before: a row written without one (a bulk import, an old row) is judged next tick.
+JUDGE_NOW = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def _from_last_update(context: DefaultExecutionContext) -> datetime | None:
+    """A new opportunity's light can change no earlier than its last update: the next tick judges it."""
+    return context.get_current_parameters().get("last_update_at")
 
 
 def _yuan(default: Any = None, nullable: bool = True) -> Any:
@@ -142,6 +152,11 @@ class Opportunity(SQLModel, table=True):
         sa_column_kwargs={"server_default": RESCORE_NOW_SQL})
     created_at: datetime | None = _time()
     closed_at: datetime | None = _time()
+    # The stage light as of its last judgement, and when it next changes colour (None: never, as things stand);
+    # a tick reads only the rows whose instant has passed (scheduler/stage_lights.py).
+    light: str = Field(default="green", max_length=16, sa_column_kwargs={"server_default": text("'green'")})
+    light_changes_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime, index=True, default=_from_last_update))
 
 
 class StageChange(SQLModel, table=True):
@@ -237,6 +252,8 @@ class PaymentMilestone(SQLModel, table=True):
     received_amount: int = _yuan(0, nullable=False)
     received_at: datetime | None = _time()
     receipt: dict[str, Any] = _json_dict()
+    # When the payment sweep next has something to say (a reminder, then overdue); None: nothing left to say.
+    next_due_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime, index=True, default=JUDGE_NOW))
 
 
 class Payment(SQLModel, table=True):
@@ -458,6 +475,14 @@ class ServerSecret(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=64)
     value: str = Field(sa_type=Text)
     created_at: datetime | None = _time(nullable=False)
+
+
+class SweepRules(SQLModel, table=True):
+    """The rules each by-change sweep last judged its stored instants with; when they differ, it recomputes all."""
+
+    sweep: str = Field(primary_key=True, max_length=32)
+    fingerprint: str = Field(sa_type=Text)
+    applied_at: datetime | None = _time(nullable=False)
 
 
 class AuditLog(SQLModel, table=True):

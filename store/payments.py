@@ -1,14 +1,17 @@
-"""Receipts against payment milestones, and the commission holds they lift."""
+"""Receipts against payment milestones, the commission holds they lift, and the milestones' next due instants."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
+from sqlalchemy import Row, update
 from sqlmodel import Session, select
 
 from store import alerts, outbox
-from store.models import Alert, CommissionHold, Payment, PaymentMilestone
+from store.models import Alert, CommissionHold, Opportunity, Payment, PaymentMilestone
+from store.opportunities import with_recipients
 
 WITHDRAWN_REASON = "回款已到，未送达的回款提醒已撤回"
 
@@ -44,6 +47,7 @@ def record_payment(session: Session, *, opportunity_id: int, rep_id: str | None,
         remaining -= paid
         session.add(milestone)
         if milestone.received_amount >= milestone.amount:
+            milestone.next_due_at = None  # paid: the payment sweep has nothing more to say about it
             settled.append(milestone)
     session.add(Payment(opportunity_id=opportunity_id, milestone_id=first_milestone, rep_id=rep_id, amount=amount,
                         received_at=at, receipt=receipt))
@@ -75,3 +79,31 @@ def release_holds(session: Session, milestone_id: int, *, at: datetime) -> list[
     alerts.resolve(session, open_ids, at=at, by="system")
     outbox.withdraw_pending(session, [*keys, manager_card_key(milestone_id)], reason=WITHDRAWN_REASON)
     return holds
+
+
+def milestones_due(session: Session, *, at: datetime, limit: int) -> Sequence[Row[Any]]:
+    """Up to `limit` milestones whose next due instant is at or before `at`, with who to tell: (id, label, due on,
+    amount, opportunity id, customer id, customer, rep id, rep name, manager id, deal status, unpaid).
+
+    The ids first, by an index range scan alone: on a settled tick there are none, and the join is never planned."""
+    ids = list(session.exec(select(PaymentMilestone.id).where(PaymentMilestone.next_due_at <= at).limit(limit)))
+    if not ids:
+        return []
+    milestones = (select(PaymentMilestone.id, PaymentMilestone.label, PaymentMilestone.due_on, PaymentMilestone.amount,
+                         Opportunity.id)
+                  .join(Opportunity, Opportunity.id == PaymentMilestone.opportunity_id))
+    stmt = with_recipients(milestones).add_columns(Opportunity.status,
+                                                   PaymentMilestone.received_amount < PaymentMilestone.amount)
+    return session.execute(stmt.where(PaymentMilestone.id.in_(ids))).all()
+
+
+def store_next_due(session: Session, judged: list[tuple[int, datetime | None]]) -> None:
+    """Writes each judged milestone's (id, next due instant) in one executemany."""
+    if judged:
+        session.execute(update(PaymentMilestone), [{"id": i, "next_due_at": due_at} for i, due_at in judged])
+
+
+def judge_all_unpaid(session: Session, *, at: datetime) -> None:
+    """After a rules change: every unpaid milestone is due now, so this tick judges it afresh."""
+    session.execute(update(PaymentMilestone).where(PaymentMilestone.received_amount < PaymentMilestone.amount)
+                    .values(next_due_at=at).execution_options(synchronize_session=False))

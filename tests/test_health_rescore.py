@@ -3,6 +3,7 @@ time alone still turns a silent customer red when the rules say so."""
 
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, timedelta
 
 import pytest
@@ -156,3 +157,19 @@ def test_an_upgraded_database_rescores_its_existing_opportunities_like_a_fresh_o
                 == (new.get(Opportunity, fresh).health, new.get(Opportunity, fresh).health_rescore_at)
                 == (40, T0 + 4 * DAY))
         assert [s.score for s in upgraded.exec(select(HealthSnapshot)).all()] == [40]
+
+
+def test_new_scoring_rules_rescore_every_open_opportunity_at_the_next_tick(runtime):
+    """A threshold raised (an edited health.yaml, or a version saved in the admin console) reaches deals that nothing
+    else made due: the 76-point deal is warned about once the line is at 80."""
+    opp = green(runtime, T0)
+    assert sweep(runtime, T0 + timedelta(hours=1)) == 0
+    assert sweep(runtime, T0 + 2 * DAY) == 0 and snapshots(runtime, opp) == [76]  # nothing due, nothing rescored
+    stricter = replace(runtime.rules, health=runtime.rules.health.model_copy(update={"threshold": 80}))
+    at = T0 + 2 * DAY + timedelta(hours=1)
+    runtime.clock.set(at)
+    with session_scope(runtime.engine) as session:
+        assert health.run(session, at, stricter, TZ) == 1
+    runtime.dispatcher.flush()
+    [card] = health_cards(runtime)
+    assert card["title"] == "🩺 商机健康度 76 分（低于 80）"
