@@ -118,8 +118,8 @@ def test_enabling_appends_the_template_and_moves_its_words_leaving_the_rest_of_t
     text = enable(DEFAULT, "saas")
     before, after = DEFAULT.splitlines(), text.splitlines()
     assert [line for line in before if line not in after] == [
-        "    aliases: [软件, SaaS]", "    keywords: [互联网公司, app, 电商平台, 游戏公司, 云服务, 网游]"]
-    assert "    aliases: []" in after and "    keywords: [互联网公司, app, 电商平台, 游戏公司, 网游]" in after
+        "    aliases: [软件, SaaS, 电商]", "    keywords: [互联网公司, app, 电商平台, 游戏公司, 云服务, 网游]"]
+    assert "    aliases: [电商]" in after and "    keywords: [互联网公司, app, 电商平台, 游戏公司, 网游]" in after
     leads = LeadsFile.model_validate(yaml.safe_load(text))
     assert [i.name for i in leads.industries][-2:] == ["物流", "SaaS"]
     assert leads.industry("软件").name == "SaaS"
@@ -148,7 +148,7 @@ def test_comments_between_industries_and_after_the_list_are_kept():
     commented = DEFAULT.replace("  - name: 互联网\n", "# 互联网：只管平台和游戏公司\n  - name: 互联网\n").replace(
         "  - name: 物流\n", "  - name: 物流  # 含港口\n")
     text = enable(commented, "saas")
-    assert "# 互联网：只管平台和游戏公司\n  - name: 互联网\n    aliases: []\n" in text
+    assert "# 互联网：只管平台和游戏公司\n  - name: 互联网\n" in text and "    aliases: [电商]\n" in text
     assert "  - name: 物流  # 含港口\n" in text
     assert "\n\n# 需求阶段的说法：" in text and text.index("  - name: SaaS") < text.index("need_stage_phrases:")
 
